@@ -1,0 +1,74 @@
+//! Command-line definitions (clap derive). `main.rs` turns them into library calls.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "mutexdiag",
+    version,
+    about = "Post-mortem forensics of ELF core dumps, centred on locks",
+    long_about = "mutexdiag reads an ELF core dump (plain or zstd/xz/lz4/gzip-compressed), \
+finds the mutexes in it, decodes their type, state and owner, places them on the \
+process's mappings (SysV/POSIX shared memory, memfd, heap, stacks, ...) and explains \
+what went wrong: a process-private mutex used across processes, a lost wake-up, an \
+abandoned lock, a deadlock.\n\n\
+Run `mutexdiag CORE` (same as `mutexdiag analyze CORE`) for the full report.",
+    after_help = "Exit status: 0 no error finding, 1 at least one error finding, 2 the input could not be analysed."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// List the process's mappings (like pmap), classified and with what the core holds.
+    Maps(CoreArgs),
+    /// List the process and its threads: registers, thread pointers, futex waits.
+    Threads(CoreArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct CoreArgs {
+    /// The core file (plain, or compressed with zstd, xz, lz4 or gzip).
+    pub core: PathBuf,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    /// Refuse compressed cores that expand past this many bytes (suffixes K, M, G, T).
+    /// Default: the lesser of 64 GiB and the free space where they expand.
+    #[arg(long, value_parser = parse_size)]
+    pub max_core_size: Option<u64>,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    Text,
+    Json,
+    Markdown,
+}
+
+/// Parse "123", "64G", "512M", "1T".
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    let s = s.trim();
+    let (num, mul) = match s.char_indices().last() {
+        Some((i, c)) if c.is_ascii_alphabetic() => {
+            let m: u64 = match c.to_ascii_uppercase() {
+                'K' => 1 << 10,
+                'M' => 1 << 20,
+                'G' => 1 << 30,
+                'T' => 1 << 40,
+                _ => return Err(format!("unknown size suffix {c:?} (use K, M, G or T)")),
+            };
+            (&s[..i], m)
+        }
+        _ => (s, 1),
+    };
+    let n: u64 = num
+        .trim()
+        .parse()
+        .map_err(|_| format!("{s:?} is not a size (e.g. 512M, 64G)"))?;
+    n.checked_mul(mul).ok_or_else(|| format!("{s:?} is too large"))
+}

@@ -1,0 +1,61 @@
+//! Library errors. Every variant names the input and what is wrong with it, so a
+//! message can be shown to a user as it is.
+
+use std::io;
+use std::path::PathBuf;
+
+use crate::coredump::CoreError;
+
+/// An error that stops the analysis of one input.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{path}: cannot open: {source}", path = .path.display())]
+    Open { path: PathBuf, source: io::Error },
+
+    #[error("{path}: cannot map into memory: {source}", path = .path.display())]
+    Map { path: PathBuf, source: io::Error },
+
+    #[error("{path}: is empty (0 bytes): nothing to analyse", path = .path.display())]
+    Empty { path: PathBuf },
+
+    #[error("{path}: {format}-compressed data is corrupt or truncated: {source}", path = .path.display())]
+    Decompress {
+        path: PathBuf,
+        format: &'static str,
+        source: io::Error,
+    },
+
+    #[error(
+        "{path}: {format}-compressed core expands past the limit of {limit} bytes; refusing it \
+         (raise the limit with --max-core-size if this core is genuine)",
+        path = .path.display()
+    )]
+    TooLarge {
+        path: PathBuf,
+        format: &'static str,
+        limit: u64,
+    },
+
+    #[error("{path}: cannot create a temporary file to expand the compressed core: {source}", path = .path.display())]
+    TempFile { path: PathBuf, source: io::Error },
+
+    #[error("{path}: {source}", path = .path.display())]
+    Core { path: PathBuf, source: CoreError },
+}
+
+impl Error {
+    /// A short stable name for the kind of error (for JSON output and tests).
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::Open { .. } => "open",
+            Error::Map { .. } => "map",
+            Error::Empty { .. } => "empty",
+            Error::Decompress { .. } => "decompress",
+            Error::TooLarge { .. } => "too-large",
+            Error::TempFile { .. } => "temp-file",
+            Error::Core { source, .. } => source.code(),
+        }
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,305 @@
+//! Opening an input: memory-map a core, or expand a compressed one (zstd, xz, lz4,
+//! gzip) into one unlinked temporary file and map that. There is never a second copy
+//! of the core in memory: the bytes live in the page cache behind one mapping.
+
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+
+use memmap2::Mmap;
+
+use crate::error::{Error, Result};
+
+/// Compression formats recognised by their magic bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Compression {
+    Zstd,
+    Xz,
+    Lz4,
+    Gzip,
+}
+
+impl Compression {
+    pub fn name(self) -> &'static str {
+        match self {
+            Compression::Zstd => "zstd",
+            Compression::Xz => "xz",
+            Compression::Lz4 => "lz4",
+            Compression::Gzip => "gzip",
+        }
+    }
+
+    /// Recognise a compressed stream by its first bytes.
+    pub fn sniff(head: &[u8]) -> Option<Compression> {
+        if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+            Some(Compression::Zstd)
+        } else if head.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0x00]) {
+            Some(Compression::Xz)
+        } else if head.starts_with(&[0x04, 0x22, 0x4d, 0x18]) {
+            Some(Compression::Lz4)
+        } else if head.starts_with(&[0x1f, 0x8b]) {
+            Some(Compression::Gzip)
+        } else {
+            None
+        }
+    }
+}
+
+/// How to open inputs.
+#[derive(Clone, Debug, Default)]
+pub struct InputOptions {
+    /// Refuse a compressed core that expands past this many bytes. `None` means the
+    /// default: the lesser of 64 GiB and the free space where it expands.
+    pub max_core_size: Option<u64>,
+    /// Where compressed cores are expanded (default: the system temporary folder).
+    pub temp_dir: Option<PathBuf>,
+}
+
+/// The default ceiling for expanded cores.
+pub const DEFAULT_MAX_CORE_SIZE: u64 = 64 << 30;
+
+/// An opened input: the bytes of the (possibly expanded) core.
+pub struct Input {
+    path: PathBuf,
+    map: Option<Mmap>,
+    compression: Option<Compression>,
+    compressed_size: u64,
+}
+
+impl std::fmt::Debug for Input {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Input")
+            .field("path", &self.path)
+            .field("len", &self.bytes().len())
+            .field("compression", &self.compression)
+            .finish()
+    }
+}
+
+impl Input {
+    /// Open `path`, memory-map it and, if it is compressed, expand it into an unlinked
+    /// temporary file (removed by the kernel on every exit path) and map that.
+    pub fn open(path: &Path, opts: &InputOptions) -> Result<Input> {
+        let file = File::open(path).map_err(|source| Error::Open {
+            path: path.to_owned(),
+            source,
+        })?;
+        let meta = file.metadata().map_err(|source| Error::Open {
+            path: path.to_owned(),
+            source,
+        })?;
+        if meta.is_dir() {
+            return Err(Error::Open {
+                path: path.to_owned(),
+                source: io::Error::new(io::ErrorKind::InvalidInput, "is a directory"),
+            });
+        }
+        let len = meta.len();
+        if len == 0 {
+            return Err(Error::Empty {
+                path: path.to_owned(),
+            });
+        }
+        let mut head = [0u8; 8];
+        let n = read_head(&file, &mut head).map_err(|source| Error::Open {
+            path: path.to_owned(),
+            source,
+        })?;
+        match Compression::sniff(&head[..n]) {
+            None => {
+                let map = map_file(&file).map_err(|source| Error::Map {
+                    path: path.to_owned(),
+                    source,
+                })?;
+                Ok(Input {
+                    path: path.to_owned(),
+                    map: Some(map),
+                    compression: None,
+                    compressed_size: len,
+                })
+            }
+            Some(c) => expand(path, file, c, len, opts),
+        }
+    }
+
+    /// The path the input was opened from.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The core's bytes (after expansion).
+    pub fn bytes(&self) -> &[u8] {
+        self.map.as_deref().unwrap_or(&[])
+    }
+
+    pub fn compression(&self) -> Option<Compression> {
+        self.compression
+    }
+
+    /// Size of the file as stored (compressed size when compressed).
+    pub fn stored_size(&self) -> u64 {
+        self.compressed_size
+    }
+}
+
+fn read_head(mut file: &File, buf: &mut [u8]) -> io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match file.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
+}
+
+fn map_file(file: &File) -> io::Result<Mmap> {
+    // SAFETY: the mapping is read-only and private to this process. If another
+    // process truncates the file while it is mapped, touching the lost pages raises
+    // SIGBUS; docs/reliability.md describes this risk and its mitigation (the reader
+    // never trusts sizes beyond the length seen at open, and compressed inputs are
+    // expanded into a private unlinked file nobody else can shrink).
+    let map = unsafe { Mmap::map(file)? };
+    #[cfg(unix)]
+    {
+        // Access is mostly random (headers, notes, a few pages of memory).
+        let _ = map.advise(memmap2::Advice::Random);
+    }
+    Ok(map)
+}
+
+/// Free bytes in the file system holding `dir`.
+fn free_space(dir: &Path) -> Option<u64> {
+    use std::ffi::CString;
+    use std::os::unix::ffi::OsStrExt;
+    let c = CString::new(dir.as_os_str().as_bytes()).ok()?;
+    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: `c` is a valid NUL-terminated path and `st` a valid out-pointer.
+    let rc = unsafe { libc::statvfs(c.as_ptr(), &mut st) };
+    if rc != 0 {
+        return None;
+    }
+    Some((st.f_bavail as u64).saturating_mul(st.f_frsize as u64))
+}
+
+/// A writer that fails once more than `limit` bytes were written.
+struct Limited<W> {
+    inner: W,
+    written: u64,
+    limit: u64,
+}
+
+impl<W: Write> Write for Limited<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let after = self.written.saturating_add(buf.len() as u64);
+        if after > self.limit {
+            return Err(io::Error::other(LimitExceeded));
+        }
+        let n = self.inner.write(buf)?;
+        self.written += n as u64;
+        Ok(n)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+#[derive(Debug)]
+struct LimitExceeded;
+impl std::fmt::Display for LimitExceeded {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("expansion limit exceeded")
+    }
+}
+impl std::error::Error for LimitExceeded {}
+
+fn is_limit(e: &io::Error) -> bool {
+    e.get_ref().is_some_and(|inner| inner.is::<LimitExceeded>())
+}
+
+fn expand(path: &Path, file: File, c: Compression, len: u64, opts: &InputOptions) -> Result<Input> {
+    let dir = opts.temp_dir.clone().unwrap_or_else(std::env::temp_dir);
+    let limit = opts.max_core_size.unwrap_or_else(|| {
+        free_space(&dir).map_or(DEFAULT_MAX_CORE_SIZE, |f| f.min(DEFAULT_MAX_CORE_SIZE))
+    });
+    // An unlinked file: it disappears whatever way this process ends.
+    let tmp = tempfile::tempfile_in(&dir).map_err(|source| Error::TempFile {
+        path: path.to_owned(),
+        source,
+    })?;
+    let mut out = Limited {
+        inner: io::BufWriter::with_capacity(1 << 20, &tmp),
+        written: 0,
+        limit,
+    };
+    let reader = io::BufReader::with_capacity(1 << 20, file);
+    let res = match c {
+        Compression::Zstd => zstd::stream::read::Decoder::with_buffer(reader)
+            .and_then(|mut d| {
+                // Accept the large windows systemd-coredump may use.
+                d.window_log_max(31)?;
+                io::copy(&mut d, &mut out)
+            }),
+        Compression::Xz => {
+            let mut d = xz2::bufread::XzDecoder::new_multi_decoder(reader);
+            io::copy(&mut d, &mut out)
+        }
+        Compression::Lz4 => {
+            let mut d = lz4_flex::frame::FrameDecoder::new(reader);
+            io::copy(&mut d, &mut out)
+        }
+        Compression::Gzip => {
+            let mut d = flate2::bufread::MultiGzDecoder::new(reader);
+            io::copy(&mut d, &mut out)
+        }
+    };
+    let res = res.and_then(|_| out.flush());
+    if let Err(e) = res {
+        if is_limit(&e) {
+            return Err(Error::TooLarge {
+                path: path.to_owned(),
+                format: c.name(),
+                limit,
+            });
+        }
+        return Err(Error::Decompress {
+            path: path.to_owned(),
+            format: c.name(),
+            source: e,
+        });
+    }
+    let written = out.written;
+    drop(out);
+    if written == 0 {
+        return Err(Error::Empty {
+            path: path.to_owned(),
+        });
+    }
+    let map = map_file(&tmp).map_err(|source| Error::Map {
+        path: path.to_owned(),
+        source,
+    })?;
+    Ok(Input {
+        path: path.to_owned(),
+        map: Some(map),
+        compression: Some(c),
+        compressed_size: len,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sniffs_formats() {
+        assert_eq!(Compression::sniff(&[0x28, 0xb5, 0x2f, 0xfd, 0]), Some(Compression::Zstd));
+        assert_eq!(Compression::sniff(b"\xfd7zXZ\0"), Some(Compression::Xz));
+        assert_eq!(Compression::sniff(&[0x04, 0x22, 0x4d, 0x18]), Some(Compression::Lz4));
+        assert_eq!(Compression::sniff(&[0x1f, 0x8b, 8]), Some(Compression::Gzip));
+        assert_eq!(Compression::sniff(b"\x7fELF"), None);
+    }
+}

@@ -1,0 +1,416 @@
+//! Mappings: PT_LOAD segments merged with NT_FILE names and classified by what they
+//! are (SysV shm, POSIX shm, memfd, anonymous shared, stack, heap, ...).
+//!
+//! A core has no direct MAP_SHARED/MAP_PRIVATE flag (`p_flags` holds only R/W/X);
+//! `shared` is inferred from the name, as documented in `docs/json.md`.
+
+use serde::Serialize;
+
+use crate::coredump::{self, Core, Dumped, Os, Segment};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum MappingKind {
+    SysvShm,
+    PosixShm,
+    Memfd,
+    AnonShared,
+    FileShared,
+    File,
+    Hugetlb,
+    Stack,
+    Heap,
+    Vdso,
+    Vvar,
+    Vsyscall,
+    Anon,
+}
+
+impl MappingKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MappingKind::SysvShm => "sysv-shm",
+            MappingKind::PosixShm => "posix-shm",
+            MappingKind::Memfd => "memfd",
+            MappingKind::AnonShared => "anon-shared",
+            MappingKind::FileShared => "file-shared",
+            MappingKind::File => "file",
+            MappingKind::Hugetlb => "hugetlb",
+            MappingKind::Stack => "stack",
+            MappingKind::Heap => "heap",
+            MappingKind::Vdso => "vdso",
+            MappingKind::Vvar => "vvar",
+            MappingKind::Vsyscall => "vsyscall",
+            MappingKind::Anon => "anon",
+        }
+    }
+
+    /// Memory another process can map too.
+    pub fn is_shared(self) -> bool {
+        matches!(
+            self,
+            MappingKind::SysvShm
+                | MappingKind::PosixShm
+                | MappingKind::Memfd
+                | MappingKind::AnonShared
+                | MappingKind::FileShared
+        )
+    }
+}
+
+/// One mapping of the process.
+#[derive(Clone, Debug, Serialize)]
+pub struct Mapping {
+    pub start: u64,
+    pub end: u64,
+    pub perms: String,
+    /// Offset into the mapped file, in bytes.
+    pub offset: u64,
+    pub path: Option<String>,
+    pub kind: MappingKind,
+    pub shared: bool,
+    pub dumped: Dumped,
+    /// SysV IPC key for `sysv-shm` mappings.
+    pub key: Option<u32>,
+    /// Threads whose stack pointer lies here.
+    pub stack_of: Vec<u32>,
+    /// The file was unlinked (" (deleted)").
+    pub deleted: bool,
+    /// Index of the PT_LOAD segment, if the core has one for this mapping.
+    pub segment: Option<usize>,
+}
+
+impl Mapping {
+    pub fn contains(&self, addr: u64) -> bool {
+        addr >= self.start && addr < self.end
+    }
+
+    pub fn size(&self) -> u64 {
+        self.end.saturating_sub(self.start)
+    }
+
+    /// A short human description: "sysv-shm key 0x6d757478", "stack of thread 123"...
+    pub fn describe(&self) -> String {
+        match self.kind {
+            MappingKind::SysvShm => match self.key {
+                Some(k) => format!("SysV shm segment key {k:#010x}"),
+                None => "SysV shm segment".into(),
+            },
+            MappingKind::Stack => match self.stack_of.as_slice() {
+                [] => "stack".into(),
+                [t] => format!("stack of thread {t}"),
+                ts => format!(
+                    "stack of threads {}",
+                    ts.iter().map(u32::to_string).collect::<Vec<_>>().join(", ")
+                ),
+            },
+            _ => match &self.path {
+                Some(p) => format!("{} {p}", self.kind.as_str()),
+                None => self.kind.as_str().into(),
+            },
+        }
+    }
+}
+
+/// Parse "/SYSV6d757478 (deleted)" → key.
+pub fn sysv_key(path: &str) -> Option<u32> {
+    let rest = path.strip_prefix("/SYSV")?;
+    let hex: String = rest.chars().take_while(char::is_ascii_hexdigit).collect();
+    if hex.len() != 8 {
+        return None;
+    }
+    u32::from_str_radix(&hex, 16).ok()
+}
+
+/// Classify a named (file-backed) mapping from its name alone.
+fn kind_from_path(path: &str) -> Option<MappingKind> {
+    if path.starts_with("/SYSV") {
+        return Some(MappingKind::SysvShm);
+    }
+    if path.starts_with("/dev/shm/") {
+        return Some(MappingKind::PosixShm);
+    }
+    if path.starts_with("/memfd:") {
+        return Some(if path.contains("hugetlb") {
+            MappingKind::Hugetlb
+        } else {
+            MappingKind::Memfd
+        });
+    }
+    if path.starts_with("/dev/zero") {
+        return Some(MappingKind::AnonShared);
+    }
+    if path.starts_with("/anon_hugepage") || path.contains("/hugepages/") {
+        return Some(MappingKind::Hugetlb);
+    }
+    None
+}
+
+fn strip_deleted(path: &str) -> (&str, bool) {
+    match path.strip_suffix(" (deleted)") {
+        Some(p) => (p, true),
+        None => (path, false),
+    }
+}
+
+/// Build the mapping list of a core.
+pub fn build(core: &Core<'_>) -> Vec<Mapping> {
+    let empty = Vec::new();
+    let files = core.files.as_ref().map_or(&empty, |f| &f.entries);
+    let mut out: Vec<Mapping> = Vec::with_capacity(core.segments.len() + 8);
+    let mut used = vec![false; files.len()];
+
+    // Index NT_FILE entries by start for exact matches.
+    let mut by_start: Vec<(u64, usize)> = files.iter().enumerate().map(|(i, f)| (f.start, i)).collect();
+    by_start.sort_unstable();
+
+    for s in &core.segments {
+        if s.memsz == 0 {
+            continue;
+        }
+        let lo = by_start.partition_point(|(st, _)| *st < s.vaddr);
+        let file = by_start[lo..]
+            .iter()
+            .take_while(|(st, _)| *st == s.vaddr)
+            .map(|(_, i)| *i)
+            .find(|&i| files[i].end == s.end());
+        if let Some(i) = file {
+            used[i] = true;
+        }
+        out.push(from_segment(s, file.map(|i| &files[i])));
+    }
+    // NT_FILE entries without a PT_LOAD of the same range (gcore omits what it does
+    // not dump; or the ranges differ): list them too.
+    for (i, f) in files.iter().enumerate() {
+        if used[i] {
+            continue;
+        }
+        let overlapping: Vec<&Segment> = core
+            .segments
+            .iter()
+            .filter(|s| s.vaddr < f.end && s.end() > f.start)
+            .collect();
+        let avail: u64 = overlapping
+            .iter()
+            .map(|s| {
+                let lo = s.vaddr.max(f.start);
+                let hi = s.end().min(f.end).min(s.vaddr.saturating_add(s.available));
+                hi.saturating_sub(lo)
+            })
+            .sum();
+        let size = f.end.saturating_sub(f.start);
+        let dumped = if avail == 0 {
+            Dumped::None
+        } else if avail >= size {
+            Dumped::Full
+        } else {
+            Dumped::Partial
+        };
+        let flags = overlapping.first().map_or(0, |s| s.flags);
+        let mut m = from_segment(
+            &Segment {
+                index: usize::MAX,
+                vaddr: f.start,
+                memsz: size,
+                offset: 0,
+                filesz: 0,
+                flags,
+                align: 0,
+                available: 0,
+            },
+            Some(f),
+        );
+        m.dumped = dumped;
+        m.segment = None;
+        if overlapping.is_empty() {
+            m.perms = "???".into();
+        }
+        out.push(m);
+    }
+    out.sort_by_key(|m| (m.start, m.end));
+    classify_anonymous(core, &mut out);
+    out
+}
+
+fn from_segment(s: &Segment, file: Option<&coredump::FileEntry>) -> Mapping {
+    let perms = s.perms();
+    let writable = perms.as_bytes().get(1) == Some(&b'w');
+    let (kind, key, deleted, path) = match file {
+        Some(f) => {
+            let (base, deleted) = strip_deleted(&f.path);
+            let kind = kind_from_path(base).unwrap_or(if writable && !deleted {
+                // Decided later: an ELF module's data segment is private.
+                MappingKind::FileShared
+            } else {
+                MappingKind::File
+            });
+            let key = if kind == MappingKind::SysvShm {
+                sysv_key(base)
+            } else {
+                None
+            };
+            (kind, key, deleted, Some(f.path.clone()))
+        }
+        None => (MappingKind::Anon, None, false, None),
+    };
+    Mapping {
+        start: s.vaddr,
+        end: s.end(),
+        perms,
+        offset: file.map_or(0, |f| f.offset),
+        path,
+        kind,
+        shared: kind.is_shared(),
+        dumped: s.dumped(),
+        key,
+        stack_of: Vec::new(),
+        deleted,
+        segment: (s.index != usize::MAX).then_some(s.index),
+    }
+}
+
+/// Name the anonymous mappings (stacks, heap, vdso, vvar, vsyscall) and settle
+/// writable file mappings: a writable mapping of a file that is also mapped as an
+/// ELF module is the module's private data, not shared.
+fn classify_anonymous(core: &Core<'_>, maps: &mut [Mapping]) {
+    // Files that are ELF modules: some mapping of them at offset 0 starts with \x7fELF
+    // or is executable.
+    let space = crate::memory::AddressSpace::new(core);
+    let mut elf_paths: Vec<&str> = Vec::new();
+    for m in maps.iter() {
+        if let Some(p) = &m.path
+            && (m.perms.contains('x')
+                || (m.offset == 0
+                    && space
+                        .slice(m.start, 4)
+                        .is_ok_and(|b| b == b"\x7fELF")))
+        {
+            elf_paths.push(p.as_str());
+        }
+    }
+    elf_paths.sort_unstable();
+    elf_paths.dedup();
+    let elf: std::collections::HashSet<String> = elf_paths.iter().map(|s| s.to_string()).collect();
+    for m in maps.iter_mut() {
+        if m.kind == MappingKind::FileShared
+            && m.path.as_ref().is_some_and(|p| elf.contains(p.as_str()))
+        {
+            m.kind = MappingKind::File;
+            m.shared = false;
+        }
+    }
+
+    let vdso = core.auxv_value(coredump::AT_SYSINFO_EHDR);
+    for m in maps.iter_mut() {
+        if m.path.is_some() {
+            continue;
+        }
+        if vdso.is_some_and(|v| m.contains(v)) {
+            m.kind = MappingKind::Vdso;
+        } else if m.start == 0xffff_ffff_ff60_0000 && core.arch == coredump::Arch::X86_64 {
+            m.kind = MappingKind::Vsyscall;
+        }
+    }
+    // vvar: the unnamed read-only mapping(s) right before the vdso.
+    if let Some(vi) = maps.iter().position(|m| m.kind == MappingKind::Vdso) {
+        let mut j = vi;
+        while j > 0 {
+            let (prev, cur) = (&maps[j - 1], &maps[j]);
+            if prev.path.is_none()
+                && prev.end == cur.start
+                && !prev.perms.contains('w')
+                && prev.kind == MappingKind::Anon
+            {
+                maps[j - 1].kind = MappingKind::Vvar;
+                j -= 1;
+            } else {
+                break;
+            }
+        }
+    }
+    // Stacks: mappings holding a thread's stack pointer.
+    for t in &core.threads {
+        let Some(sp) = t.sp else { continue };
+        if let Some(m) = maps.iter_mut().find(|m| m.contains(sp)) {
+            if m.path.is_none() && matches!(m.kind, MappingKind::Anon | MappingKind::Stack) {
+                m.kind = MappingKind::Stack;
+            }
+            if !m.stack_of.contains(&t.tid) {
+                m.stack_of.push(t.tid);
+            }
+        }
+    }
+    // Solaris: pstatus names the brk heap and the main stack.
+    if core.os == Os::Solaris
+        && let Some(sol) = &core.solaris
+    {
+        if let (Some(b), Some(sz)) = (sol.brk_base, sol.brk_size) {
+            for m in maps.iter_mut() {
+                if m.start >= b && m.start < b.saturating_add(sz.max(1)) && m.kind == MappingKind::Anon {
+                    m.kind = MappingKind::Heap;
+                }
+            }
+        }
+        if let Some(sb) = sol.stack_base {
+            for m in maps.iter_mut() {
+                if m.start == sb && m.kind == MappingKind::Anon {
+                    m.kind = MappingKind::Stack;
+                }
+            }
+        }
+        return;
+    }
+    // Heap: the first writable anonymous mapping after the executable's last mapping
+    // (brk starts a random distance past the end of .bss).
+    let exe_end = executable_end(core, maps);
+    if let Some(end) = exe_end
+        && let Some(m) = maps.iter_mut().find(|m| {
+            m.start >= end
+                && m.path.is_none()
+                && m.kind == MappingKind::Anon
+                && m.perms.starts_with("rw")
+                && m.start - end < (1u64 << 32)
+        })
+    {
+        m.kind = MappingKind::Heap;
+    }
+}
+
+/// Where the heap may start: past the main executable's last file mapping and the
+/// anonymous `.bss` tail adjacent to it. The executable is the module holding
+/// AT_PHDR (or AT_ENTRY).
+fn executable_end(core: &Core<'_>, maps: &[Mapping]) -> Option<u64> {
+    let anchor = core
+        .auxv_value(coredump::AT_PHDR)
+        .or_else(|| core.auxv_value(coredump::AT_ENTRY))?;
+    let m = maps.iter().find(|m| m.contains(anchor))?;
+    let Some(path) = &m.path else {
+        return Some(m.end);
+    };
+    let end = maps
+        .iter()
+        .filter(|x| x.path.as_ref() == Some(path))
+        .map(|x| x.end)
+        .max()?;
+    // The .bss tail continues in an anonymous mapping right after the file.
+    Some(
+        maps.iter()
+            .find(|x| x.start == end && x.path.is_none() && x.perms.starts_with("rw"))
+            .map_or(end, |bss| bss.end),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys() {
+        assert_eq!(sysv_key("/SYSV6d757478 (deleted)"), Some(0x6d757478));
+        assert_eq!(sysv_key("/SYSV00000000 (deleted)"), Some(0));
+        assert_eq!(sysv_key("/SYSVzz"), None);
+        assert_eq!(kind_from_path("/dev/zero"), Some(MappingKind::AnonShared));
+        assert_eq!(kind_from_path("/memfd:x"), Some(MappingKind::Memfd));
+        assert_eq!(kind_from_path("/dev/shm/a"), Some(MappingKind::PosixShm));
+    }
+}

@@ -1,0 +1,233 @@
+//! The process's address space as the core records it. A read knows which of four
+//! cases holds: the bytes were dumped; the address is mapped but its bytes were not
+//! dumped (`p_filesz < p_memsz`, coredump_filter); the address is not mapped at all;
+//! or the bytes should be in the file but the file ends first (truncated core).
+//! Memory that was not dumped is never reported as zeros.
+
+use std::borrow::Cow;
+
+use serde::Serialize;
+
+use crate::coredump::{Bytes, Core, Endian, Segment};
+
+/// Why bytes at an address cannot be read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, thiserror::Error)]
+#[serde(tag = "reason", rename_all = "kebab-case")]
+pub enum ReadError {
+    #[error("address {addr:#x} is mapped ({start:#x}-{end:#x}) but its contents were not dumped")]
+    NotDumped { addr: u64, start: u64, end: u64 },
+    #[error("address {addr:#x} is not mapped in this process")]
+    Unmapped { addr: u64 },
+    #[error("address {addr:#x} lies in the part of the core that is missing (the file is truncated)")]
+    Truncated { addr: u64 },
+}
+
+/// What the core holds at one address.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Presence {
+    Dumped,
+    NotDumped,
+    Unmapped,
+    Truncated,
+}
+
+/// Reads of virtual addresses out of a core.
+#[derive(Debug, Clone)]
+pub struct AddressSpace<'d> {
+    data: &'d [u8],
+    endian: Endian,
+    /// Segments sorted by start address.
+    segs: Vec<Segment>,
+}
+
+impl<'d> AddressSpace<'d> {
+    pub fn new(core: &Core<'d>) -> Self {
+        let mut segs: Vec<Segment> = core
+            .segments
+            .iter()
+            .filter(|s| s.memsz > 0)
+            .cloned()
+            .collect();
+        // Kernels with core_sort_vma=1 write PT_LOADs by size, not by address.
+        segs.sort_by_key(|s| (s.vaddr, s.index));
+        AddressSpace {
+            data: core.data,
+            endian: core.endian,
+            segs,
+        }
+    }
+
+    pub fn endian(&self) -> Endian {
+        self.endian
+    }
+
+    pub fn segments(&self) -> &[Segment] {
+        &self.segs
+    }
+
+    /// The segment that maps `addr`.
+    pub fn segment(&self, addr: u64) -> Option<&Segment> {
+        let i = self.segs.partition_point(|s| s.vaddr <= addr);
+        // Overlapping segments only occur in corrupt cores: look back a little.
+        self.segs[..i].iter().rev().take(4).find(|s| s.contains(addr))
+    }
+
+    pub fn presence(&self, addr: u64) -> Presence {
+        match self.segment(addr) {
+            None => Presence::Unmapped,
+            Some(s) => {
+                let o = addr - s.vaddr;
+                if o < s.available {
+                    Presence::Dumped
+                } else if o < s.filesz {
+                    Presence::Truncated
+                } else {
+                    Presence::NotDumped
+                }
+            }
+        }
+    }
+
+    /// Zero-copy read of `len` bytes inside one segment.
+    pub fn slice(&self, addr: u64, len: usize) -> Result<&'d [u8], ReadError> {
+        let s = self.segment(addr).ok_or(ReadError::Unmapped { addr })?;
+        let o = addr - s.vaddr;
+        let want_end = o.saturating_add(len as u64);
+        if want_end <= s.available {
+            let start = (s.offset + o) as usize;
+            return self
+                .data
+                .get(start..start + len)
+                .ok_or(ReadError::Truncated { addr });
+        }
+        // Which byte is the first we cannot give?
+        let missing = addr + s.available.max(o) - o;
+        if want_end > s.memsz {
+            // Crosses the end of this segment: the caller may use `read`.
+            if s.available >= s.memsz {
+                return Err(ReadError::Unmapped { addr: s.end() });
+            }
+        }
+        if s.available < s.filesz && o.max(s.available) < s.filesz {
+            Err(ReadError::Truncated { addr: missing })
+        } else {
+            Err(ReadError::NotDumped {
+                addr: missing,
+                start: s.vaddr,
+                end: s.end(),
+            })
+        }
+    }
+
+    /// Read `len` bytes, across adjacent segments if needed.
+    pub fn read(&self, addr: u64, len: usize) -> Result<Cow<'d, [u8]>, ReadError> {
+        match self.slice(addr, len) {
+            Ok(s) => Ok(Cow::Borrowed(s)),
+            Err(ReadError::Unmapped { addr: a }) if a != addr => {
+                let mut out = Vec::with_capacity(len.min(1 << 20));
+                let mut cur = addr;
+                let end = addr
+                    .checked_add(len as u64)
+                    .ok_or(ReadError::Unmapped { addr })?;
+                while cur < end {
+                    let s = self.segment(cur).ok_or(ReadError::Unmapped { addr: cur })?;
+                    let n = (s.end().min(end) - cur) as usize;
+                    out.extend_from_slice(self.slice(cur, n)?);
+                    cur += n as u64;
+                }
+                Ok(Cow::Owned(out))
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    pub fn read_u32(&self, addr: u64) -> Result<u32, ReadError> {
+        let b = self.read(addr, 4)?;
+        Bytes::new(&b, self.endian)
+            .u32(0)
+            .ok_or(ReadError::Unmapped { addr })
+    }
+
+    pub fn read_u64(&self, addr: u64) -> Result<u64, ReadError> {
+        let b = self.read(addr, 8)?;
+        Bytes::new(&b, self.endian)
+            .u64(0)
+            .ok_or(ReadError::Unmapped { addr })
+    }
+
+    /// A pointer-sized word.
+    pub fn read_word(&self, addr: u64, size: usize) -> Result<u64, ReadError> {
+        if size == 8 {
+            self.read_u64(addr)
+        } else {
+            self.read_u32(addr).map(u64::from)
+        }
+    }
+
+    /// A NUL-terminated string of at most `max` bytes.
+    pub fn read_cstr(&self, addr: u64, max: usize) -> Result<String, ReadError> {
+        let s = self.segment(addr).ok_or(ReadError::Unmapped { addr })?;
+        let avail = (s.available.saturating_sub(addr - s.vaddr)) as usize;
+        let b = self.slice(addr, max.min(avail).max(1))?;
+        let n = b.iter().position(|&c| c == 0).unwrap_or(b.len());
+        Ok(String::from_utf8_lossy(&b[..n]).into_owned())
+    }
+
+    /// Every dumped byte range, as (virtual address, bytes), in address order.
+    pub fn dumped_ranges(&self) -> impl Iterator<Item = (u64, &'d [u8])> + '_ {
+        self.segs.iter().filter_map(|s| {
+            let start = usize::try_from(s.offset).ok()?;
+            let len = usize::try_from(s.available.min(s.memsz)).ok()?;
+            let b = self.data.get(start..start.checked_add(len)?)?;
+            (!b.is_empty()).then_some((s.vaddr, b))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn space(segs: Vec<Segment>, data: &'static [u8]) -> AddressSpace<'static> {
+        AddressSpace {
+            data,
+            endian: Endian::Little,
+            segs,
+        }
+    }
+
+    fn seg(vaddr: u64, memsz: u64, offset: u64, filesz: u64, available: u64) -> Segment {
+        Segment {
+            index: 0,
+            vaddr,
+            memsz,
+            offset,
+            filesz,
+            flags: 6,
+            align: 4096,
+            available,
+        }
+    }
+
+    #[test]
+    fn four_cases() {
+        static DATA: [u8; 32] = [7; 32];
+        let a = space(
+            vec![
+                seg(0x1000, 0x10, 0, 0x10, 0x10),
+                seg(0x2000, 0x20, 0x10, 0x8, 0x8),
+                seg(0x3000, 0x20, 0x18, 0x20, 0x8),
+            ],
+            &DATA,
+        );
+        assert_eq!(a.slice(0x1004, 4).unwrap(), &[7, 7, 7, 7]);
+        assert_eq!(a.presence(0x1004), Presence::Dumped);
+        assert!(matches!(a.slice(0x2010, 4), Err(ReadError::NotDumped { .. })));
+        assert_eq!(a.presence(0x2010), Presence::NotDumped);
+        assert!(matches!(a.slice(0x5000, 4), Err(ReadError::Unmapped { .. })));
+        assert!(matches!(a.slice(0x3010, 4), Err(ReadError::Truncated { .. })));
+        assert_eq!(a.presence(0x3010), Presence::Truncated);
+        assert_eq!(a.read_u32(0x1000).unwrap(), 0x07070707);
+    }
+}

@@ -1,0 +1,203 @@
+//! The serialisable model shared by every command's output. Renderers (text, JSON,
+//! markdown) only read it. Field-by-field documentation: `docs/json.md`.
+
+use serde::Serialize;
+
+use super::hex::Hex;
+use crate::coredump::{self, Core, signals};
+use crate::mappings::Mapping;
+use crate::memory::AddressSpace;
+
+#[derive(Clone, Debug, Serialize)]
+pub struct SignalModel {
+    pub number: u32,
+    pub name: Option<&'static str>,
+    pub code: Option<i32>,
+    pub code_name: Option<&'static str>,
+    /// Fault address (SIGSEGV, SIGBUS, ...), null for signals that have none.
+    pub address: Option<Hex>,
+    /// Sender of a kill()/tkill() signal.
+    pub sender_pid: Option<u32>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct ProcessModel {
+    pub pid: Option<u32>,
+    pub ppid: Option<u32>,
+    pub executable: Option<String>,
+    pub args: Option<String>,
+    pub signal: Option<SignalModel>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct FutexModel {
+    pub address: Hex,
+    pub op: String,
+    pub private: bool,
+    pub value: Hex,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct SyscallModel {
+    pub number: u64,
+    pub name: Option<&'static str>,
+    pub args: Vec<Hex>,
+    pub confidence: coredump::syscall::Confidence,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct ThreadModel {
+    pub tid: u32,
+    pub crashed: bool,
+    pub signal: Option<u32>,
+    pub pc: Option<Hex>,
+    pub sp: Option<Hex>,
+    pub thread_pointer: Option<Hex>,
+    pub futex: Option<FutexModel>,
+    pub syscall: Option<SyscallModel>,
+    /// Why something above could not be recovered.
+    pub note: Option<String>,
+    /// Backtrace, when asked for (`threads --backtrace`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub frames: Option<Vec<serde_json::Value>>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct MappingModel {
+    pub start: Hex,
+    pub end: Hex,
+    pub perms: String,
+    /// Offset into the file, in bytes.
+    pub offset: Hex,
+    pub path: Option<String>,
+    pub kind: &'static str,
+    pub shared: bool,
+    pub dumped: &'static str,
+    pub key: Option<Hex>,
+    pub stack_of: Vec<u32>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct WarningModel {
+    pub code: &'static str,
+    pub message: String,
+}
+
+/// The `threads --format json` document.
+#[derive(Clone, Debug, Serialize)]
+pub struct ThreadsDoc {
+    pub process: ProcessModel,
+    pub threads: Vec<ThreadModel>,
+    pub warnings: Vec<WarningModel>,
+}
+
+/// The `maps --format json` document.
+#[derive(Clone, Debug, Serialize)]
+pub struct MapsDoc {
+    pub mappings: Vec<MappingModel>,
+    pub warnings: Vec<WarningModel>,
+}
+
+pub fn signal_model(core: &Core<'_>) -> Option<SignalModel> {
+    let s = core.signal()?;
+    let name = signals::signal_name(core.os, core.arch, s.signo);
+    let has_code = core.siginfo.is_some() || s.code != 0;
+    Some(SignalModel {
+        number: s.signo,
+        name,
+        code: has_code.then_some(s.code),
+        code_name: if has_code {
+            name.and_then(|n| signals::code_name(n, s.code))
+        } else {
+            None
+        },
+        address: s.addr.map(Hex),
+        sender_pid: s.sender_pid,
+    })
+}
+
+/// The executable's path: the NT_FILE name of the mapping holding AT_PHDR or
+/// AT_ENTRY, else AT_EXECFN from memory, else the command name.
+pub fn executable(core: &Core<'_>, maps: &[Mapping], space: &AddressSpace<'_>) -> Option<String> {
+    for key in [coredump::AT_PHDR, coredump::AT_ENTRY] {
+        if let Some(a) = core.auxv_value(key)
+            && let Some(p) = maps.iter().find(|m| m.contains(a)).and_then(|m| m.path.clone())
+        {
+            return Some(p);
+        }
+    }
+    if let Some(a) = core.auxv_value(coredump::AT_EXECFN)
+        && let Ok(s) = space.read_cstr(a, 4096)
+        && !s.is_empty()
+    {
+        return Some(s);
+    }
+    core.process.as_ref().and_then(|p| p.fname.clone())
+}
+
+pub fn process_model(core: &Core<'_>, maps: &[Mapping], space: &AddressSpace<'_>) -> ProcessModel {
+    let p = core.process.as_ref();
+    ProcessModel {
+        pid: p.and_then(|p| p.pid),
+        ppid: p.and_then(|p| p.ppid),
+        executable: executable(core, maps, space),
+        args: p
+            .and_then(|p| p.psargs.clone())
+            .map(|s| s.trim_end().to_string()),
+        signal: signal_model(core),
+    }
+}
+
+pub fn thread_models(core: &Core<'_>) -> Vec<ThreadModel> {
+    core.threads
+        .iter()
+        .map(|t| ThreadModel {
+            tid: t.tid,
+            crashed: t.crashed,
+            signal: (t.cursig != 0).then_some(t.cursig),
+            pc: t.pc.map(Hex),
+            sp: t.sp.map(Hex),
+            thread_pointer: t.thread_pointer.map(Hex),
+            futex: t.futex.as_ref().map(|f| FutexModel {
+                address: Hex(f.address),
+                op: f.op.clone(),
+                private: f.private,
+                value: Hex(f.value),
+            }),
+            syscall: t.syscall.as_ref().map(|s| SyscallModel {
+                number: s.number,
+                name: s.name,
+                args: s.args.iter().copied().map(Hex).collect(),
+                confidence: s.confidence,
+            }),
+            note: t.syscall_note.clone(),
+            frames: None,
+        })
+        .collect()
+}
+
+pub fn mapping_models(maps: &[Mapping]) -> Vec<MappingModel> {
+    maps.iter()
+        .map(|m| MappingModel {
+            start: Hex(m.start),
+            end: Hex(m.end),
+            perms: m.perms.clone(),
+            offset: Hex(m.offset),
+            path: m.path.clone(),
+            kind: m.kind.as_str(),
+            shared: m.shared,
+            dumped: m.dumped.as_str(),
+            key: m.key.map(|k| Hex(u64::from(k))),
+            stack_of: m.stack_of.clone(),
+        })
+        .collect()
+}
+
+pub fn warning_models(ws: &[coredump::Warning]) -> Vec<WarningModel> {
+    ws.iter()
+        .map(|w| WarningModel {
+            code: w.code,
+            message: w.message.clone(),
+        })
+        .collect()
+}
