@@ -237,12 +237,11 @@ fn expand(path: &Path, file: File, c: Compression, len: u64, opts: &InputOptions
     };
     let reader = io::BufReader::with_capacity(1 << 20, file);
     let res = match c {
-        Compression::Zstd => zstd::stream::read::Decoder::with_buffer(reader)
-            .and_then(|mut d| {
-                // Accept the large windows systemd-coredump may use.
-                d.window_log_max(31)?;
-                io::copy(&mut d, &mut out)
-            }),
+        Compression::Zstd => zstd::stream::read::Decoder::with_buffer(reader).and_then(|mut d| {
+            // Accept the large windows systemd-coredump may use.
+            d.window_log_max(31)?;
+            io::copy(&mut d, &mut out)
+        }),
         Compression::Xz => {
             let mut d = xz2::bufread::XzDecoder::new_multi_decoder(reader);
             io::copy(&mut d, &mut out)
@@ -296,10 +295,19 @@ mod tests {
 
     #[test]
     fn sniffs_formats() {
-        assert_eq!(Compression::sniff(&[0x28, 0xb5, 0x2f, 0xfd, 0]), Some(Compression::Zstd));
+        assert_eq!(
+            Compression::sniff(&[0x28, 0xb5, 0x2f, 0xfd, 0]),
+            Some(Compression::Zstd)
+        );
         assert_eq!(Compression::sniff(b"\xfd7zXZ\0"), Some(Compression::Xz));
-        assert_eq!(Compression::sniff(&[0x04, 0x22, 0x4d, 0x18]), Some(Compression::Lz4));
-        assert_eq!(Compression::sniff(&[0x1f, 0x8b, 8]), Some(Compression::Gzip));
+        assert_eq!(
+            Compression::sniff(&[0x04, 0x22, 0x4d, 0x18]),
+            Some(Compression::Lz4)
+        );
+        assert_eq!(
+            Compression::sniff(&[0x1f, 0x8b, 8]),
+            Some(Compression::Gzip)
+        );
         assert_eq!(Compression::sniff(b"\x7fELF"), None);
     }
 }

@@ -9,6 +9,7 @@ pub mod error;
 pub mod input;
 pub mod mappings;
 pub mod memory;
+pub mod mutex;
 pub mod report;
 
 pub use error::{Error, Result};

@@ -161,7 +161,11 @@ pub fn build(core: &Core<'_>) -> Vec<Mapping> {
     let mut used = vec![false; files.len()];
 
     // Index NT_FILE entries by start for exact matches.
-    let mut by_start: Vec<(u64, usize)> = files.iter().enumerate().map(|(i, f)| (f.start, i)).collect();
+    let mut by_start: Vec<(u64, usize)> = files
+        .iter()
+        .enumerate()
+        .map(|(i, f)| (f.start, i))
+        .collect();
     by_start.sort_unstable();
 
     for s in &core.segments {
@@ -280,10 +284,7 @@ fn classify_anonymous(core: &Core<'_>, maps: &mut [Mapping]) {
     for m in maps.iter() {
         if let Some(p) = &m.path
             && (m.perms.contains('x')
-                || (m.offset == 0
-                    && space
-                        .slice(m.start, 4)
-                        .is_ok_and(|b| b == b"\x7fELF")))
+                || (m.offset == 0 && space.slice(m.start, 4).is_ok_and(|b| b == b"\x7fELF")))
         {
             elf_paths.push(p.as_str());
         }
@@ -346,7 +347,10 @@ fn classify_anonymous(core: &Core<'_>, maps: &mut [Mapping]) {
     {
         if let (Some(b), Some(sz)) = (sol.brk_base, sol.brk_size) {
             for m in maps.iter_mut() {
-                if m.start >= b && m.start < b.saturating_add(sz.max(1)) && m.kind == MappingKind::Anon {
+                if m.start >= b
+                    && m.start < b.saturating_add(sz.max(1))
+                    && m.kind == MappingKind::Anon
+                {
                     m.kind = MappingKind::Heap;
                 }
             }

@@ -18,7 +18,9 @@ pub enum ReadError {
     NotDumped { addr: u64, start: u64, end: u64 },
     #[error("address {addr:#x} is not mapped in this process")]
     Unmapped { addr: u64 },
-    #[error("address {addr:#x} lies in the part of the core that is missing (the file is truncated)")]
+    #[error(
+        "address {addr:#x} lies in the part of the core that is missing (the file is truncated)"
+    )]
     Truncated { addr: u64 },
 }
 
@@ -70,7 +72,11 @@ impl<'d> AddressSpace<'d> {
     pub fn segment(&self, addr: u64) -> Option<&Segment> {
         let i = self.segs.partition_point(|s| s.vaddr <= addr);
         // Overlapping segments only occur in corrupt cores: look back a little.
-        self.segs[..i].iter().rev().take(4).find(|s| s.contains(addr))
+        self.segs[..i]
+            .iter()
+            .rev()
+            .take(4)
+            .find(|s| s.contains(addr))
     }
 
     pub fn presence(&self, addr: u64) -> Presence {
@@ -223,10 +229,19 @@ mod tests {
         );
         assert_eq!(a.slice(0x1004, 4).unwrap(), &[7, 7, 7, 7]);
         assert_eq!(a.presence(0x1004), Presence::Dumped);
-        assert!(matches!(a.slice(0x2010, 4), Err(ReadError::NotDumped { .. })));
+        assert!(matches!(
+            a.slice(0x2010, 4),
+            Err(ReadError::NotDumped { .. })
+        ));
         assert_eq!(a.presence(0x2010), Presence::NotDumped);
-        assert!(matches!(a.slice(0x5000, 4), Err(ReadError::Unmapped { .. })));
-        assert!(matches!(a.slice(0x3010, 4), Err(ReadError::Truncated { .. })));
+        assert!(matches!(
+            a.slice(0x5000, 4),
+            Err(ReadError::Unmapped { .. })
+        ));
+        assert!(matches!(
+            a.slice(0x3010, 4),
+            Err(ReadError::Truncated { .. })
+        ));
         assert_eq!(a.presence(0x3010), Presence::Truncated);
         assert_eq!(a.read_u32(0x1000).unwrap(), 0x07070707);
     }

@@ -283,8 +283,8 @@ pub static SPARC_REGS: RegSet = RegSet {
 
 const MIPS64_NAMES: &[&str] = &[
     "zero", "at", "v0", "v1", "a0", "a1", "a2", "a3", "a4", "a5", "a6", "a7", "t0", "t1", "t2",
-    "t3", "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "t8", "t9", "k0", "k1", "gp", "sp",
-    "s8", "ra", "lo", "hi", "epc", "badvaddr", "status", "cause",
+    "t3", "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "t8", "t9", "k0", "k1", "gp", "sp", "s8",
+    "ra", "lo", "hi", "epc", "badvaddr", "status", "cause",
 ];
 
 pub static MIPS64_REGS: RegSet = RegSet {
@@ -315,9 +315,9 @@ const MIPS_O32_SLOTS: [(usize, usize); 38] = {
 };
 
 const RISCV_NAMES: &[&str] = &[
-    "pc", "ra", "sp", "gp", "tp", "t0", "t1", "t2", "s0", "s1", "a0", "a1", "a2", "a3", "a4",
-    "a5", "a6", "a7", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10", "s11", "t3", "t4",
-    "t5", "t6",
+    "pc", "ra", "sp", "gp", "tp", "t0", "t1", "t2", "s0", "s1", "a0", "a1", "a2", "a3", "a4", "a5",
+    "a6", "a7", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10", "s11", "t3", "t4", "t5",
+    "t6",
 ];
 
 pub static RISCV64_REGS: RegSet = RegSet {

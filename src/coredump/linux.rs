@@ -41,22 +41,17 @@ pub(super) fn apply_notes(core: &mut Core<'_>, notes: &[Note<'_>]) {
                     format!("NT_PRPSINFO of {} bytes is too short", n.desc.len()),
                 )),
             },
-            NT_SIGINFO if is_core => {
-                if core.siginfo.is_none() {
-                    match parse_siginfo(d, core.is64, core.arch) {
-                        Some(s) => core.siginfo = Some(s),
-                        None => core.warnings.push(Warning::new(
-                            "bad-note",
-                            format!("NT_SIGINFO of {} bytes is too short", n.desc.len()),
-                        )),
-                    }
+            // gdb writes one NT_SIGINFO per thread: the first is the process's.
+            NT_SIGINFO if is_core && core.siginfo.is_none() => {
+                match parse_siginfo(d, core.is64, core.arch) {
+                    Some(s) => core.siginfo = Some(s),
+                    None => core.warnings.push(Warning::new(
+                        "bad-note",
+                        format!("NT_SIGINFO of {} bytes is too short", n.desc.len()),
+                    )),
                 }
             }
-            NT_AUXV if is_core => {
-                if core.auxv.is_empty() {
-                    core.auxv = parse_auxv(d, word);
-                }
-            }
+            NT_AUXV if is_core && core.auxv.is_empty() => core.auxv = parse_auxv(d, word),
             NT_FILE if is_core => match parse_file_note(d, word) {
                 Ok((f, warn)) => {
                     if let Some(w) = warn {
@@ -135,9 +130,12 @@ fn parse_prstatus(arch: Arch, d: Bytes<'_>) -> Result<Thread, String> {
             };
         }
     };
-    let tid = d
-        .u32(layout.pid)
-        .ok_or_else(|| format!("NT_PRSTATUS of {} bytes is too short for a thread id", d.len()))?;
+    let tid = d.u32(layout.pid).ok_or_else(|| {
+        format!(
+            "NT_PRSTATUS of {} bytes is too short for a thread id",
+            d.len()
+        )
+    })?;
     let regs_bytes = d.data.get(layout.reg..).unwrap_or(&[]);
     let regs = layout.regs.read(Bytes::new(regs_bytes, d.endian));
     let (reg_names, regs, note) = match regs {
@@ -183,7 +181,12 @@ fn parse_prstatus(arch: Arch, d: Bytes<'_>) -> Result<Thread, String> {
             None => {
                 if !matches!(
                     arch,
-                    Arch::X86_64 | Arch::X32 | Arch::I386 | Arch::Aarch64 | Arch::Arm | Arch::Riscv64
+                    Arch::X86_64
+                        | Arch::X32
+                        | Arch::I386
+                        | Arch::Aarch64
+                        | Arch::Arm
+                        | Arch::Riscv64
                 ) {
                     t.syscall_note = Some(format!(
                         "the syscall a thread was in is not recoverable from {} registers",
@@ -202,8 +205,7 @@ fn parse_prpsinfo(d: Bytes<'_>, is64: bool, arch: Arch) -> Option<ProcessInfo> {
     // sparc use 32-bit ids (128 bytes).
     let (uid, gid, pid, fname, psargs, idsz) = if is64 {
         (16, 20, 24, 40, 56, 4)
-    } else if d.len() >= 128 && !matches!(arch, Arch::I386 | Arch::Arm | Arch::M68k | Arch::X32)
-    {
+    } else if d.len() >= 128 && !matches!(arch, Arch::I386 | Arch::Arm | Arch::M68k | Arch::X32) {
         (8, 12, 16, 32, 48, 4)
     } else {
         (8, 10, 12, 28, 44, 2)
@@ -355,11 +357,5 @@ fn parse_file_note(d: Bytes<'_>, word: usize) -> Result<(FileNote, Option<Warnin
             path,
         });
     }
-    Ok((
-        FileNote {
-            page_size,
-            entries,
-        },
-        warn,
-    ))
+    Ok((FileNote { page_size, entries }, warn))
 }

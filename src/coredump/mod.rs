@@ -258,7 +258,10 @@ impl Thread {
     }
 
     pub fn registers(&self) -> impl Iterator<Item = (&'static str, u64)> + '_ {
-        self.reg_names.iter().copied().zip(self.regs.iter().copied())
+        self.reg_names
+            .iter()
+            .copied()
+            .zip(self.regs.iter().copied())
     }
 }
 
@@ -494,7 +497,9 @@ impl<'d> Core<'d> {
                 Some(p_filesz),
                 Some(p_memsz),
                 Some(p_align),
-            ) = (p_type, p_flags, p_offset, p_vaddr, p_filesz, p_memsz, p_align)
+            ) = (
+                p_type, p_flags, p_offset, p_vaddr, p_filesz, p_memsz, p_align,
+            )
             else {
                 break;
             };

@@ -10,8 +10,8 @@ const NT_NETBSDCORE_AUXV: u32 = 2;
 const PT_AMD64_GETREGS: u32 = 33;
 
 static AMD64_REGS: &[&str] = &[
-    "rdi", "rsi", "rdx", "rcx", "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15", "rbp",
-    "rbx", "rax", "gs", "fs", "es", "ds", "trapno", "err", "rip", "cs", "rflags", "rsp", "ss",
+    "rdi", "rsi", "rdx", "rcx", "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15", "rbp", "rbx",
+    "rax", "gs", "fs", "es", "ds", "trapno", "err", "rip", "cs", "rflags", "rsp", "ss",
 ];
 
 pub(super) fn note_name(n: &Note<'_>) -> Option<&'static str> {

@@ -4,10 +4,38 @@
 use super::{Arch, Os};
 
 const LINUX: [&str; 32] = [
-    "", "SIGHUP", "SIGINT", "SIGQUIT", "SIGILL", "SIGTRAP", "SIGABRT", "SIGBUS", "SIGFPE",
-    "SIGKILL", "SIGUSR1", "SIGSEGV", "SIGUSR2", "SIGPIPE", "SIGALRM", "SIGTERM", "SIGSTKFLT",
-    "SIGCHLD", "SIGCONT", "SIGSTOP", "SIGTSTP", "SIGTTIN", "SIGTTOU", "SIGURG", "SIGXCPU",
-    "SIGXFSZ", "SIGVTALRM", "SIGPROF", "SIGWINCH", "SIGIO", "SIGPWR", "SIGSYS",
+    "",
+    "SIGHUP",
+    "SIGINT",
+    "SIGQUIT",
+    "SIGILL",
+    "SIGTRAP",
+    "SIGABRT",
+    "SIGBUS",
+    "SIGFPE",
+    "SIGKILL",
+    "SIGUSR1",
+    "SIGSEGV",
+    "SIGUSR2",
+    "SIGPIPE",
+    "SIGALRM",
+    "SIGTERM",
+    "SIGSTKFLT",
+    "SIGCHLD",
+    "SIGCONT",
+    "SIGSTOP",
+    "SIGTSTP",
+    "SIGTTIN",
+    "SIGTTOU",
+    "SIGURG",
+    "SIGXCPU",
+    "SIGXFSZ",
+    "SIGVTALRM",
+    "SIGPROF",
+    "SIGWINCH",
+    "SIGIO",
+    "SIGPWR",
+    "SIGSYS",
 ];
 
 /// Solaris, NetBSD, and Linux on SPARC share the classic numbering for 1-15.
@@ -18,7 +46,10 @@ const CLASSIC: [&str; 16] = [
 
 pub fn signal_name(os: Os, arch: Arch, n: u32) -> Option<&'static str> {
     let classic = matches!(os, Os::Solaris | Os::NetBsd)
-        || matches!(arch, Arch::Mips | Arch::Mips64 | Arch::Sparc | Arch::Sparc64);
+        || matches!(
+            arch,
+            Arch::Mips | Arch::Mips64 | Arch::Sparc | Arch::Sparc64
+        );
     let name = if classic {
         CLASSIC.get(n as usize).copied()
     } else {

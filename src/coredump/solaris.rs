@@ -75,18 +75,18 @@ pub(super) fn note_name(t: u32) -> Option<&'static str> {
 }
 
 static AMD64_REGS: &[&str] = &[
-    "r15", "r14", "r13", "r12", "r11", "r10", "r9", "r8", "rdi", "rsi", "rbp", "rbx", "rdx",
-    "rcx", "rax", "trapno", "err", "rip", "cs", "rfl", "rsp", "ss", "fs", "gs", "es", "ds",
-    "fsbase", "gsbase",
+    "r15", "r14", "r13", "r12", "r11", "r10", "r9", "r8", "rdi", "rsi", "rbp", "rbx", "rdx", "rcx",
+    "rax", "trapno", "err", "rip", "cs", "rfl", "rsp", "ss", "fs", "gs", "es", "ds", "fsbase",
+    "gsbase",
 ];
 static I386_REGS: &[&str] = &[
     "gs", "fs", "es", "ds", "edi", "esi", "ebp", "esp", "ebx", "edx", "ecx", "eax", "trapno",
     "err", "eip", "cs", "efl", "uesp", "ss",
 ];
 static SPARC_REGS: &[&str] = &[
-    "g0", "g1", "g2", "g3", "g4", "g5", "g6", "g7", "o0", "o1", "o2", "o3", "o4", "o5", "o6",
-    "o7", "l0", "l1", "l2", "l3", "l4", "l5", "l6", "l7", "i0", "i1", "i2", "i3", "i4", "i5",
-    "i6", "i7", "ccr", "pc", "npc", "y", "asi", "fprs",
+    "g0", "g1", "g2", "g3", "g4", "g5", "g6", "g7", "o0", "o1", "o2", "o3", "o4", "o5", "o6", "o7",
+    "l0", "l1", "l2", "l3", "l4", "l5", "l6", "l7", "i0", "i1", "i2", "i3", "i4", "i5", "i6", "i7",
+    "ccr", "pc", "npc", "y", "asi", "fprs",
 ];
 
 /// (names, pc, sp, thread pointer) of the Solaris gregset for an architecture.
@@ -263,7 +263,11 @@ pub(super) fn apply_notes(core: &mut Core<'_>, notes: &[Note<'_>]) {
                 p.ppid = p.ppid.or(d.u32(12));
                 p.uid = d.u32(24);
                 p.gid = d.u32(32);
-                let (fname, psargs, wstat) = if is64 { (136, 152, 232) } else { (88, 104, 184) };
+                let (fname, psargs, wstat) = if is64 {
+                    (136, 152, 232)
+                } else {
+                    (88, 104, 184)
+                };
                 p.fname = d.cstr(fname, 16);
                 p.psargs = d.cstr(psargs, 80);
                 info.gcore = d.u32(wstat) == Some(0);

@@ -293,7 +293,12 @@ mod tests {
 
     #[test]
     fn x86_64_private_wait() {
-        let regs = [("orig_rax", 202u64), ("rdi", 0x1000), ("rsi", 0x80), ("rdx", 2)];
+        let regs = [
+            ("orig_rax", 202u64),
+            ("rdi", 0x1000),
+            ("rsi", 0x80),
+            ("rdx", 2),
+        ];
         let get = |n: &str| regs.iter().find(|r| r.0 == n).map(|r| r.1);
         let sc = decode_syscall(Arch::X86_64, get).expect("syscall");
         let f = decode_futex(Arch::X86_64, &sc).expect("futex");

@@ -121,7 +121,10 @@ pub fn signal_model(core: &Core<'_>) -> Option<SignalModel> {
 pub fn executable(core: &Core<'_>, maps: &[Mapping], space: &AddressSpace<'_>) -> Option<String> {
     for key in [coredump::AT_PHDR, coredump::AT_ENTRY] {
         if let Some(a) = core.auxv_value(key)
-            && let Some(p) = maps.iter().find(|m| m.contains(a)).and_then(|m| m.path.clone())
+            && let Some(p) = maps
+                .iter()
+                .find(|m| m.contains(a))
+                .and_then(|m| m.path.clone())
         {
             return Some(p);
         }

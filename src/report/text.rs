@@ -14,7 +14,8 @@ pub fn table(header: &[&str]) -> Table {
 }
 
 pub fn opt<T: std::fmt::Display>(v: &Option<T>) -> String {
-    v.as_ref().map_or_else(|| "-".to_string(), |v| v.to_string())
+    v.as_ref()
+        .map_or_else(|| "-".to_string(), |v| v.to_string())
 }
 
 pub fn warnings(out: &mut String, ws: &[WarningModel]) {
@@ -24,7 +25,15 @@ pub fn warnings(out: &mut String, ws: &[WarningModel]) {
 }
 
 pub fn maps(doc: &MapsDoc) -> String {
-    let mut t = table(&["start", "end", "perms", "offset", "kind", "dumped", "path / note"]);
+    let mut t = table(&[
+        "start",
+        "end",
+        "perms",
+        "offset",
+        "kind",
+        "dumped",
+        "path / note",
+    ]);
     for m in &doc.mappings {
         let mut note = m.path.clone().unwrap_or_default();
         if let Some(k) = m.key {
@@ -89,12 +98,18 @@ pub fn threads(doc: &ThreadsDoc) -> String {
                 if f.private { " (private)" } else { " (shared)" },
                 f.address
             ),
-            (None, Some(s)) => s.name.map_or_else(|| format!("syscall {}", s.number), str::to_string),
+            (None, Some(s)) => s
+                .name
+                .map_or_else(|| format!("syscall {}", s.number), str::to_string),
             (None, None) => String::new(),
         };
         t.add_row(vec![
             th.tid.to_string(),
-            if th.crashed { "crashed".into() } else { String::new() },
+            if th.crashed {
+                "crashed".into()
+            } else {
+                String::new()
+            },
             opt(&th.pc),
             opt(&th.sp),
             opt(&th.thread_pointer),

@@ -1,0 +1,122 @@
+//! Mutexes: the decoded model, the layouts that decode raw bytes into it, and
+//! discovery of candidate addresses.
+//!
+//! A [`Layout`] knows one in-memory representation (glibc on x86_64, musl on
+//! aarch64, Solaris `mutex_t` on SPARC, a user's declared lock...). It decodes bytes
+//! into a [`Decoded`], a representation-neutral description: type, attributes, lock
+//! state, owner, and any field combination that cannot occur.
+
+pub mod glibc;
+pub mod musl;
+
+use serde::Serialize;
+
+use crate::coredump::Endian;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum MutexType {
+    Normal,
+    Recursive,
+    Errorcheck,
+    Adaptive,
+    /// Any other value (the raw type is in `Decoded::fields`).
+    Unknown,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Protocol {
+    None,
+    Inherit,
+    Protect,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LockState {
+    Unlocked,
+    /// Held, no sign of waiters.
+    Locked,
+    /// Held, and the lock word says threads may be waiting.
+    Contended,
+    /// A robust mutex whose owner died; nobody has taken it since.
+    OwnerDied,
+    /// Taken after its owner died (EOWNERDEAD); not yet made consistent.
+    Inconsistent,
+    /// Unlocked while inconsistent: unusable until re-initialised.
+    NotRecoverable,
+    /// `pthread_mutex_destroy`ed.
+    Destroyed,
+}
+
+impl LockState {
+    pub fn is_held(self) -> bool {
+        matches!(
+            self,
+            LockState::Locked | LockState::Contended | LockState::Inconsistent
+        )
+    }
+}
+
+/// A mutex as decoded from its bytes by one layout.
+#[derive(Clone, Debug, Serialize)]
+pub struct Decoded {
+    /// Name of the layout that decoded it (e.g. `glibc-x86_64`).
+    pub layout: String,
+    pub mtype: MutexType,
+    /// Process-shared (PTHREAD_PROCESS_SHARED / USYNC_PROCESS).
+    pub pshared: bool,
+    pub robust: bool,
+    pub protocol: Protocol,
+    pub ceiling: Option<u32>,
+    pub state: LockState,
+    /// Owner thread id, when the representation records one (glibc, musl
+    /// owner-tracked mutexes). For an owner that died this is the dead TID.
+    pub owner_tid: Option<u32>,
+    /// Owner thread pointer (Solaris `mutex_owner`, declared layouts).
+    pub owner_pointer: Option<u64>,
+    /// Owner process id (Solaris USYNC_PROCESS `mutex_ownerpid`).
+    pub owner_pid: Option<u32>,
+    /// Recursion count (glibc `__count`, musl `_m_count + 1`, Solaris rcount).
+    pub count: u32,
+    /// glibc `__nusers`.
+    pub nusers: Option<u32>,
+    /// The lock word itself says there are (or may be) waiters.
+    pub waiters_flag: bool,
+    /// Byte offset of the futex word inside the mutex.
+    pub futex_offset: u64,
+    /// Raw fields by name, for the report and for comparison with gdb.
+    pub fields: Vec<(&'static str, u64)>,
+    /// Field combinations that cannot occur in a correctly used mutex.
+    pub anomalies: Vec<String>,
+}
+
+impl Decoded {
+    pub fn field(&self, name: &str) -> Option<u64> {
+        self.fields
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| *v)
+    }
+}
+
+/// One in-memory representation of a mutex.
+pub trait Layout: Send + Sync + std::fmt::Debug {
+    fn name(&self) -> &str;
+    /// Bytes the mutex occupies.
+    fn size(&self) -> usize;
+    /// Required alignment (scans step by this).
+    fn align(&self) -> usize;
+    /// Offset of the word threads sleep on (futex word), relative to the mutex.
+    fn futex_offset(&self) -> u64;
+    /// Decode `bytes` (at least `size()` long).
+    fn decode(&self, bytes: &[u8], endian: Endian) -> Decoded;
+    /// A fast, strict test used when scanning memory: could these bytes be a *locked*
+    /// mutex of this layout? Must reject the overwhelming majority of ordinary data.
+    fn plausible_locked(&self, bytes: &[u8], endian: Endian) -> bool;
+    /// Do these bytes carry this layout's magic number (layouts that have one)?
+    fn has_magic(&self, _bytes: &[u8], _endian: Endian) -> Option<bool> {
+        None
+    }
+}

@@ -1,0 +1,188 @@
+//! musl `pthread_mutex_t`: `_m_type`@0, `_m_lock`@4, `_m_waiters`@8, `_m_count`@20,
+//! `_m_prev`/`_m_next` (LP64 24/32, ILP32 12/16); 40 bytes on LP64, 24 on ILP32.
+//! Source: musl `src/internal/pthread_impl.h`, `src/thread/pthread_mutex_*.c`.
+
+use super::{Decoded, Layout, LockState, MutexType, Protocol};
+use crate::coredump::{Arch, Bytes, Endian};
+
+const TYPE_ROBUST: u32 = 4;
+const TYPE_PI: u32 = 8;
+const TYPE_PSHARED: u32 = 128;
+const EBUSY: u32 = 16;
+
+#[derive(Debug, Clone)]
+pub struct Musl {
+    name: String,
+    size: usize,
+    align: usize,
+}
+
+impl Musl {
+    pub fn for_arch(arch: Arch) -> Option<Musl> {
+        let lp64 = arch.pointer_size() == 8;
+        if arch == Arch::Unknown {
+            return None;
+        }
+        Some(Musl {
+            name: format!("musl-{}", arch.name()),
+            size: if lp64 { 40 } else { 24 },
+            align: if lp64 { 8 } else { 4 },
+        })
+    }
+}
+
+impl Layout for Musl {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn size(&self) -> usize {
+        self.size
+    }
+    fn align(&self) -> usize {
+        self.align
+    }
+    fn futex_offset(&self) -> u64 {
+        4
+    }
+
+    fn decode(&self, bytes: &[u8], endian: Endian) -> Decoded {
+        let b = Bytes::new(bytes, endian);
+        let ty = b.u32(0).unwrap_or(0);
+        let lock = b.u32(4).unwrap_or(0);
+        let waiters = b.u32(8).unwrap_or(0);
+        let count = b.u32(20).unwrap_or(0);
+        decode_fields(&self.name, ty, lock, waiters, count)
+    }
+
+    fn plausible_locked(&self, bytes: &[u8], endian: Endian) -> bool {
+        let b = Bytes::new(bytes, endian);
+        let (Some(ty), Some(lock), Some(waiters), Some(count)) =
+            (b.u32(0), b.u32(4), b.u32(8), b.u32(20))
+        else {
+            return false;
+        };
+        if ty & !(3 | TYPE_ROBUST | TYPE_PI | TYPE_PSHARED) != 0 || ty & 3 == 3 {
+            return false;
+        }
+        if waiters > 1024 || count > 1000 {
+            return false;
+        }
+        if ty & 15 == 0 {
+            // Plain normal mutexes record no owner: only EBUSY (+waiters bit) is
+            // specific enough to accept.
+            lock & 0x7fff_ffff == EBUSY && count == 0
+        } else {
+            let tid = lock & 0x3fff_ffff;
+            tid != 0 && tid < super::glibc::PID_MAX_LIMIT && lock & 0x4000_0000 == 0
+        }
+    }
+}
+
+pub fn decode_fields(layout: &str, ty: u32, lock: u32, waiters: u32, count: u32) -> Decoded {
+    let mut anomalies = Vec::new();
+    let mtype = match ty & 3 {
+        0 => MutexType::Normal,
+        1 => MutexType::Recursive,
+        2 => MutexType::Errorcheck,
+        _ => MutexType::Unknown,
+    };
+    if ty & !(3 | TYPE_ROBUST | TYPE_PI | TYPE_PSHARED) != 0 || ty & 3 == 3 {
+        anomalies.push(format!("_m_type = {ty:#x} has bits musl never sets"));
+    }
+    let tracked = ty & 15 != 0;
+    let mut d = Decoded {
+        layout: layout.to_string(),
+        mtype,
+        pshared: ty & TYPE_PSHARED != 0,
+        robust: ty & TYPE_ROBUST != 0,
+        protocol: if ty & TYPE_PI != 0 {
+            Protocol::Inherit
+        } else {
+            Protocol::None
+        },
+        ceiling: None,
+        state: LockState::Unlocked,
+        owner_tid: None,
+        owner_pointer: None,
+        owner_pid: None,
+        count: if lock != 0 {
+            count.saturating_add(1)
+        } else {
+            0
+        },
+        nusers: None,
+        waiters_flag: lock & 0x8000_0000 != 0 || waiters != 0,
+        futex_offset: 4,
+        fields: vec![
+            ("_m_type", u64::from(ty)),
+            ("_m_lock", u64::from(lock)),
+            ("_m_waiters", u64::from(waiters)),
+            ("_m_count", u64::from(count)),
+        ],
+        anomalies: Vec::new(),
+    };
+    if lock == 0 {
+        d.state = LockState::Unlocked;
+    } else if !tracked {
+        // Plain normal: EBUSY when held, bit 31 when a waiter announced itself.
+        if lock & 0x7fff_ffff != EBUSY {
+            anomalies.push(format!(
+                "_m_lock = {lock:#x}: a plain musl mutex holds 0 or EBUSY (16), plus bit 31 for waiters"
+            ));
+        }
+        d.state = if d.waiters_flag {
+            LockState::Contended
+        } else {
+            LockState::Locked
+        };
+    } else if lock == 0x7fff_ffff {
+        d.state = LockState::NotRecoverable;
+    } else {
+        let tid = lock & 0x3fff_ffff;
+        if lock & 0x4000_0000 != 0 && tid == 0 {
+            d.state = LockState::OwnerDied;
+        } else if lock & 0x4000_0000 != 0 {
+            d.state = LockState::Inconsistent;
+            d.owner_tid = Some(tid);
+        } else {
+            d.state = if d.waiters_flag {
+                LockState::Contended
+            } else {
+                LockState::Locked
+            };
+            d.owner_tid = Some(tid);
+        }
+    }
+    if waiters > 0x10000 && waiters != u32::MAX {
+        anomalies.push(format!(
+            "_m_waiters = {waiters:#x}: implausible waiter count"
+        ));
+    }
+    d.anomalies = anomalies;
+    d
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn musl_states() {
+        let d = decode_fields("musl-x86_64", 0, EBUSY, 0, 0);
+        assert_eq!((d.state, d.owner_tid), (LockState::Locked, None));
+        let d = decode_fields("musl-x86_64", 0, EBUSY | 0x8000_0000, 1, 0);
+        assert_eq!(d.state, LockState::Contended);
+        let d = decode_fields("musl-x86_64", 2, 1234, 0, 0);
+        assert_eq!(
+            (d.mtype, d.state, d.owner_tid),
+            (MutexType::Errorcheck, LockState::Locked, Some(1234))
+        );
+        let d = decode_fields("musl-x86_64", 1 | 128, 1234 | 0x8000_0000, 1, 2);
+        assert_eq!(
+            (d.pshared, d.state, d.count),
+            (true, LockState::Contended, 3)
+        );
+        let d = decode_fields("musl-x86_64", 4, 0x4000_0000, 0, 0);
+        assert_eq!(d.state, LockState::OwnerDied);
+    }
+}
