@@ -24,10 +24,47 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
+    /// Analyse the locks in a core (the default: `mutexdiag CORE` = `mutexdiag analyze CORE`).
+    Analyze(AnalyzeArgs),
     /// List the process's mappings (like pmap), classified and with what the core holds.
     Maps(CoreArgs),
     /// List the process and its threads: registers, thread pointers, futex waits.
     Threads(CoreArgs),
+    /// Explain a finding code (e.g. `mutexdiag explain cross-process-private-mutex`);
+    /// without a code, list them all.
+    Explain {
+        /// The finding code.
+        code: Option<String>,
+    },
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct AnalyzeArgs {
+    #[command(flatten)]
+    pub core: CoreArgs,
+    /// The executable that produced the core (symbols, debug info, build-id check).
+    #[arg(long)]
+    pub binary: Option<PathBuf>,
+    /// Where file paths recorded in the core are looked up.
+    #[arg(long, default_value = "/")]
+    pub sysroot: PathBuf,
+    /// A folder with separate debug files (repeatable).
+    #[arg(long = "debug-dir")]
+    pub debug_dirs: Vec<PathBuf>,
+    /// Force the mutex layout (e.g. glibc-x86_64, glibc-i386, musl-x86_64).
+    #[arg(long)]
+    pub layout: Option<String>,
+    /// Which memory to scan for locked mutexes: shared mappings, every writable
+    /// mapping, or none.
+    #[arg(long, value_enum, default_value_t = Scan::Shared)]
+    pub scan: Scan,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scan {
+    None,
+    Shared,
+    All,
 }
 
 #[derive(Args, Debug, Clone)]

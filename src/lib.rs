@@ -4,6 +4,7 @@
 //! it and renders the result. Data flows one way:
 //! input → [`coredump`] → [`memory`] → [`mappings`] → analysis → report.
 
+pub mod analysis;
 pub mod coredump;
 pub mod error;
 pub mod input;

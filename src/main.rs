@@ -7,8 +7,11 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use cli::{Cli, Command, CoreArgs, Format};
+use cli::{AnalyzeArgs, Cli, Command, CoreArgs, Format, Scan};
+use mutexdiag::analysis::{self, findings};
 use mutexdiag::input::InputOptions;
+use mutexdiag::mutex::discover::ScanScope;
+use mutexdiag::report::markdown;
 use mutexdiag::report::text;
 
 fn input_options(a: &CoreArgs) -> InputOptions {
@@ -42,9 +45,94 @@ fn fail(e: &mutexdiag::Error) -> ExitCode {
     ExitCode::from(2)
 }
 
+const SUBCOMMANDS: &[&str] = &["analyze", "maps", "threads", "explain", "help"];
+
+/// `mutexdiag CORE ...` means `mutexdiag analyze CORE ...`.
+fn args() -> Vec<std::ffi::OsString> {
+    let mut v: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if let Some(first) = v.get(1) {
+        let s = first.to_string_lossy();
+        if !s.starts_with('-') && !SUBCOMMANDS.contains(&s.as_ref()) {
+            v.insert(1, "analyze".into());
+        }
+    }
+    v
+}
+
+fn color_wanted() -> bool {
+    use std::io::IsTerminal;
+    std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stdout().is_terminal()
+}
+
+fn analyze(a: &AnalyzeArgs) -> ExitCode {
+    let opts = analysis::Options {
+        input: input_options(&a.core),
+        binary: a.binary.clone(),
+        sysroot: a.sysroot.clone(),
+        debug_dirs: a.debug_dirs.clone(),
+        layout: a.layout.clone(),
+        scan: match a.scan {
+            Scan::None => ScanScope::None,
+            Scan::Shared => ScanScope::Shared,
+            Scan::All => ScanScope::All,
+        },
+    };
+    match analysis::analyze(&a.core.core, &opts) {
+        Ok(r) => {
+            let s = match a.core.format {
+                Format::Json => json(&r),
+                Format::Markdown => markdown::report(&r),
+                Format::Text => text::report(&r, color_wanted()),
+            };
+            emit(&s);
+            if r.has_errors() {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            }
+        }
+        Err(e) => fail(&e),
+    }
+}
+
+fn explain(code: Option<&str>) -> ExitCode {
+    match code {
+        None => {
+            let mut s = String::from("Finding codes (mutexdiag explain CODE for details):\n");
+            for c in findings::CODES {
+                s.push_str(&format!(
+                    "  {:<32} {:<8} {}\n",
+                    c.code,
+                    format!("{:?}", c.severity).to_lowercase(),
+                    c.title
+                ));
+            }
+            emit(&s)
+        }
+        Some(code) => match findings::lookup(code) {
+            Some(c) => emit(&format!(
+                "{} ({})\n{}\n\n{}\nFix:\n{}",
+                c.code,
+                format!("{:?}", c.severity).to_lowercase(),
+                c.title,
+                text::wrap(c.explanation, 100, "  "),
+                text::wrap(c.fix, 100, "  ")
+            )),
+            None => {
+                eprintln!(
+                    "mutexdiag: unknown finding code {code:?}; `mutexdiag explain` lists them"
+                );
+                ExitCode::from(2)
+            }
+        },
+    }
+}
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = Cli::parse_from(args());
     match cli.command {
+        Command::Analyze(a) => analyze(&a),
+        Command::Explain { code } => explain(code.as_deref()),
         Command::Maps(a) => match mutexdiag::maps(&a.core, &input_options(&a)) {
             Ok(doc) => emit(&match a.format {
                 Format::Json => json(&doc),

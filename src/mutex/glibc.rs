@@ -29,24 +29,36 @@ pub struct Glibc {
     kind: usize,
     size: usize,
     align: usize,
+    /// Offset and size of the words after `__kind`: spin/elision counts and the
+    /// robust list link(s) (`__list`).
+    tail: Tail,
+}
+
+/// What follows `__kind`, per ABI family.
+#[derive(Debug, Clone, Copy)]
+enum Tail {
+    /// x86_64/ppc64/s390x: `short __spins`@20, `short __elision`@22, `__list`@24 (2 pointers of `ptr` bytes).
+    Shorts { ptr: usize },
+    /// generic 64-bit (aarch64, riscv64, ...): `int __spins`@20, `__list`@24.
+    Int { ptr: usize },
+    /// ILP32: union@20 of {`short __spins`, `short __elision`} and `__list.__next`.
+    Union32,
 }
 
 impl Glibc {
     /// The layout for an architecture (`__kind` at 16 on LP64 and x32, 12 on ILP32).
     pub fn for_arch(arch: Arch) -> Option<Glibc> {
-        let (nusers, kind, size, align) = match arch {
-            Arch::X86_64
-            | Arch::Ppc64
-            | Arch::S390x
-            | Arch::Mips64
-            | Arch::Riscv64
-            | Arch::Loongarch64 => (12, 16, 40, 8),
-            Arch::Aarch64 => (12, 16, 48, 8),
-            Arch::X32 => (12, 16, 32, 4),
-            Arch::I386 | Arch::Arm | Arch::Ppc | Arch::S390 | Arch::Mips | Arch::M68k => {
-                (16, 12, 24, 4)
+        let (nusers, kind, size, align, tail) = match arch {
+            Arch::X86_64 | Arch::Ppc64 | Arch::S390x => (12, 16, 40, 8, Tail::Shorts { ptr: 8 }),
+            Arch::Mips64 | Arch::Riscv64 | Arch::Loongarch64 => {
+                (12, 16, 40, 8, Tail::Int { ptr: 8 })
             }
-            Arch::Riscv32 => (16, 12, 32, 4),
+            Arch::Aarch64 => (12, 16, 48, 8, Tail::Int { ptr: 8 }),
+            Arch::X32 => (12, 16, 32, 4, Tail::Shorts { ptr: 4 }),
+            Arch::I386 | Arch::Arm | Arch::Ppc | Arch::S390 | Arch::Mips | Arch::M68k => {
+                (16, 12, 24, 4, Tail::Union32)
+            }
+            Arch::Riscv32 => (16, 12, 32, 4, Tail::Union32),
             _ => return None,
         };
         Some(Glibc {
@@ -55,7 +67,59 @@ impl Glibc {
             kind,
             size,
             align,
+            tail,
         })
+    }
+}
+
+impl Glibc {
+    /// The words after `__kind` must agree with the type: a non-robust mutex has an
+    /// empty `__list` and a spin count only if adaptive; a locked robust mutex is
+    /// linked into its owner's robust list (non-null `__next`).
+    fn plausible_tail(&self, b: &Bytes<'_>, kind: u32) -> bool {
+        let robust = kind & KIND_ROBUST != 0;
+        let adaptive = kind & 3 == 3;
+        let spins_ok = |spins: u32| if adaptive { spins <= 32767 } else { spins == 0 };
+        match self.tail {
+            Tail::Shorts { ptr } => {
+                let (Some(spins), Some(elision), Some(prev), Some(next)) =
+                    (b.u16(20), b.u16(22), b.word(24, ptr), b.word(24 + ptr, ptr))
+                else {
+                    return false;
+                };
+                spins_ok(u32::from(spins))
+                    && elision <= 1000
+                    && if robust {
+                        next != 0
+                    } else {
+                        prev == 0 && next == 0
+                    }
+            }
+            Tail::Int { ptr } => {
+                let (Some(spins), Some(prev), Some(next)) =
+                    (b.u32(20), b.word(24, ptr), b.word(24 + ptr, ptr))
+                else {
+                    return false;
+                };
+                spins_ok(spins)
+                    && if robust {
+                        next != 0
+                    } else {
+                        prev == 0 && next == 0
+                    }
+            }
+            Tail::Union32 => {
+                let Some(w) = b.u32(20) else { return false };
+                if robust {
+                    w != 0
+                } else {
+                    let (Some(spins), Some(elision)) = (b.u16(20), b.u16(22)) else {
+                        return false;
+                    };
+                    spins_ok(u32::from(spins)) && elision <= 1000
+                }
+            }
+        }
     }
 }
 
@@ -95,7 +159,7 @@ impl Layout for Glibc {
         let Some((lock, count, owner, nusers, kind)) = words(&b, self.nusers, self.kind) else {
             return false;
         };
-        plausible_locked_fields(lock, count, owner, nusers, kind)
+        plausible_locked_fields(lock, count, owner, nusers, kind) && self.plausible_tail(&b, kind)
     }
 }
 

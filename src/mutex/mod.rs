@@ -6,8 +6,10 @@
 //! into a [`Decoded`], a representation-neutral description: type, attributes, lock
 //! state, owner, and any field combination that cannot occur.
 
+pub mod discover;
 pub mod glibc;
 pub mod musl;
+pub mod select;
 
 use serde::Serialize;
 

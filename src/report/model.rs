@@ -204,3 +204,104 @@ pub fn warning_models(ws: &[coredump::Warning]) -> Vec<WarningModel> {
         })
         .collect()
 }
+
+/// The mutex's owner.
+#[derive(Clone, Debug, Serialize)]
+pub struct OwnerModel {
+    pub tid: Option<u32>,
+    /// Owner thread pointer (Solaris and declared layouts that record one).
+    pub pointer: Option<Hex>,
+    /// `none`, `own-thread`, `foreign`, `dead`, `unknown`.
+    pub class: &'static str,
+    /// What else is known: "the parent process (ppid)", "thread 1234 of this process"...
+    pub note: Option<String>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct MutexModel {
+    pub address: Hex,
+    pub layout: String,
+    /// `normal`, `recursive`, `errorcheck`, `adaptive`, `unknown`; null when the
+    /// bytes are not in the core.
+    #[serde(rename = "type")]
+    pub mtype: Option<crate::mutex::MutexType>,
+    pub pshared: Option<bool>,
+    pub robust: Option<bool>,
+    pub protocol: Option<crate::mutex::Protocol>,
+    pub state: Option<crate::mutex::LockState>,
+    pub count: Option<u32>,
+    pub nusers: Option<u32>,
+    pub owner: OwnerModel,
+    /// Start of the mapping holding the mutex.
+    pub mapping: Option<Hex>,
+    pub mapping_kind: Option<&'static str>,
+    /// Human description of the location ("SysV shm segment key 0x6d757478", ".bss of app").
+    pub location: String,
+    /// SysV IPC key when the mutex is in a SysV segment.
+    pub key: Option<Hex>,
+    pub symbol: Option<String>,
+    pub waiters: Vec<u32>,
+    pub found_by: Vec<&'static str>,
+    /// The mutex's bytes are in the core.
+    pub dumped: bool,
+    /// Raw fields as decoded (name → value).
+    pub fields: Vec<(&'static str, Hex)>,
+    /// Field combinations that cannot occur.
+    pub anomalies: Vec<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Error,
+    Warning,
+    Note,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct FindingModel {
+    pub code: &'static str,
+    pub severity: Severity,
+    pub title: &'static str,
+    pub mutexes: Vec<Hex>,
+    pub threads: Vec<u32>,
+    /// One-line verdict.
+    pub message: String,
+    /// The facts from the core that support it.
+    pub evidence: Vec<String>,
+    pub explanation: &'static str,
+    pub fix: String,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct CoreModel {
+    pub path: String,
+    pub pid: Option<u32>,
+    pub ppid: Option<u32>,
+    pub executable: Option<String>,
+    pub args: Option<String>,
+    pub arch: &'static str,
+    pub os: crate::coredump::Os,
+    pub libc: crate::mutex::select::Libc,
+    pub layout: Option<String>,
+    pub signal: Option<SignalModel>,
+    pub truncated: bool,
+}
+
+/// The full analysis (`mutexdiag CORE --format json`); `schema_version` 1.
+#[derive(Clone, Debug, Serialize)]
+pub struct Report {
+    pub schema_version: u32,
+    pub core: CoreModel,
+    pub threads: Vec<ThreadModel>,
+    pub mappings: Vec<MappingModel>,
+    pub mutexes: Vec<MutexModel>,
+    pub findings: Vec<FindingModel>,
+    pub warnings: Vec<WarningModel>,
+}
+
+impl Report {
+    pub fn has_errors(&self) -> bool {
+        self.findings.iter().any(|f| f.severity == Severity::Error)
+    }
+}

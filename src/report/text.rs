@@ -120,3 +120,256 @@ pub fn threads(doc: &ThreadsDoc) -> String {
     warnings(&mut out, &doc.warnings);
     out
 }
+
+/// Word-wrap `s` to `width` columns, each line starting with `indent`.
+pub fn wrap(s: &str, width: usize, indent: &str) -> String {
+    wrap_hanging(s, width, indent, indent)
+}
+
+/// Word-wrap with a different prefix for the first line (e.g. a bullet).
+pub fn wrap_hanging(s: &str, width: usize, first: &str, rest: &str) -> String {
+    let mut out = String::new();
+    let mut prefix = first;
+    let mut line = String::from(prefix);
+    for w in s.split_whitespace() {
+        let len = line.chars().count();
+        if len > prefix.chars().count() && len + 1 + w.chars().count() > width {
+            out.push_str(line.trim_end());
+            out.push('\n');
+            prefix = rest;
+            line = String::from(prefix);
+        }
+        if line.chars().count() > prefix.chars().count() {
+            line.push(' ');
+        }
+        line.push_str(w);
+    }
+    if line.chars().count() > prefix.chars().count() {
+        out.push_str(&line);
+        out.push('\n');
+    }
+    out
+}
+
+fn paint(s: &str, code: &str, color: bool) -> String {
+    if color {
+        format!("\x1b[{code}m{s}\x1b[0m")
+    } else {
+        s.to_string()
+    }
+}
+
+fn sev(s: super::model::Severity, color: bool) -> String {
+    use super::model::Severity::*;
+    match s {
+        Error => paint("ERROR", "1;31", color),
+        Warning => paint("WARNING", "1;33", color),
+        Note => paint("NOTE", "1;36", color),
+    }
+}
+
+/// The main report: verdicts first, then the tables, then explanations and fixes.
+pub fn report(r: &super::model::Report, color: bool) -> String {
+    use super::model::Severity;
+    let mut out = String::new();
+    let errors: Vec<_> = r
+        .findings
+        .iter()
+        .filter(|f| f.severity == Severity::Error)
+        .collect();
+    for f in &errors {
+        out.push_str(&wrap(
+            &format!("{} {}: {}", sev(f.severity, color), f.code, f.message),
+            100,
+            "",
+        ));
+    }
+    if errors.is_empty() {
+        out.push_str(&format!(
+            "{} no lock error found in this core ({} mutexes examined)\n",
+            paint("OK", "1;32", color),
+            r.mutexes.len()
+        ));
+    }
+    for f in r.findings.iter().filter(|f| f.severity != Severity::Error) {
+        out.push_str(&wrap(
+            &format!("{} {}: {}", sev(f.severity, color), f.code, f.message),
+            100,
+            "",
+        ));
+    }
+    out.push('\n');
+
+    let c = &r.core;
+    out.push_str(&wrap(
+        &format!(
+            "Core {}: pid {} (ppid {}), {}, {} {}/{}, layout {}{}{}",
+            c.path,
+            opt(&c.pid),
+            opt(&c.ppid),
+            c.executable.as_deref().unwrap_or("executable unknown"),
+            c.arch,
+            format!("{:?}", c.os).to_lowercase(),
+            format!("{:?}", c.libc).to_lowercase(),
+            c.layout.as_deref().unwrap_or("none"),
+            c.signal
+                .as_ref()
+                .map(|s| format!(
+                    ", signal {} ({}){}",
+                    s.number,
+                    s.name.unwrap_or("?"),
+                    s.address.map(|a| format!(" at {a}")).unwrap_or_default()
+                ))
+                .unwrap_or_default(),
+            if c.truncated { ", TRUNCATED core" } else { "" }
+        ),
+        100,
+        "",
+    ));
+
+    if !r.mutexes.is_empty() {
+        out.push_str("\nMutexes\n");
+        let mut t = table(&[
+            "address", "where", "type", "state", "owner", "waiters", "found by",
+        ]);
+        for m in &r.mutexes {
+            let ty = match (m.mtype, m.pshared) {
+                (Some(t), Some(p)) => format!(
+                    "{}{}{}",
+                    format!("{t:?}").to_lowercase(),
+                    if p { ", pshared" } else { ", private" },
+                    if m.robust == Some(true) {
+                        ", robust"
+                    } else {
+                        ""
+                    }
+                ),
+                _ => "not in core".into(),
+            };
+            let owner = match (m.owner.tid, m.owner.pointer) {
+                (Some(t), _) => format!("{t} ({})", m.owner.class),
+                (None, Some(p)) => format!("{p} ({})", m.owner.class),
+                _ => m.owner.class.to_string(),
+            };
+            let mut place = m.location.clone();
+            if let Some(s) = &m.symbol {
+                place = format!("{s}\n{place}");
+            }
+            t.add_row(vec![
+                m.address.to_string(),
+                place,
+                ty,
+                m.state
+                    .map(|s| format!("{s:?}").to_lowercase())
+                    .unwrap_or_else(|| "-".into()),
+                owner,
+                m.waiters
+                    .iter()
+                    .map(u32::to_string)
+                    .collect::<Vec<_>>()
+                    .join(" "),
+                m.found_by.join(" "),
+            ]);
+        }
+        out.push_str(&format!("{t}\n"));
+    }
+
+    // Threads and mappings involved in findings (or all blocked threads).
+    let mut involved: Vec<u32> = r
+        .findings
+        .iter()
+        .flat_map(|f| f.threads.iter().copied())
+        .collect();
+    for m in &r.mutexes {
+        involved.extend(m.waiters.iter().copied());
+        involved.extend(m.owner.tid.filter(|_| m.owner.class == "own-thread"));
+    }
+    involved.extend(r.threads.iter().filter(|t| t.crashed).map(|t| t.tid));
+    involved.sort_unstable();
+    involved.dedup();
+    if !involved.is_empty() {
+        out.push_str("\nThreads involved\n");
+        let mut t = table(&["tid", "", "pc", "blocked in"]);
+        for th in r.threads.iter().filter(|t| involved.contains(&t.tid)) {
+            let blocked = match (&th.futex, &th.syscall) {
+                (Some(f), _) => format!(
+                    "{}{} on {}",
+                    f.op,
+                    if f.private { " (private)" } else { " (shared)" },
+                    f.address
+                ),
+                (None, Some(s)) => s
+                    .name
+                    .map_or_else(|| format!("syscall {}", s.number), str::to_string),
+                (None, None) => String::new(),
+            };
+            t.add_row(vec![
+                th.tid.to_string(),
+                if th.crashed {
+                    "crashed".into()
+                } else {
+                    String::new()
+                },
+                opt(&th.pc),
+                blocked,
+            ]);
+        }
+        out.push_str(&format!("{t}\n"));
+    }
+    let mut addrs: Vec<u64> = r.mutexes.iter().map(|m| m.address.0).collect();
+    addrs.extend(
+        r.threads
+            .iter()
+            .filter_map(|t| t.futex.as_ref().map(|f| f.address.0)),
+    );
+    let maps: Vec<_> = r
+        .mappings
+        .iter()
+        .filter(|m| m.shared || addrs.iter().any(|a| *a >= m.start.0 && *a < m.end.0))
+        .collect();
+    if !maps.is_empty() {
+        out.push_str("\nMappings involved\n");
+        let mut t = table(&["range", "perms", "kind", "dumped", "path"]);
+        for m in maps {
+            let mut kind = m.kind.to_string();
+            if let Some(k) = m.key {
+                kind.push_str(&format!(" key {:#010x}", k.0));
+            }
+            t.add_row(vec![
+                format!("{}-{}", m.start, m.end),
+                m.perms.clone(),
+                kind,
+                m.dumped.to_string(),
+                m.path.clone().unwrap_or_default(),
+            ]);
+        }
+        out.push_str(&format!("{t}\n"));
+    }
+
+    if !r.findings.is_empty() {
+        out.push_str("\nFindings\n");
+    }
+    for (i, f) in r.findings.iter().enumerate() {
+        out.push_str(&format!(
+            "\n{}. {} {} — {}\n",
+            i + 1,
+            sev(f.severity, color),
+            f.code,
+            f.title
+        ));
+        out.push_str(&wrap(&f.message, 100, "   "));
+        if !f.evidence.is_empty() {
+            out.push_str("   Evidence:\n");
+            for e in &f.evidence {
+                out.push_str(&wrap_hanging(e, 100, "     - ", "       "));
+            }
+        }
+        out.push_str(&wrap(&format!("Why: {}", f.explanation), 100, "   "));
+        out.push_str(&wrap(&format!("Fix: {}", f.fix), 100, "   "));
+    }
+    if !r.warnings.is_empty() {
+        out.push('\n');
+        warnings(&mut out, &r.warnings);
+    }
+    out
+}

@@ -1,0 +1,369 @@
+//! The analysis pipeline: core → mappings → layout → discovery → decoding →
+//! classification → findings → [`Report`]. Pure: no printing, no global state.
+
+pub mod findings;
+mod rules;
+
+use std::path::{Path, PathBuf};
+
+use crate::CoreFile;
+use crate::coredump::{Core, Warning};
+use crate::error::Result;
+use crate::input::InputOptions;
+use crate::mappings::{self, Mapping, MappingKind};
+use crate::memory::AddressSpace;
+use crate::mutex::discover::{self, Candidate, Candidates, FoundBy, ScanScope};
+use crate::mutex::select::{self, LibcGuess};
+use crate::mutex::{Decoded, Layout, LockState};
+use crate::report::Hex;
+use crate::report::model::{self, CoreModel, MutexModel, OwnerModel, Report};
+
+/// What `analyze` should do.
+#[derive(Clone, Debug)]
+pub struct Options {
+    pub input: InputOptions,
+    /// The executable that produced the core (for symbols and debug info).
+    pub binary: Option<PathBuf>,
+    /// Where the core's file paths are looked up (default `/`).
+    pub sysroot: PathBuf,
+    /// Extra folders holding separate debug files.
+    pub debug_dirs: Vec<PathBuf>,
+    /// Force a built-in layout by name (`glibc-x86_64`, `musl-aarch64`, ...).
+    pub layout: Option<String>,
+    /// Which mappings to scan for locked mutexes.
+    pub scan: ScanScope,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            input: InputOptions::default(),
+            binary: None,
+            sysroot: PathBuf::from("/"),
+            debug_dirs: Vec::new(),
+            layout: None,
+            scan: ScanScope::Shared,
+        }
+    }
+}
+
+/// Analyse the core at `path`.
+pub fn analyze(path: &Path, opts: &Options) -> Result<Report> {
+    let file = CoreFile::open(path, &opts.input)?;
+    let core = file.parse()?;
+    let exe = opts
+        .binary
+        .as_ref()
+        .and_then(|p| std::fs::File::open(p).ok())
+        .and_then(|f| {
+            // SAFETY: read-only private mapping of a file we only read; see input.rs.
+            unsafe { memmap2::Mmap::map(&f) }.ok()
+        });
+    let mut warnings = Vec::new();
+    if let Some(b) = &opts.binary
+        && exe.is_none()
+    {
+        warnings.push(Warning::new(
+            "binary",
+            format!("cannot open --binary {}: analysing without it", b.display()),
+        ));
+    }
+    Ok(analyze_core(
+        &core,
+        &path.display().to_string(),
+        opts,
+        exe.as_deref(),
+        warnings,
+    ))
+}
+
+/// One mutex under analysis.
+#[derive(Debug)]
+pub(crate) struct Mutex {
+    pub address: u64,
+    pub candidate: Candidate,
+    pub decoded: Option<Decoded>,
+    pub mapping: Option<usize>,
+    pub waiters: Vec<u32>,
+    pub owner_class: &'static str,
+    pub owner_note: Option<String>,
+    /// Confidence that these bytes really are a mutex of the layout.
+    pub confirmed: bool,
+    pub layout_name: String,
+}
+
+/// Everything the rules look at.
+pub(crate) struct Facts<'a, 'd> {
+    pub core: &'a Core<'d>,
+    pub maps: &'a [Mapping],
+    pub mutexes: &'a [Mutex],
+    pub layout: Option<&'a dyn Layout>,
+}
+
+impl Facts<'_, '_> {
+    pub fn mutex_at(&self, addr: u64) -> Option<&Mutex> {
+        self.mutexes.iter().find(|m| m.address == addr)
+    }
+}
+
+pub(crate) fn mapping_index(maps: &[Mapping], addr: u64) -> Option<usize> {
+    let i = maps.partition_point(|m| m.start <= addr);
+    (0..i).rev().take(4).find(|&j| maps[j].contains(addr))
+}
+
+/// The analysis of an already parsed core (no file access but the optional
+/// executable bytes). Usable on in-memory cores.
+pub fn analyze_core(
+    core: &Core<'_>,
+    path: &str,
+    opts: &Options,
+    exe: Option<&[u8]>,
+    mut warnings: Vec<Warning>,
+) -> Report {
+    let maps = mappings::build(core);
+    let space = AddressSpace::new(core);
+
+    // Layout.
+    let guess: LibcGuess =
+        select::detect_libc(&maps, if has_interp(core, &maps) { None } else { exe });
+    let layout: Option<Box<dyn Layout>> = match &opts.layout {
+        Some(name) => match select::builtin(name) {
+            Some(l) => Some(l),
+            None => {
+                warnings.push(Warning::new(
+                    "layout",
+                    format!(
+                        "unknown layout {name:?}; known: {}",
+                        select::builtin_names().join(", ")
+                    ),
+                ));
+                select::for_core(core, guess.libc)
+            }
+        },
+        None => select::for_core(core, guess.libc),
+    };
+    if layout.is_none() {
+        warnings.push(Warning::new(
+            "layout",
+            format!(
+                "no mutex layout for {} ({:?}): mutexes are not decoded",
+                core.arch.name(),
+                guess.libc
+            ),
+        ));
+    }
+
+    // Discovery.
+    let mut cands = Candidates::default();
+    if let Some(l) = layout.as_deref() {
+        for t in &core.threads {
+            if let Some(f) = &t.futex
+                && let Some(addr) = discover::mutex_wait(f, l)
+            {
+                cands.add(addr, FoundBy::FutexWait, None, false);
+            }
+        }
+        for addr in discover::scan(l, &space, &maps, opts.scan) {
+            cands.add(addr, FoundBy::Scan, None, false);
+        }
+        if cands.len() >= discover::SCAN_LIMIT {
+            warnings.push(Warning::new(
+                "scan-limit",
+                format!(
+                    "the scan stopped after {} hits: the memory does not look like {} data",
+                    discover::SCAN_LIMIT,
+                    l.name()
+                ),
+            ));
+        }
+    }
+
+    // Decoding and classification.
+    let mutexes: Vec<Mutex> = cands
+        .into_vec()
+        .into_iter()
+        .map(|c| build_mutex(core, &maps, &space, layout.as_deref(), c))
+        .collect();
+
+    let facts = Facts {
+        core,
+        maps: &maps,
+        mutexes: &mutexes,
+        layout: layout.as_deref(),
+    };
+    let findings = rules::run(&facts);
+
+    let process = model::process_model(core, &maps, &space);
+    warnings.extend(core.warnings.iter().cloned());
+    Report {
+        schema_version: 1,
+        core: CoreModel {
+            path: path.to_string(),
+            pid: process.pid,
+            ppid: process.ppid,
+            executable: process.executable,
+            args: process.args,
+            arch: core.arch.name(),
+            os: core.os,
+            libc: guess.libc,
+            layout: layout.as_ref().map(|l| l.name().to_string()),
+            signal: process.signal,
+            truncated: core.truncated,
+        },
+        threads: model::thread_models(core),
+        mappings: model::mapping_models(&maps),
+        mutexes: mutexes.iter().map(|m| mutex_model(m, &maps)).collect(),
+        findings,
+        warnings: model::warning_models(&warnings),
+    }
+}
+
+/// A dynamically linked process maps its interpreter (AT_BASE != 0).
+fn has_interp(core: &Core<'_>, _maps: &[Mapping]) -> bool {
+    core.auxv_value(crate::coredump::AT_BASE)
+        .is_some_and(|b| b != 0)
+}
+
+fn build_mutex(
+    core: &Core<'_>,
+    maps: &[Mapping],
+    space: &AddressSpace<'_>,
+    layout: Option<&dyn Layout>,
+    c: Candidate,
+) -> Mutex {
+    let addr = c.address;
+    let mapping = mapping_index(maps, addr);
+    let decoded = layout.and_then(|l| {
+        space
+            .read(addr, l.size())
+            .ok()
+            .map(|b| l.decode(&b, space.endian()))
+    });
+    let futex_off = layout.map_or(0, |l| l.futex_offset());
+    let waiters: Vec<u32> = core
+        .threads
+        .iter()
+        .filter(|t| {
+            t.futex
+                .as_ref()
+                .is_some_and(|f| f.waits && f.address == addr + futex_off)
+        })
+        .map(|t| t.tid)
+        .collect();
+    let (owner_class, owner_note) = classify_owner(core, decoded.as_ref());
+    let confirmed = c.typed
+        || c.found_by.contains(&FoundBy::Scan)
+        || decoded.as_ref().is_some_and(|d| d.anomalies.is_empty());
+    Mutex {
+        address: addr,
+        layout_name: layout.map_or_else(String::new, |l| l.name().to_string()),
+        candidate: c,
+        decoded,
+        mapping,
+        waiters,
+        owner_class,
+        owner_note,
+        confirmed,
+    }
+}
+
+fn classify_owner(core: &Core<'_>, d: Option<&Decoded>) -> (&'static str, Option<String>) {
+    let Some(d) = d else {
+        return (
+            "unknown",
+            Some("the mutex's bytes are not in the core".into()),
+        );
+    };
+    let ppid = core.process.as_ref().and_then(|p| p.ppid);
+    let pid = core.process.as_ref().and_then(|p| p.pid);
+    match d.state {
+        LockState::Unlocked | LockState::Destroyed | LockState::NotRecoverable => ("none", None),
+        LockState::OwnerDied => (
+            "dead",
+            d.owner_tid.map(|t| format!("thread {t} died holding it")),
+        ),
+        _ => match d.owner_tid {
+            Some(t) if core.thread(t).is_some() => {
+                ("own-thread", Some(format!("thread {t} of this process")))
+            }
+            Some(t) => {
+                let who = if Some(t) == ppid {
+                    format!(
+                        "thread {t} is not in this process: it is the parent process (ppid {t})"
+                    )
+                } else if Some(t) == pid {
+                    format!("thread {t} is this process's main thread, which is gone")
+                } else {
+                    format!("thread {t} is not a thread of this process")
+                };
+                ("foreign", Some(who))
+            }
+            None => ("unknown", Some("this mutex type records no owner".into())),
+        },
+    }
+}
+
+/// ".bss of app", "SysV shm segment key 0x6d757478", "stack of thread 12", ...
+pub(crate) fn location(maps: &[Mapping], idx: Option<usize>) -> String {
+    let Some(i) = idx else {
+        return "unmapped".into();
+    };
+    let m = &maps[i];
+    let base = |p: &str| p.rsplit('/').next().unwrap_or(p).to_string();
+    match m.kind {
+        MappingKind::File => match &m.path {
+            Some(p) if m.perms.contains('w') => format!(".data of {}", base(p)),
+            Some(p) => format!("{} ({})", base(p), m.perms),
+            None => "file".into(),
+        },
+        MappingKind::Anon => {
+            // The .bss tail right after a module's writable file mapping.
+            if i > 0
+                && maps[i - 1].end == m.start
+                && maps[i - 1].perms.contains('w')
+                && let Some(p) = &maps[i - 1].path
+                && maps[i - 1].kind == MappingKind::File
+            {
+                format!(".bss of {}", base(p))
+            } else {
+                "anonymous private memory".into()
+            }
+        }
+        MappingKind::Heap => "heap".into(),
+        _ => m.describe(),
+    }
+}
+
+fn mutex_model(m: &Mutex, maps: &[Mapping]) -> MutexModel {
+    let map = m.mapping.map(|i| &maps[i]);
+    let d = m.decoded.as_ref();
+    MutexModel {
+        address: Hex(m.address),
+        layout: d.map_or_else(|| m.layout_name.clone(), |d| d.layout.clone()),
+        mtype: d.map(|d| d.mtype),
+        pshared: d.map(|d| d.pshared),
+        robust: d.map(|d| d.robust),
+        protocol: d.map(|d| d.protocol),
+        state: d.map(|d| d.state),
+        count: d.map(|d| d.count),
+        nusers: d.and_then(|d| d.nusers),
+        owner: OwnerModel {
+            tid: d.and_then(|d| d.owner_tid),
+            pointer: d.and_then(|d| d.owner_pointer).map(Hex),
+            class: m.owner_class,
+            note: m.owner_note.clone(),
+        },
+        mapping: map.map(|m| Hex(m.start)),
+        mapping_kind: map.map(|m| m.kind.as_str()),
+        location: location(maps, m.mapping),
+        key: map.and_then(|m| m.key).map(|k| Hex(u64::from(k))),
+        symbol: m.candidate.symbol.clone(),
+        waiters: m.waiters.clone(),
+        found_by: m.candidate.found_by.iter().map(|f| f.as_str()).collect(),
+        dumped: d.is_some(),
+        fields: d.map_or_else(Vec::new, |d| {
+            d.fields.iter().map(|(n, v)| (*n, Hex(*v))).collect()
+        }),
+        anomalies: d.map_or_else(Vec::new, |d| d.anomalies.clone()),
+    }
+}

@@ -1,0 +1,598 @@
+//! One function per finding code. Each looks at the facts and returns findings with
+//! their evidence; none prints or fails.
+
+use std::collections::{BTreeSet, HashMap};
+
+use super::findings::{self, Code};
+use super::{Facts, Mutex, location, mapping_index};
+use crate::mappings::{Mapping, MappingKind};
+use crate::memory::Presence;
+use crate::mutex::{LockState, MutexType};
+use crate::report::Hex;
+use crate::report::model::FindingModel;
+
+pub(crate) fn run(f: &Facts<'_, '_>) -> Vec<FindingModel> {
+    let mut out = Vec::new();
+    cross_process_private(f, &mut out);
+    private_futex_on_shared_memory(f, &mut out);
+    abandoned_lock(f, &mut out);
+    owner_died(f, &mut out);
+    self_deadlock(f, &mut out);
+    deadlock_cycle(f, &mut out);
+    corrupt_mutex(f, &mut out);
+    segment_not_dumped(f, &mut out);
+    out.sort_by_key(|x| x.severity);
+    out
+}
+
+fn code(c: &str) -> &'static Code {
+    match findings::lookup(c) {
+        Some(c) => c,
+        None => &findings::CODES[0],
+    }
+}
+
+fn finding(
+    c: &str,
+    mutexes: Vec<u64>,
+    threads: Vec<u32>,
+    message: String,
+    evidence: Vec<String>,
+) -> FindingModel {
+    let c = code(c);
+    FindingModel {
+        code: c.code,
+        severity: c.severity,
+        title: c.title,
+        mutexes: mutexes.into_iter().map(Hex).collect(),
+        threads,
+        message,
+        evidence,
+        explanation: c.explanation,
+        fix: c.fix.to_string(),
+    }
+}
+
+fn mapping<'a>(f: &'a Facts<'_, '_>, m: &Mutex) -> Option<&'a Mapping> {
+    m.mapping.map(|i| &f.maps[i])
+}
+
+fn where_(f: &Facts<'_, '_>, m: &Mutex) -> String {
+    location(f.maps, m.mapping)
+}
+
+fn name(m: &Mutex) -> String {
+    match &m.candidate.symbol {
+        Some(s) => format!("{s} ({:#x})", m.address),
+        None => format!("mutex {:#x}", m.address),
+    }
+}
+
+fn tids(v: &[u32]) -> String {
+    v.iter().map(u32::to_string).collect::<Vec<_>>().join(", ")
+}
+
+/// The futex waits on a mutex: (tid, op, private).
+fn waits(f: &Facts<'_, '_>, m: &Mutex) -> Vec<(u32, String, bool)> {
+    m.waiters
+        .iter()
+        .filter_map(|t| {
+            let th = f.core.thread(*t)?;
+            let fu = th.futex.as_ref()?;
+            Some((*t, fu.op.clone(), fu.private))
+        })
+        .collect()
+}
+
+fn private_mutex_in_shared(f: &Facts<'_, '_>, m: &Mutex) -> bool {
+    let Some(d) = &m.decoded else { return false };
+    m.confirmed
+        && !d.pshared
+        && d.state != LockState::Destroyed
+        && mapping(f, m).is_some_and(|x| x.shared)
+}
+
+/// Mutexes that get a cross-process-private-mutex verdict (used to fold the
+/// private-futex finding into it).
+fn cross_process_evidence(f: &Facts<'_, '_>, m: &Mutex) -> Option<Vec<String>> {
+    if !private_mutex_in_shared(f, m) {
+        return None;
+    }
+    let d = m.decoded.as_ref()?;
+    let mut ev = Vec::new();
+    if m.owner_class == "foreign" {
+        ev.push(format!(
+            "its owner {} ({})",
+            d.owner_tid.map_or_else(|| "?".into(), |t| t.to_string()),
+            m.owner_note.clone().unwrap_or_default()
+        ));
+    }
+    let w = waits(f, m);
+    if !w.is_empty() && m.owner_class != "own-thread" {
+        for (t, op, private) in &w {
+            ev.push(format!(
+                "thread {t} sleeps in {op}{} on it while no thread of this process holds it{}",
+                if *private { " (private)" } else { "" },
+                if d.state == LockState::Unlocked {
+                    " — and it is unlocked: the unlock happened in another process and its wake-up could not reach this one"
+                } else {
+                    ""
+                }
+            ));
+        }
+    }
+    (!ev.is_empty()).then_some(ev)
+}
+
+fn mutex_facts(f: &Facts<'_, '_>, m: &Mutex) -> Vec<String> {
+    let mut ev = Vec::new();
+    if let Some(d) = &m.decoded {
+        let kind = d.field("__kind").or_else(|| d.field("_m_type"));
+        ev.push(format!(
+            "{} at {:#x} in {}: {:?} {} mutex, {}{}",
+            d.layout,
+            m.address,
+            where_(f, m),
+            d.mtype,
+            if d.pshared {
+                "process-shared"
+            } else {
+                "process-private"
+            },
+            format!("{:?}", d.state).to_lowercase(),
+            kind.map(|k| format!(" (kind {k:#x})")).unwrap_or_default()
+        ));
+    }
+    ev
+}
+
+fn cross_process_private(f: &Facts<'_, '_>, out: &mut Vec<FindingModel>) {
+    for m in f.mutexes {
+        if !private_mutex_in_shared(f, m) {
+            continue;
+        }
+        let map = mapping(f, m);
+        let shared_desc = map.map_or_else(String::new, |x| x.describe());
+        match cross_process_evidence(f, m) {
+            Some(ev) => {
+                let mut evidence = mutex_facts(f, m);
+                evidence.extend(ev);
+                let owner = m.decoded.as_ref().and_then(|d| d.owner_tid);
+                let mut threads: Vec<u32> = m.waiters.clone();
+                threads.extend(owner.filter(|t| f.core.thread(*t).is_some()));
+                let msg = format!(
+                    "{} in {} is process-private but used by another process{}{}",
+                    name(m),
+                    shared_desc,
+                    match (m.owner_class, owner) {
+                        ("foreign", Some(t)) => format!(": owner TID {t} is not in this process"),
+                        _ => String::new(),
+                    },
+                    if m.waiters.is_empty() {
+                        String::new()
+                    } else {
+                        format!(
+                            "; thread {} waits on it with a private futex",
+                            tids(&m.waiters)
+                        )
+                    }
+                );
+                out.push(finding(
+                    findings::CROSS_PROCESS_PRIVATE_MUTEX,
+                    vec![m.address],
+                    threads,
+                    msg,
+                    evidence,
+                ));
+            }
+            None => {
+                let mut evidence = mutex_facts(f, m);
+                if let Some(d) = &m.decoded
+                    && d.waiters_flag
+                    && m.waiters.is_empty()
+                {
+                    evidence.push(
+                        "its lock word says threads may be waiting, but no thread of this process waits on it: a waiter may be in another process"
+                            .into(),
+                    );
+                }
+                out.push(finding(
+                    findings::PRIVATE_MUTEX_IN_SHARED_MEMORY,
+                    vec![m.address],
+                    m.waiters.clone(),
+                    format!("{} in {} is process-private", name(m), shared_desc),
+                    evidence,
+                ));
+            }
+        }
+    }
+}
+
+fn private_futex_on_shared_memory(f: &Facts<'_, '_>, out: &mut Vec<FindingModel>) {
+    let futex_off = f.layout.map_or(0, |l| l.futex_offset());
+    for t in &f.core.threads {
+        let Some(fu) = &t.futex else { continue };
+        if !(fu.waits && fu.private) {
+            continue;
+        }
+        let Some(mi) = mapping_index(f.maps, fu.address) else {
+            continue;
+        };
+        let map = &f.maps[mi];
+        if !map.shared {
+            continue;
+        }
+        // Folded into the mutex's cross-process finding when there is one.
+        let m = fu
+            .address
+            .checked_sub(futex_off)
+            .and_then(|a| f.mutex_at(a));
+        if m.is_some_and(|m| cross_process_evidence(f, m).is_some()) {
+            continue;
+        }
+        let mut evidence = vec![format!(
+            "thread {} is in futex({:#x}, {} | FUTEX_PRIVATE_FLAG, {}) ",
+            t.tid, fu.address, fu.op, fu.value
+        )];
+        evidence.push(format!(
+            "{:#x} lies in {} ({:#x}-{:#x}, {}), contents {}",
+            fu.address,
+            map.describe(),
+            map.start,
+            map.end,
+            map.perms,
+            match map.dumped {
+                crate::coredump::Dumped::Full => "dumped",
+                crate::coredump::Dumped::Partial => "partly dumped",
+                crate::coredump::Dumped::None => "not in the core",
+            }
+        ));
+        if let Some(m) = m
+            && let Some(d) = &m.decoded
+        {
+            evidence.extend(mutex_facts(f, m));
+            if d.state == LockState::Unlocked {
+                evidence.push(
+                    "the futex word is free, yet the thread still sleeps: a lost wake-up".into(),
+                );
+            }
+        } else if fu.value == 2 && fu.op == "FUTEX_WAIT" {
+            evidence.push("a wait with value 2 is glibc's mutex lock wait (__lll_lock_wait): a process-private mutex".into());
+        }
+        out.push(finding(
+            findings::PRIVATE_FUTEX_ON_SHARED_MEMORY,
+            m.map(|m| vec![m.address]).unwrap_or_default(),
+            vec![t.tid],
+            format!(
+                "thread {} sleeps in a private futex wait on {:#x} in {}: no other process can wake it",
+                t.tid,
+                fu.address,
+                map.describe()
+            ),
+            evidence,
+        ));
+    }
+}
+
+fn abandoned_lock(f: &Facts<'_, '_>, out: &mut Vec<FindingModel>) {
+    for m in f.mutexes {
+        let Some(d) = &m.decoded else { continue };
+        if !m.confirmed || !d.state.is_held() || m.owner_class != "foreign" {
+            continue;
+        }
+        let Some(map) = mapping(f, m) else { continue };
+        if map.shared {
+            continue;
+        }
+        let owner = d.owner_tid.unwrap_or(0);
+        let mut evidence = mutex_facts(f, m);
+        evidence.push(format!(
+            "owner TID {owner} is not among this process's {} threads ({})",
+            f.core.threads.len(),
+            tids(&f.core.threads.iter().map(|t| t.tid).collect::<Vec<_>>())
+        ));
+        evidence.push(format!(
+            "the mutex is in {}, which no other process can reach",
+            where_(f, m)
+        ));
+        if !m.waiters.is_empty() {
+            evidence.push(format!(
+                "blocked on it for ever: thread {}",
+                tids(&m.waiters)
+            ));
+        }
+        out.push(finding(
+            findings::ABANDONED_LOCK,
+            vec![m.address],
+            m.waiters.clone(),
+            format!(
+                "{} in {} is held by thread {owner}, which no longer exists{}",
+                name(m),
+                where_(f, m),
+                if m.waiters.is_empty() {
+                    String::new()
+                } else {
+                    format!("; thread {} waits on it for ever", tids(&m.waiters))
+                }
+            ),
+            evidence,
+        ));
+    }
+}
+
+fn owner_died(f: &Facts<'_, '_>, out: &mut Vec<FindingModel>) {
+    for m in f.mutexes {
+        let Some(d) = &m.decoded else { continue };
+        if !m.confirmed {
+            continue;
+        }
+        let what = match d.state {
+            LockState::OwnerDied => format!(
+                "its owner{} died holding it; the next locker gets EOWNERDEAD",
+                d.owner_tid
+                    .map(|t| format!(" (thread {t})"))
+                    .unwrap_or_default()
+            ),
+            LockState::Inconsistent => format!(
+                "it was taken after its owner died{} and is not yet consistent",
+                d.owner_tid
+                    .map(|t| format!(" (now held by {t})"))
+                    .unwrap_or_default()
+            ),
+            LockState::NotRecoverable => {
+                "it was unlocked while inconsistent and is not recoverable".into()
+            }
+            _ => continue,
+        };
+        let mut evidence = mutex_facts(f, m);
+        evidence.extend(d.fields.iter().map(|(n, v)| format!("{n} = {v:#x}")));
+        out.push(finding(
+            findings::OWNER_DIED,
+            vec![m.address],
+            m.waiters.clone(),
+            format!("robust {} in {}: {what}", name(m), where_(f, m)),
+            evidence,
+        ));
+    }
+}
+
+fn self_deadlock(f: &Facts<'_, '_>, out: &mut Vec<FindingModel>) {
+    for m in f.mutexes {
+        let Some(d) = &m.decoded else { continue };
+        let Some(owner) = d.owner_tid else { continue };
+        if !d.state.is_held() || !m.waiters.contains(&owner) || d.mtype == MutexType::Recursive {
+            continue;
+        }
+        let mut evidence = mutex_facts(f, m);
+        evidence.push(format!(
+            "thread {owner} owns it (owner field) and is blocked locking it"
+        ));
+        out.push(finding(
+            findings::SELF_DEADLOCK,
+            vec![m.address],
+            vec![owner],
+            format!(
+                "thread {owner} waits for {}, which it already holds",
+                name(m)
+            ),
+            evidence,
+        ));
+    }
+}
+
+fn deadlock_cycle(f: &Facts<'_, '_>, out: &mut Vec<FindingModel>) {
+    // thread → the mutex it waits for → that mutex's owner (a thread here).
+    let mut waits_for: HashMap<u32, &Mutex> = HashMap::new();
+    for m in f.mutexes {
+        for t in &m.waiters {
+            waits_for.insert(*t, m);
+        }
+    }
+    let owner_of = |m: &Mutex| -> Option<u32> {
+        let d = m.decoded.as_ref()?;
+        if !d.state.is_held() {
+            return None;
+        }
+        d.owner_tid.filter(|t| f.core.thread(*t).is_some())
+    };
+    let mut reported: BTreeSet<Vec<u32>> = BTreeSet::new();
+    for start in f.core.threads.iter().map(|t| t.tid) {
+        let mut path: Vec<u32> = Vec::new();
+        let mut cur = start;
+        loop {
+            if let Some(pos) = path.iter().position(|&t| t == cur) {
+                let cycle = path[pos..].to_vec();
+                if cycle.len() >= 2 {
+                    let mut key = cycle.clone();
+                    key.sort_unstable();
+                    if reported.insert(key) {
+                        report_cycle(f, &cycle, &waits_for, out);
+                    }
+                }
+                break;
+            }
+            path.push(cur);
+            let Some(m) = waits_for.get(&cur) else { break };
+            let Some(next) = owner_of(m) else { break };
+            cur = next;
+            if path.len() > f.core.threads.len() + 1 {
+                break;
+            }
+        }
+    }
+}
+
+fn report_cycle(
+    f: &Facts<'_, '_>,
+    cycle: &[u32],
+    waits_for: &HashMap<u32, &Mutex>,
+    out: &mut Vec<FindingModel>,
+) {
+    let mut evidence = Vec::new();
+    let mut mutexes = Vec::new();
+    for (i, t) in cycle.iter().enumerate() {
+        let next = cycle[(i + 1) % cycle.len()];
+        if let Some(m) = waits_for.get(t) {
+            mutexes.push(m.address);
+            evidence.push(format!(
+                "thread {t} waits for {}, held by thread {next}",
+                name(m)
+            ));
+        }
+    }
+    let chain: Vec<String> = cycle
+        .iter()
+        .map(|t| {
+            let m = waits_for.get(t).map(|m| name(m)).unwrap_or_default();
+            format!("{t} → {m}")
+        })
+        .collect();
+    out.push(finding(
+        findings::DEADLOCK_CYCLE,
+        mutexes,
+        cycle.to_vec(),
+        format!(
+            "deadlock between threads {}: {} → {}",
+            tids(cycle),
+            chain.join(" → "),
+            cycle[0]
+        ),
+        evidence,
+    ));
+    let _ = f;
+}
+
+fn corrupt_mutex(f: &Facts<'_, '_>, out: &mut Vec<FindingModel>) {
+    for m in f.mutexes {
+        let Some(d) = &m.decoded else { continue };
+        if d.anomalies.is_empty() {
+            continue;
+        }
+        // Without type information a futex word might belong to another kind of
+        // lock (stdio, malloc): only report what is known to be a mutex.
+        if !(m.candidate.typed || (!m.waiters.is_empty() && d.state.is_held())) {
+            continue;
+        }
+        let mut evidence = vec![format!(
+            "{} at {:#x} in {}",
+            d.layout,
+            m.address,
+            where_(f, m)
+        )];
+        evidence.extend(d.anomalies.iter().cloned());
+        evidence.push(
+            d.fields
+                .iter()
+                .map(|(n, v)| format!("{n}={v:#x}"))
+                .collect::<Vec<_>>()
+                .join(" "),
+        );
+        out.push(finding(
+            findings::CORRUPT_MUTEX,
+            vec![m.address],
+            m.waiters.clone(),
+            format!(
+                "{} holds impossible values: {}",
+                name(m),
+                d.anomalies.join("; ")
+            ),
+            evidence,
+        ));
+    }
+}
+
+/// The coredump_filter bit that would have kept a mapping's contents.
+fn filter_bit(m: &Mapping) -> &'static str {
+    match m.kind {
+        MappingKind::SysvShm | MappingKind::AnonShared | MappingKind::Memfd => {
+            "bit 1 (0x2, MMF_DUMP_ANON_SHARED)"
+        }
+        MappingKind::PosixShm | MappingKind::FileShared if m.deleted => {
+            "bit 1 (0x2, MMF_DUMP_ANON_SHARED)"
+        }
+        MappingKind::PosixShm | MappingKind::FileShared => "bit 3 (0x8, MMF_DUMP_MAPPED_SHARED)",
+        MappingKind::File => "bit 2 (0x4, MMF_DUMP_MAPPED_PRIVATE)",
+        MappingKind::Hugetlb => "bit 5 or 6 (0x20/0x40, MMF_DUMP_HUGETLB_PRIVATE/SHARED)",
+        _ => {
+            "bit 0 (0x1, MMF_DUMP_ANON_PRIVATE) — but a private anonymous mapping that was never written has no contents to dump"
+        }
+    }
+}
+
+fn segment_not_dumped(f: &Facts<'_, '_>, out: &mut Vec<FindingModel>) {
+    // (address, what points there, threads)
+    let mut points: Vec<(u64, String, Vec<u32>)> = Vec::new();
+    for t in &f.core.threads {
+        if let Some(fu) = &t.futex
+            && fu.waits
+        {
+            points.push((
+                fu.address,
+                format!("thread {}'s futex word", t.tid),
+                vec![t.tid],
+            ));
+        }
+    }
+    for m in f.mutexes {
+        if m.candidate.typed {
+            points.push((m.address, name(m), m.waiters.clone()));
+        }
+    }
+    /// Per mapping: what points there, the threads involved, the addresses.
+    type Pointers = (Vec<String>, Vec<u32>, Vec<u64>);
+    let mut by_map: HashMap<usize, Pointers> = HashMap::new();
+    let space = crate::memory::AddressSpace::new(f.core);
+    for (addr, what, threads) in points {
+        if space.presence(addr) != Presence::NotDumped {
+            continue;
+        }
+        let Some(mi) = mapping_index(f.maps, addr) else {
+            continue;
+        };
+        let e = by_map.entry(mi).or_default();
+        e.0.push(format!("{what} {addr:#x}"));
+        e.1.extend(threads);
+        e.2.push(addr);
+    }
+    let mut keys: Vec<usize> = by_map.keys().copied().collect();
+    keys.sort_unstable();
+    for mi in keys {
+        let (whats, mut threads, addrs) = by_map.remove(&mi).unwrap_or_default();
+        threads.sort_unstable();
+        threads.dedup();
+        let map = &f.maps[mi];
+        let mut evidence = whats.clone();
+        evidence.push(format!(
+            "{} {:#x}-{:#x} ({}) is mapped but its contents are not in the core",
+            map.describe(),
+            map.start,
+            map.end,
+            map.perms
+        ));
+        evidence.push(format!(
+            "coredump_filter {} would have kept it",
+            filter_bit(map)
+        ));
+        let mutexes: Vec<u64> = addrs
+            .iter()
+            .filter_map(|a| {
+                let off = f.layout.map_or(0, |l| l.futex_offset());
+                a.checked_sub(off)
+                    .and_then(|x| f.mutex_at(x))
+                    .map(|m| m.address)
+            })
+            .collect();
+        out.push(finding(
+            findings::SEGMENT_NOT_DUMPED,
+            mutexes,
+            threads,
+            format!(
+                "{} points into {}, whose contents are not in the core (coredump_filter {})",
+                whats.join(", "),
+                map.describe(),
+                filter_bit(map)
+            ),
+            evidence,
+        ));
+    }
+}
