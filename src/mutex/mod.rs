@@ -7,6 +7,7 @@
 //! state, owner, and any field combination that cannot occur.
 
 pub mod discover;
+pub mod dwarf;
 pub mod glibc;
 pub mod musl;
 pub mod select;

@@ -1,0 +1,379 @@
+//! Mutexes named by debug information: global and static variables whose DWARF type
+//! is, or contains (in structs, unions, arrays, base classes, at any depth), a mutex
+//! type such as `pthread_mutex_t`; and global pointers whose pointee contains one
+//! (`struct region *region` → `region->mu`, one level deep).
+//!
+//! Addresses returned are link-time addresses; add the module's load bias.
+
+use std::collections::HashMap;
+
+use gimli::{AttributeValue, DwTag, Reader, Unit, UnitOffset, constants as dw};
+
+/// Limits that keep a hostile or huge DWARF from exploding the result.
+pub const MAX_RESULTS: usize = 100_000;
+pub const MAX_ARRAY: u64 = 4096;
+const MAX_DEPTH: u32 = 12;
+
+/// A mutex inside a global variable.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MutexVar {
+    /// `config_lock`, `table[3].lock`, `region->slots[2].mu`.
+    pub name: String,
+    /// Link-time address (for `pointer` entries: offset from the pointee's start).
+    pub address: u64,
+}
+
+/// A global pointer whose pointee holds mutexes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PointerVar {
+    pub name: String,
+    /// Link-time address of the pointer variable itself.
+    pub address: u64,
+    /// Mutexes inside the pointee: names start with `name->`, addresses are offsets.
+    pub mutexes: Vec<MutexVar>,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct Found {
+    pub direct: Vec<MutexVar>,
+    pub pointers: Vec<PointerVar>,
+    /// The search stopped at a limit.
+    pub truncated: bool,
+}
+
+/// Search all compilation units for variables holding mutex types named in
+/// `type_names` (typedef or struct names, e.g. `pthread_mutex_t`, `mutex_t`).
+pub fn find<R: Reader>(
+    dwarf: &gimli::Dwarf<R>,
+    type_names: &[&str],
+) -> Result<Found, gimli::Error> {
+    let mut found = Found::default();
+    let mut units = dwarf.units();
+    while let Some(header) = units.next()? {
+        let Ok(unit) = dwarf.unit(header) else {
+            continue;
+        };
+        let mut w = Walker {
+            dwarf,
+            unit: &unit,
+            names: type_names,
+            memo: HashMap::new(),
+            found: &mut found,
+        };
+        if w.unit_vars().is_err() {
+            continue;
+        }
+        if found.truncated {
+            break;
+        }
+    }
+    Ok(found)
+}
+
+struct Walker<'a, R: Reader> {
+    dwarf: &'a gimli::Dwarf<R>,
+    unit: &'a Unit<R>,
+    names: &'a [&'a str],
+    /// type offset → contains a mutex
+    memo: HashMap<UnitOffset<R::Offset>, bool>,
+    found: &'a mut Found,
+}
+
+enum Step<O> {
+    /// A mutex type: stop here.
+    Mutex,
+    Struct(Vec<(Option<String>, u64, UnitOffset<O>)>),
+    Array(UnitOffset<O>, u64),
+    Pointer(Option<UnitOffset<O>>),
+    Other,
+}
+
+impl<R: Reader> Walker<'_, R> {
+    fn name(&self, v: Option<AttributeValue<R>>) -> Option<String> {
+        let v = v?;
+        let s = self.dwarf.attr_string(self.unit, v).ok()?;
+        Some(s.to_string_lossy().ok()?.into_owned())
+    }
+
+    fn type_ref(e: &gimli::DebuggingInformationEntry<R>) -> Option<UnitOffset<R::Offset>> {
+        match e.attr_value(dw::DW_AT_type) {
+            Some(AttributeValue::UnitRef(o)) => Some(o),
+            _ => None,
+        }
+    }
+
+    fn unit_vars(&mut self) -> Result<(), gimli::Error> {
+        let mut cursor = self.unit.entries();
+        while let Some(e) = cursor.next_dfs()? {
+            if e.tag() != dw::DW_TAG_variable {
+                continue;
+            }
+            let Some(addr) = self.location(e) else {
+                continue;
+            };
+            // C++ statics: name and type live on the declaration.
+            let (name, ty) = match e.attr_value(dw::DW_AT_specification) {
+                Some(AttributeValue::UnitRef(o)) => match self.unit.entry(o) {
+                    Ok(d) => (self.name(d.attr_value(dw::DW_AT_name)), Self::type_ref(&d)),
+                    Err(_) => continue,
+                },
+                _ => (self.name(e.attr_value(dw::DW_AT_name)), Self::type_ref(e)),
+            };
+            let (Some(name), Some(ty)) = (name, ty) else {
+                continue;
+            };
+            self.variable(name, addr, ty);
+            if self.found.truncated {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// A static location: `DW_OP_addr X` or `DW_OP_addrx i`, alone.
+    fn location(&self, e: &gimli::DebuggingInformationEntry<R>) -> Option<u64> {
+        let Some(AttributeValue::Exprloc(expr)) = e.attr_value(dw::DW_AT_location) else {
+            return None;
+        };
+        let mut ops = expr.operations(self.unit.encoding());
+        let first = ops.next().ok()??;
+        if ops.next().ok()?.is_some() {
+            return None;
+        }
+        match first {
+            gimli::Operation::Address { address } => Some(address),
+            gimli::Operation::AddressIndex { index } => self.dwarf.address(self.unit, index).ok(),
+            _ => None,
+        }
+    }
+
+    fn variable(&mut self, name: String, addr: u64, ty: UnitOffset<R::Offset>) {
+        match self.step(ty) {
+            Step::Pointer(Some(pointee)) => {
+                if self.contains(pointee, 0) {
+                    let mut inner = Vec::new();
+                    self.walk(pointee, 0, format!("{name}->"), 0, &mut inner);
+                    if !inner.is_empty() {
+                        self.found.pointers.push(PointerVar {
+                            name,
+                            address: addr,
+                            mutexes: inner,
+                        });
+                    }
+                }
+            }
+            _ => {
+                if self.contains(ty, 0) {
+                    let mut out = Vec::new();
+                    self.walk(ty, addr, name, 0, &mut out);
+                    self.found.direct.extend(out);
+                }
+            }
+        }
+        let n = self.found.direct.len()
+            + self
+                .found
+                .pointers
+                .iter()
+                .map(|p| p.mutexes.len())
+                .sum::<usize>();
+        if n >= MAX_RESULTS {
+            self.found.truncated = true;
+        }
+    }
+
+    /// What a type is, seen through typedefs and qualifiers (a typedef with a wanted
+    /// name is a mutex).
+    fn step(&self, mut ty: UnitOffset<R::Offset>) -> Step<R::Offset> {
+        for _ in 0..32 {
+            let Ok(e) = self.unit.entry(ty) else {
+                return Step::Other;
+            };
+            let tag: DwTag = e.tag();
+            if matches!(
+                tag,
+                dw::DW_TAG_typedef
+                    | dw::DW_TAG_structure_type
+                    | dw::DW_TAG_union_type
+                    | dw::DW_TAG_class_type
+            ) && let Some(n) = self.name(e.attr_value(dw::DW_AT_name))
+                && self.names.iter().any(|w| *w == n)
+            {
+                return Step::Mutex;
+            }
+            match tag {
+                dw::DW_TAG_typedef
+                | dw::DW_TAG_const_type
+                | dw::DW_TAG_volatile_type
+                | dw::DW_TAG_atomic_type
+                | dw::DW_TAG_restrict_type => match Self::type_ref(&e) {
+                    Some(t) => ty = t,
+                    None => return Step::Other,
+                },
+                dw::DW_TAG_structure_type | dw::DW_TAG_union_type | dw::DW_TAG_class_type => {
+                    return Step::Struct(self.members(ty));
+                }
+                dw::DW_TAG_array_type => {
+                    let Some(elem) = Self::type_ref(&e) else {
+                        return Step::Other;
+                    };
+                    return Step::Array(elem, self.array_count(ty));
+                }
+                dw::DW_TAG_pointer_type => return Step::Pointer(Self::type_ref(&e)),
+                _ => return Step::Other,
+            }
+        }
+        Step::Other
+    }
+
+    fn members(
+        &self,
+        ty: UnitOffset<R::Offset>,
+    ) -> Vec<(Option<String>, u64, UnitOffset<R::Offset>)> {
+        let mut out = Vec::new();
+        let Ok(mut tree) = self.unit.entries_tree(Some(ty)) else {
+            return out;
+        };
+        let Ok(root) = tree.root() else { return out };
+        let mut children = root.children();
+        while let Ok(Some(child)) = children.next() {
+            let e = child.entry();
+            if !matches!(e.tag(), dw::DW_TAG_member | dw::DW_TAG_inheritance) {
+                continue;
+            }
+            // Static members have no data_member_location (they are variables).
+            let off = match e.attr_value(dw::DW_AT_data_member_location) {
+                Some(v) => v.udata_value().unwrap_or(0),
+                None if e.tag() == dw::DW_TAG_member => {
+                    if e.attr_value(dw::DW_AT_external).is_some()
+                        || e.attr_value(dw::DW_AT_declaration).is_some()
+                    {
+                        continue;
+                    }
+                    0 // union members
+                }
+                None => 0,
+            };
+            let Some(t) = Self::type_ref(e) else { continue };
+            let name = if e.tag() == dw::DW_TAG_inheritance {
+                None
+            } else {
+                self.name(e.attr_value(dw::DW_AT_name))
+            };
+            out.push((name, off, t));
+        }
+        out
+    }
+
+    fn array_count(&self, ty: UnitOffset<R::Offset>) -> u64 {
+        let Ok(mut tree) = self.unit.entries_tree(Some(ty)) else {
+            return 0;
+        };
+        let Ok(root) = tree.root() else { return 0 };
+        let mut children = root.children();
+        let mut total: u64 = 1;
+        let mut any = false;
+        while let Ok(Some(child)) = children.next() {
+            let e = child.entry();
+            if e.tag() != dw::DW_TAG_subrange_type {
+                continue;
+            }
+            any = true;
+            let n = if let Some(c) = e.attr_value(dw::DW_AT_count).and_then(|v| v.udata_value()) {
+                c
+            } else if let Some(u) = e
+                .attr_value(dw::DW_AT_upper_bound)
+                .and_then(|v| v.udata_value())
+            {
+                u.saturating_add(1)
+            } else {
+                0
+            };
+            total = total.saturating_mul(n);
+        }
+        if any { total } else { 0 }
+    }
+
+    fn size(&self, mut ty: UnitOffset<R::Offset>) -> Option<u64> {
+        for _ in 0..32 {
+            let e = self.unit.entry(ty).ok()?;
+            if let Some(s) = e
+                .attr_value(dw::DW_AT_byte_size)
+                .and_then(|v| v.udata_value())
+            {
+                return Some(s);
+            }
+            match e.tag() {
+                dw::DW_TAG_array_type => {
+                    let elem = Self::type_ref(&e)?;
+                    return Some(self.size(elem)?.saturating_mul(self.array_count(ty)));
+                }
+                _ => ty = Self::type_ref(&e)?,
+            }
+        }
+        None
+    }
+
+    /// Does this type hold a mutex by value?
+    fn contains(&mut self, ty: UnitOffset<R::Offset>, depth: u32) -> bool {
+        if let Some(&b) = self.memo.get(&ty) {
+            return b;
+        }
+        if depth > MAX_DEPTH {
+            return false;
+        }
+        self.memo.insert(ty, false);
+        let r = match self.step(ty) {
+            Step::Mutex => true,
+            Step::Struct(ms) => ms.iter().any(|(_, _, t)| self.contains(*t, depth + 1)),
+            Step::Array(elem, n) => n > 0 && self.contains(elem, depth + 1),
+            Step::Pointer(_) | Step::Other => false,
+        };
+        self.memo.insert(ty, r);
+        r
+    }
+
+    fn walk(
+        &mut self,
+        ty: UnitOffset<R::Offset>,
+        addr: u64,
+        path: String,
+        depth: u32,
+        out: &mut Vec<MutexVar>,
+    ) {
+        if depth > MAX_DEPTH || out.len() >= MAX_RESULTS || !self.contains(ty, 0) {
+            return;
+        }
+        match self.step(ty) {
+            Step::Mutex => out.push(MutexVar {
+                name: path,
+                address: addr,
+            }),
+            Step::Struct(ms) => {
+                for (name, off, t) in ms {
+                    let p = match name {
+                        Some(n) if path.ends_with("->") => format!("{path}{n}"),
+                        Some(n) => format!("{path}.{n}"),
+                        None => path.clone(),
+                    };
+                    self.walk(t, addr.wrapping_add(off), p, depth + 1, out);
+                }
+            }
+            Step::Array(elem, n) => {
+                let Some(stride) = self.size(elem).filter(|s| *s > 0) else {
+                    return;
+                };
+                for i in 0..n.min(MAX_ARRAY) {
+                    self.walk(
+                        elem,
+                        addr.wrapping_add(i.saturating_mul(stride)),
+                        format!("{path}[{i}]"),
+                        depth + 1,
+                        out,
+                    );
+                }
+            }
+            Step::Pointer(_) | Step::Other => {}
+        }
+    }
+}
