@@ -256,3 +256,16 @@ fn seed_scenario_names_everything() {
         "{text}"
     );
 }
+
+/// docs/findings.md documents every code with the same text `explain` prints.
+#[test]
+fn findings_doc_matches_the_code_table() {
+    let doc = std::fs::read_to_string(root().join("docs/findings.md")).expect("docs/findings.md");
+    let norm = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
+    let doc_n = norm(&doc);
+    for c in mutexdiag::analysis::findings::CODES {
+        assert!(doc.contains(&format!("## `{}`", c.code)), "no section for {}", c.code);
+        assert!(doc_n.contains(&norm(c.explanation)), "{}: explanation differs", c.code);
+        assert!(doc_n.contains(&norm(c.fix)), "{}: fix differs", c.code);
+    }
+}
