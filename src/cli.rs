@@ -58,6 +58,10 @@ pub struct AnalyzeArgs {
     /// mapping, or none.
     #[arg(long, value_enum, default_value_t = Scan::Shared)]
     pub scan: Scan,
+    /// The core of another process of the same incident (repeatable): owners that are
+    /// not threads of CORE are looked up among its threads.
+    #[arg(long = "peer")]
+    pub peers: Vec<PathBuf>,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]

@@ -76,6 +76,7 @@ fn analyze(a: &AnalyzeArgs) -> ExitCode {
             Scan::Shared => ScanScope::Shared,
             Scan::All => ScanScope::All,
         },
+        peers: a.peers.clone(),
     };
     match analysis::analyze(&a.core.core, &opts) {
         Ok(r) => {

@@ -264,8 +264,40 @@ fn findings_doc_matches_the_code_table() {
     let norm = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
     let doc_n = norm(&doc);
     for c in mutexdiag::analysis::findings::CODES {
-        assert!(doc.contains(&format!("## `{}`", c.code)), "no section for {}", c.code);
-        assert!(doc_n.contains(&norm(c.explanation)), "{}: explanation differs", c.code);
+        assert!(
+            doc.contains(&format!("## `{}`", c.code)),
+            "no section for {}",
+            c.code
+        );
+        assert!(
+            doc_n.contains(&norm(c.explanation)),
+            "{}: explanation differs",
+            c.code
+        );
         assert!(doc_n.contains(&norm(c.fix)), "{}: fix differs", c.code);
     }
+}
+
+/// With the other process's core given as a peer, the foreign owner is named as a
+/// thread of the child process.
+#[test]
+fn peer_core_names_the_foreign_owner() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let parent = core_path(dir.path(), "sysv-private", "parent");
+    let child = core_path(dir.path(), "sysv-private", "child");
+    let out = Command::new(env!("CARGO_BIN_EXE_mutexdiag"))
+        .arg(&parent)
+        .arg("--peer")
+        .arg(&child)
+        .args(["--format", "json"])
+        .output()
+        .expect("run");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let child_facts = facts("sysv-private", "child");
+    let note = v["mutexes"][0]["owner"]["note"].as_str().expect("note");
+    let pid = child_facts["pid"].as_u64().expect("pid");
+    assert!(
+        note.contains(&format!("of process {pid}, a child of this process")),
+        "{note}"
+    );
 }

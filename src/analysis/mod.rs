@@ -32,6 +32,43 @@ pub struct Options {
     pub layout: Option<String>,
     /// Which mappings to scan for locked mutexes.
     pub scan: ScanScope,
+    /// Cores of other processes of the same incident: foreign owners are looked up
+    /// among their threads.
+    pub peers: Vec<PathBuf>,
+}
+
+/// Another process's core, summarised: who its threads are.
+#[derive(Clone, Debug)]
+pub struct Peer {
+    pub path: String,
+    pub pid: Option<u32>,
+    pub ppid: Option<u32>,
+    pub tids: Vec<u32>,
+    pub thread_pointers: Vec<(u32, u64)>,
+}
+
+impl Peer {
+    pub fn from_core(path: &str, core: &Core<'_>) -> Peer {
+        let p = core.process.as_ref();
+        Peer {
+            path: path.to_string(),
+            pid: p.and_then(|p| p.pid),
+            ppid: p.and_then(|p| p.ppid),
+            tids: core.threads.iter().map(|t| t.tid).collect(),
+            thread_pointers: core
+                .threads
+                .iter()
+                .filter_map(|t| Some((t.tid, t.thread_pointer?)))
+                .collect(),
+        }
+    }
+
+    /// Open and summarise a peer core.
+    pub fn open(path: &Path, input: &InputOptions) -> Result<Peer> {
+        let f = CoreFile::open(path, input)?;
+        let core = f.parse()?;
+        Ok(Peer::from_core(&path.display().to_string(), &core))
+    }
 }
 
 impl Default for Options {
@@ -43,6 +80,7 @@ impl Default for Options {
             debug_dirs: Vec::new(),
             layout: None,
             scan: ScanScope::Shared,
+            peers: Vec::new(),
         }
     }
 }
@@ -60,6 +98,13 @@ pub fn analyze(path: &Path, opts: &Options) -> Result<Report> {
             unsafe { memmap2::Mmap::map(&f) }.ok()
         });
     let mut warnings = Vec::new();
+    let mut peers = Vec::new();
+    for p in &opts.peers {
+        match Peer::open(p, &opts.input) {
+            Ok(peer) => peers.push(peer),
+            Err(e) => warnings.push(Warning::new("peer", format!("peer core not used: {e}"))),
+        }
+    }
     if let Some(b) = &opts.binary
         && exe.is_none()
     {
@@ -73,6 +118,7 @@ pub fn analyze(path: &Path, opts: &Options) -> Result<Report> {
         &path.display().to_string(),
         opts,
         exe.as_deref(),
+        &peers,
         warnings,
     ))
 }
@@ -118,6 +164,7 @@ pub fn analyze_core(
     path: &str,
     opts: &Options,
     exe: Option<&[u8]>,
+    peers: &[Peer],
     mut warnings: Vec<Warning>,
 ) -> Report {
     let maps = mappings::build(core);
@@ -182,7 +229,7 @@ pub fn analyze_core(
     let mutexes: Vec<Mutex> = cands
         .into_vec()
         .into_iter()
-        .map(|c| build_mutex(core, &maps, &space, layout.as_deref(), c))
+        .map(|c| build_mutex(core, &maps, &space, layout.as_deref(), peers, c))
         .collect();
 
     let facts = Facts {
@@ -229,6 +276,7 @@ fn build_mutex(
     maps: &[Mapping],
     space: &AddressSpace<'_>,
     layout: Option<&dyn Layout>,
+    peers: &[Peer],
     c: Candidate,
 ) -> Mutex {
     let addr = c.address;
@@ -250,7 +298,7 @@ fn build_mutex(
         })
         .map(|t| t.tid)
         .collect();
-    let (owner_class, owner_note) = classify_owner(core, decoded.as_ref());
+    let (owner_class, owner_note) = classify_owner(core, decoded.as_ref(), peers);
     let confirmed = c.typed
         || c.found_by.contains(&FoundBy::Scan)
         || decoded.as_ref().is_some_and(|d| d.anomalies.is_empty());
@@ -267,7 +315,30 @@ fn build_mutex(
     }
 }
 
-fn classify_owner(core: &Core<'_>, d: Option<&Decoded>) -> (&'static str, Option<String>) {
+/// Who a foreign TID is, when a peer core knows it.
+fn peer_note(core: &Core<'_>, peers: &[Peer], tid: u32) -> Option<String> {
+    let me = core.process.as_ref().and_then(|p| p.pid);
+    let parent = core.process.as_ref().and_then(|p| p.ppid);
+    let p = peers.iter().find(|p| p.tids.contains(&tid))?;
+    let pid = p.pid.map_or_else(|| "?".to_string(), |x| x.to_string());
+    let rel = if p.ppid.is_some() && p.ppid == me {
+        ", a child of this process"
+    } else if p.pid.is_some() && p.pid == parent {
+        ", the parent of this process"
+    } else {
+        ""
+    };
+    Some(format!(
+        "thread {tid} of process {pid}{rel} (peer core {})",
+        p.path
+    ))
+}
+
+fn classify_owner(
+    core: &Core<'_>,
+    d: Option<&Decoded>,
+    peers: &[Peer],
+) -> (&'static str, Option<String>) {
     let Some(d) = d else {
         return (
             "unknown",
@@ -287,7 +358,9 @@ fn classify_owner(core: &Core<'_>, d: Option<&Decoded>) -> (&'static str, Option
                 ("own-thread", Some(format!("thread {t} of this process")))
             }
             Some(t) => {
-                let who = if Some(t) == ppid {
+                let who = if let Some(n) = peer_note(core, peers, t) {
+                    format!("thread {t} is not in this process: it is {n}")
+                } else if Some(t) == ppid {
                     format!(
                         "thread {t} is not in this process: it is the parent process (ppid {t})"
                     )
