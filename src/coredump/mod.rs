@@ -617,6 +617,7 @@ impl<'d> Core<'d> {
             Os::Solaris => solaris::apply_notes(&mut core, &notes),
             _ => linux::apply_notes(&mut core, &notes),
         }
+        core.confirm_syscalls();
         core.notes = notes
             .iter()
             .take(MAX_NOTES)
@@ -650,6 +651,73 @@ impl<'d> Core<'d> {
 
     pub fn auxv_value(&self, key: u64) -> Option<u64> {
         self.auxv.iter().find(|(k, _)| *k == key).map(|(_, v)| *v)
+    }
+
+    /// Bytes at a virtual address, if the core holds them (no crossing of segments).
+    pub fn read_memory(&self, addr: u64, len: usize) -> Option<&'d [u8]> {
+        let s = self
+            .segments
+            .iter()
+            .find(|s| addr >= s.vaddr && addr < s.vaddr.saturating_add(s.available))?;
+        let o = addr - s.vaddr;
+        if o.checked_add(len as u64)? > s.available {
+            return None;
+        }
+        let start = usize::try_from(s.offset.checked_add(o)?).ok()?;
+        self.data.get(start..start.checked_add(len)?)
+    }
+
+    /// On ABIs where only an ordinary register names the syscall (aarch64 x8, arm r7,
+    /// riscv a7), check the instruction at pc: after a syscall interrupted by the
+    /// fatal signal the kernel rewinds pc to the trap instruction. If the core holds
+    /// that instruction, the syscall is confirmed or dismissed; if not, it stays
+    /// "number register only" and the thread says so.
+    fn confirm_syscalls(&mut self) {
+        let (insn, len): (&[u32], usize) = match self.arch {
+            Arch::Aarch64 => (&[0xd400_0001], 4),                 // svc #0
+            Arch::Arm => (&[0xef00_0000, 0xdf00], 4), // svc #0 (ARM), svc 0 (Thumb, 2 bytes)
+            Arch::Riscv64 | Arch::Riscv32 => (&[0x0000_0073], 4), // ecall
+            _ => return,
+        };
+        let endian = self.endian;
+        let mut verdicts = Vec::new();
+        for (i, t) in self.threads.iter().enumerate() {
+            let (Some(sc), Some(pc)) = (&t.syscall, t.pc) else {
+                continue;
+            };
+            if sc.confidence != syscall::Confidence::NumberRegisterOnly {
+                continue;
+            }
+            let v = self
+                .read_memory(pc, len)
+                .and_then(|b| Bytes::new(b, endian).u32(0));
+            verdicts.push((
+                i,
+                v.map(|w| insn.contains(&w) || insn.contains(&(w & 0xffff))),
+            ));
+        }
+        for (i, v) in verdicts {
+            let t = &mut self.threads[i];
+            match v {
+                Some(true) => {
+                    if let Some(sc) = &mut t.syscall {
+                        sc.confidence = syscall::Confidence::Certain;
+                    }
+                }
+                Some(false) => {
+                    t.syscall = None;
+                    t.futex = None;
+                    t.syscall_note = Some(
+                        "the syscall-number register looks like a futex call, but the instruction at pc is not a system call: the thread was running user code".into(),
+                    );
+                }
+                None => {
+                    t.syscall_note = Some(
+                        "syscall recovered from the number register only: the instruction at pc is not in the core (pass --sysroot with the program's files to confirm it)".into(),
+                    );
+                }
+            }
+        }
     }
 
     pub fn crashed_thread(&self) -> Option<&Thread> {
