@@ -12,6 +12,7 @@ pub mod mappings;
 pub mod memory;
 pub mod mutex;
 pub mod report;
+pub mod symbols;
 
 pub use error::{Error, Result};
 

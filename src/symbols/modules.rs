@@ -1,0 +1,958 @@
+//! The ELF modules of a core: which files were mapped where (NT_FILE, NT_AUXV), the
+//! load bias of each, the build-id the core recorded against the file found on disk,
+//! and where the debugging information is.
+
+use std::cell::OnceCell;
+use std::path::{Component, Path, PathBuf};
+use std::sync::Arc;
+
+use object::{Object, ObjectSymbol, ObjectSymbolTable, SymbolKind};
+use serde::Serialize;
+
+use super::SymbolOptions;
+use super::dwarf::{DwarfCell, Reader};
+use super::elf::{self, ElfCell, FileBytes, HeaderInfo};
+use crate::coredump::{self, Core, Endian, Warning};
+use crate::mappings::{Mapping, MappingKind};
+use crate::memory::AddressSpace;
+
+/// How the file found for a module compares with what the core recorded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum BuildIdStatus {
+    /// The file's build-id equals the one in the core's memory: the file is used.
+    Match,
+    /// The file differs (another build-id, none, another machine, or another first
+    /// page): it is NOT used.
+    Mismatch,
+    /// No file was found: addresses in the module stay module + offset.
+    NoFile,
+    /// The core holds no build-id for the module (its first page was not dumped or
+    /// it has none), so the file could not be checked by build-id; it is used (its
+    /// first page was compared when the core has it).
+    NoBuildId,
+}
+
+impl BuildIdStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BuildIdStatus::Match => "match",
+            BuildIdStatus::Mismatch => "mismatch",
+            BuildIdStatus::NoFile => "no-file",
+            BuildIdStatus::NoBuildId => "no-build-id",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ModuleKind {
+    /// The main program (holds AT_PHDR / AT_ENTRY).
+    Executable,
+    /// The dynamic linker (holds AT_BASE).
+    Interpreter,
+    Library,
+    /// The kernel's vDSO, read from the core's memory.
+    Vdso,
+}
+
+/// One mapping of a module's file: runtime [start, end) at file offset `offset`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct ModuleMapping {
+    pub start: u64,
+    pub end: u64,
+    pub offset: u64,
+    pub executable: bool,
+}
+
+/// Sorted symbol table entry (names stay in the file).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct SymEntry {
+    pub(crate) addr: u64,
+    pub(crate) size: u64,
+    /// 0: the module file's .symtab, 1: its .dynsym, 2: the debug file's .symtab.
+    pub(crate) src: u8,
+    pub(crate) index: u32,
+    /// Lower is preferred among symbols at the same address.
+    pub(crate) rank: u8,
+    pub(crate) func: bool,
+}
+
+/// One ELF module of the process.
+pub struct Module {
+    /// The path the core names (NT_FILE, without " (deleted)"), or `[vdso]`.
+    pub name: String,
+    pub kind: ModuleKind,
+    /// The file looked at on disk (whether or not it matched).
+    pub file: Option<PathBuf>,
+    /// Runtime extent: from the lowest to the highest address of its PT_LOADs (or
+    /// of its mappings, when the program headers are unknown). Includes .bss.
+    pub start: u64,
+    pub end: u64,
+    /// Runtime address minus link-time address.
+    pub bias: u64,
+    /// The program headers were read (from the core's memory or the file): `bias`
+    /// is exact. Otherwise it assumes the file's first PT_LOAD is at address 0.
+    pub bias_known: bool,
+    pub mappings: Vec<ModuleMapping>,
+    /// The build-id read from the module's first page in the core.
+    pub core_build_id: Option<Vec<u8>>,
+    /// The build-id of the file found on disk.
+    pub file_build_id: Option<Vec<u8>>,
+    pub status: BuildIdStatus,
+    /// The separate debug file used, if any.
+    pub debug_file: Option<PathBuf>,
+    /// The module file itself holds DWARF.
+    pub has_own_dwarf: bool,
+    pub(crate) elf: Option<ElfCell>,
+    pub(crate) debug: Option<ElfCell>,
+    dwarf: OnceCell<Option<DwarfCell>>,
+    syms: OnceCell<Vec<SymEntry>>,
+    pub(crate) cfi: OnceCell<Option<super::unwind::Cfi>>,
+}
+
+impl std::fmt::Debug for Module {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Module")
+            .field("name", &self.name)
+            .field("kind", &self.kind)
+            .field("file", &self.file)
+            .field("start", &format_args!("{:#x}", self.start))
+            .field("end", &format_args!("{:#x}", self.end))
+            .field("bias", &format_args!("{:#x}", self.bias))
+            .field("status", &self.status)
+            .field("debug_file", &self.debug_file)
+            .finish()
+    }
+}
+
+/// A symbol found by name.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct SymbolAddress {
+    /// Runtime address.
+    pub address: u64,
+    pub size: u64,
+    /// The module's name (as in [`Module::name`]).
+    pub module: String,
+}
+
+impl Module {
+    /// The `object` parse of the module's file, when a usable (verified) file was
+    /// found. Section addresses are link-time: add [`Module::bias`].
+    pub fn object(&self) -> Option<&object::File<'_>> {
+        self.elf.as_ref().map(ElfCell::file)
+    }
+
+    /// The separate debug file's `object` parse, when one was found.
+    pub fn debug_object(&self) -> Option<&object::File<'_>> {
+        self.debug.as_ref().map(ElfCell::file)
+    }
+
+    /// The file that holds DWARF: the module file itself or its debug file.
+    fn dwarf_elf(&self) -> Option<&ElfCell> {
+        if self.has_own_dwarf {
+            self.elf.as_ref()
+        } else {
+            self.debug.as_ref()
+        }
+    }
+
+    pub(crate) fn dwarf_cell(&self) -> Option<&DwarfCell> {
+        self.dwarf
+            .get_or_init(|| self.dwarf_elf().and_then(DwarfCell::load))
+            .as_ref()
+    }
+
+    /// Whether DWARF was found for this module (loads it on first call).
+    pub fn has_dwarf(&self) -> bool {
+        self.dwarf_cell().is_some()
+    }
+
+    /// Run `f` over the module's DWARF (loaded and decompressed on first use).
+    /// Addresses in it are link-time: add [`Module::bias`].
+    pub fn with_dwarf<T>(
+        &self,
+        f: impl for<'s, 'a> FnOnce(&'s gimli::Dwarf<Reader<'a>>) -> T,
+    ) -> Option<T> {
+        self.dwarf_cell()
+            .map(|c| c.with_dependent(|_, dep| f(&dep.dwarf)))
+    }
+
+    /// Run `f` over the module's `addr2line` context.
+    pub fn with_addr2line<T>(
+        &self,
+        f: impl for<'s, 'a> FnOnce(&'s addr2line::Context<Reader<'a>>) -> T,
+    ) -> Option<T> {
+        self.dwarf_cell()
+            .map(|c| c.with_dependent(|_, dep| f(&dep.ctx)))
+    }
+
+    /// The module holds this runtime address.
+    pub fn contains(&self, addr: u64) -> bool {
+        addr >= self.start && addr < self.end
+    }
+
+    /// Link-time address of a runtime address.
+    pub fn to_link(&self, addr: u64) -> u64 {
+        addr.wrapping_sub(self.bias)
+    }
+
+    /// A short name: the file name of the path.
+    pub fn short_name(&self) -> &str {
+        self.name.rsplit('/').next().unwrap_or(&self.name)
+    }
+
+    fn elf_of(&self, src: u8) -> Option<&ElfCell> {
+        if src == 2 {
+            self.debug.as_ref()
+        } else {
+            self.elf.as_ref()
+        }
+    }
+
+    pub(crate) fn symbols(&self) -> &[SymEntry] {
+        self.syms.get_or_init(|| {
+            let mut out = Vec::new();
+            if let Some(e) = &self.elf {
+                collect_symbols(e.file().symbol_table(), 0, &mut out);
+                collect_symbols(e.file().dynamic_symbol_table(), 1, &mut out);
+            }
+            if let Some(d) = &self.debug {
+                collect_symbols(d.file().symbol_table(), 2, &mut out);
+            }
+            out.sort_unstable_by_key(|s| (s.addr, s.rank, s.src, s.index));
+            out
+        })
+    }
+
+    pub(crate) fn symbol_name(&self, e: &SymEntry) -> Option<&str> {
+        let f = self.elf_of(e.src)?.file();
+        let table = if e.src == 1 {
+            f.dynamic_symbol_table()?
+        } else {
+            f.symbol_table()?
+        };
+        let s = table
+            .symbol_by_index(object::SymbolIndex(e.index as usize))
+            .ok()?;
+        s.name().ok().filter(|n| !n.is_empty())
+    }
+
+    /// The symbol-table entry covering a link-time address: (name, its start).
+    /// `functions_only` restricts to code symbols.
+    pub(crate) fn symbol_for(&self, vaddr: u64, functions_only: bool) -> Option<(&str, u64, u64)> {
+        let syms = self.symbols();
+        let mut i = syms.partition_point(|s| s.addr <= vaddr);
+        // Walk back over candidates: the first (highest address, best rank) whose
+        // range covers the address; a size-0 symbol covers what follows it up to
+        // the next symbol, within 64 KiB.
+        let mut seen_addr = None;
+        let mut steps = 0;
+        while i > 0 && steps < 64 {
+            i -= 1;
+            steps += 1;
+            let s = syms[i];
+            if functions_only && !s.func {
+                continue;
+            }
+            let covers = if s.size > 0 {
+                vaddr < s.addr.saturating_add(s.size)
+            } else {
+                seen_addr.is_none() && vaddr - s.addr < 0x10000
+            };
+            // Entries are sorted by (addr, rank): within one address, the best is
+            // the first; walk to it.
+            if covers {
+                let mut j = i;
+                while j > 0 && syms[j - 1].addr == s.addr {
+                    j -= 1;
+                    let t = syms[j];
+                    if (!functions_only || t.func)
+                        && (t.size == 0 || vaddr < t.addr.saturating_add(t.size))
+                    {
+                        i = j;
+                    }
+                }
+                let best = syms[i];
+                if let Some(n) = self.symbol_name(&best) {
+                    return Some((n, best.addr, best.size));
+                }
+            }
+            if s.size > 0 && seen_addr.is_none() {
+                seen_addr = Some(s.addr);
+            }
+        }
+        None
+    }
+
+    /// A symbol of this module by name: its runtime address and size. Defined
+    /// symbols of .dynsym, then .symtab, then the debug file's .symtab.
+    pub fn find_symbol(&self, name: &str) -> Option<SymbolAddress> {
+        let mut tables = Vec::new();
+        if let Some(e) = &self.elf {
+            tables.push(e.file().dynamic_symbol_table());
+            tables.push(e.file().symbol_table());
+        }
+        if let Some(d) = &self.debug {
+            tables.push(d.file().symbol_table());
+        }
+        for t in tables.into_iter().flatten() {
+            for s in t.symbols() {
+                if s.is_definition() && s.name_bytes().is_ok_and(|n| n == name.as_bytes()) {
+                    return Some(SymbolAddress {
+                        address: s.address().wrapping_add(self.bias),
+                        size: s.size(),
+                        module: self.name.clone(),
+                    });
+                }
+            }
+        }
+        None
+    }
+}
+
+fn collect_symbols<'d, T: ObjectSymbolTable<'d>>(
+    table: Option<T>,
+    src: u8,
+    out: &mut Vec<SymEntry>,
+) {
+    let Some(t) = table else { return };
+    for s in t.symbols() {
+        if !s.is_definition() || s.address() == 0 {
+            continue;
+        }
+        let kind = s.kind();
+        let func = matches!(kind, SymbolKind::Text | SymbolKind::Unknown);
+        if !matches!(
+            kind,
+            SymbolKind::Text | SymbolKind::Data | SymbolKind::Unknown
+        ) {
+            continue;
+        }
+        let Ok(index) = u32::try_from(s.index().0) else {
+            continue;
+        };
+        if s.name_bytes()
+            .is_ok_and(|n| n.is_empty() || n.starts_with(b"$"))
+        {
+            continue;
+        }
+        // Global before weak before local; typed before untyped.
+        let rank = if s.is_weak() {
+            1
+        } else if s.is_global() {
+            0
+        } else {
+            2
+        } * 2
+            + u8::from(kind == SymbolKind::Unknown);
+        out.push(SymEntry {
+            addr: s.address(),
+            size: s.size(),
+            src,
+            index,
+            rank,
+            func,
+        });
+    }
+}
+
+/// All modules of a core.
+#[derive(Debug)]
+pub struct Modules {
+    modules: Vec<Module>,
+    /// (start, end, module index), sorted by start.
+    index: Vec<(u64, u64, usize)>,
+    warnings: Vec<Warning>,
+    pub(crate) endian: Endian,
+    pub(crate) pointer_size: usize,
+    pub(crate) arch: coredump::Arch,
+}
+
+/// Join a path read from the core under the sysroot: only absolute paths, and no
+/// `..` (a path from a core is data, never a way out of the sysroot).
+pub(crate) fn join_sysroot(sysroot: &Path, core_path: &str) -> Option<PathBuf> {
+    let p = Path::new(core_path);
+    if !p.is_absolute() {
+        return None;
+    }
+    let mut out = sysroot.to_path_buf();
+    for c in p.components() {
+        match c {
+            Component::RootDir | Component::CurDir => {}
+            Component::Normal(s) => out.push(s),
+            Component::ParentDir | Component::Prefix(_) => return None,
+        }
+    }
+    Some(out)
+}
+
+struct Group {
+    path: String,
+    maps: Vec<ModuleMapping>,
+    vdso: bool,
+}
+
+fn group_mappings(maps: &[Mapping]) -> Vec<Group> {
+    let mut groups: Vec<Group> = Vec::new();
+    let mut open: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    for m in maps {
+        let vdso = m.kind == MappingKind::Vdso;
+        let path = match (&m.path, vdso) {
+            (_, true) => "[vdso]",
+            (Some(p), false) if matches!(m.kind, MappingKind::File | MappingKind::FileShared) => {
+                p.strip_suffix(" (deleted)").unwrap_or(p)
+            }
+            _ => continue,
+        };
+        let mm = ModuleMapping {
+            start: m.start,
+            end: m.end,
+            offset: m.offset,
+            executable: m.perms.contains('x'),
+        };
+        match open.get(path) {
+            Some(&gi) if !(m.offset == 0 && groups[gi].maps.iter().any(|x| x.offset == 0)) => {
+                groups[gi].maps.push(mm);
+            }
+            _ => {
+                open.insert(path, groups.len());
+                groups.push(Group {
+                    path: path.to_string(),
+                    maps: vec![mm],
+                    vdso,
+                });
+            }
+        }
+    }
+    groups
+}
+
+/// Runtime − link-time address, from a mapping at file `offset` placed at `start`.
+fn bias_from(loads: &[elf::LoadSegment], start: u64, offset: u64, page: u64) -> Option<u64> {
+    let mask = !(page.max(1) - 1);
+    let l = loads
+        .iter()
+        .find(|l| l.offset & mask <= offset && offset < l.offset.saturating_add(l.filesz.max(1)))?;
+    let link = l.vaddr.wrapping_sub(l.offset).wrapping_add(offset);
+    Some(start.wrapping_sub(link))
+}
+
+fn extent(loads: &[elf::LoadSegment], bias: u64) -> Option<(u64, u64)> {
+    let lo = loads.iter().map(|l| l.vaddr).min()?;
+    let hi = loads
+        .iter()
+        .map(|l| l.vaddr.saturating_add(l.memsz))
+        .max()?;
+    Some((lo.wrapping_add(bias), hi.wrapping_add(bias)))
+}
+
+impl Modules {
+    /// Find the modules of a core. Problems (missing files, mismatched build-ids)
+    /// become warnings, never errors.
+    pub fn load(core: &Core<'_>, maps: &[Mapping], opts: &SymbolOptions) -> Modules {
+        let space = AddressSpace::new(core);
+        let page = core
+            .files
+            .as_ref()
+            .map(|f| f.page_size)
+            .filter(|p| p.is_power_of_two())
+            .or_else(|| {
+                core.auxv_value(coredump::AT_PAGESZ)
+                    .filter(|p| p.is_power_of_two())
+            })
+            .unwrap_or(4096);
+        let exe_anchor = core
+            .auxv_value(coredump::AT_PHDR)
+            .or_else(|| core.auxv_value(coredump::AT_ENTRY));
+        let interp_base = core.auxv_value(coredump::AT_BASE).filter(|&b| b != 0);
+        let mut warnings = Vec::new();
+        let mut modules = Vec::new();
+
+        for g in group_mappings(maps) {
+            let lowest = g.maps.iter().min_by_key(|m| m.offset).copied();
+            let Some(lowest) = lowest else { continue };
+            // The first page as the core holds it.
+            let head: Option<std::borrow::Cow<'_, [u8]>> = (lowest.offset == 0)
+                .then(|| {
+                    let len = (lowest.end - lowest.start).min(page) as usize;
+                    space.read(lowest.start, len).ok()
+                })
+                .flatten()
+                .filter(|b| b.starts_with(b"\x7fELF"));
+            let core_hdr = head.as_deref().and_then(elf::parse_header);
+            let is_elf = core_hdr.is_some() || g.maps.iter().any(|m| m.executable);
+            if !is_elf {
+                continue;
+            }
+            let kind = if g.vdso {
+                ModuleKind::Vdso
+            } else if exe_anchor.is_some_and(|a| g.maps.iter().any(|m| a >= m.start && a < m.end)) {
+                ModuleKind::Executable
+            } else if interp_base.is_some_and(|a| g.maps.iter().any(|m| a >= m.start && a < m.end))
+            {
+                ModuleKind::Interpreter
+            } else {
+                ModuleKind::Library
+            };
+
+            // Build-id from the core's memory.
+            let endian = head
+                .as_deref()
+                .and_then(elf::header_endian)
+                .unwrap_or(core.endian);
+            let core_build_id = core_hdr.as_ref().and_then(|h| {
+                let bias = bias_from(&h.loads, lowest.start, lowest.offset, page)?;
+                h.notes.iter().find_map(|&(vaddr, off, size)| {
+                    let size = usize::try_from(size.min(1 << 16)).ok()?;
+                    // Inside the dumped first page, by file offset; else by address.
+                    let from_head = usize::try_from(off)
+                        .ok()
+                        .and_then(|o| head.as_deref()?.get(o..o.checked_add(size)?));
+                    match from_head {
+                        Some(b) => elf::find_build_id(b, endian),
+                        None => {
+                            let b = space.read(vaddr.wrapping_add(bias), size).ok()?;
+                            elf::find_build_id(&b, endian)
+                        }
+                    }
+                })
+            });
+
+            // The file.
+            let (file_path, file_bytes): (Option<PathBuf>, Option<Arc<FileBytes>>) = if g.vdso {
+                let len = (lowest.end - lowest.start).min(1 << 24) as usize;
+                let b = space
+                    .read(lowest.start, len)
+                    .ok()
+                    .map(|b| Arc::new(FileBytes::Owned(b.into_owned())));
+                (None, b)
+            } else {
+                let p = match (&opts.binary, kind) {
+                    (Some(b), ModuleKind::Executable) => Some(b.clone()),
+                    _ => join_sysroot(&opts.sysroot, &g.path),
+                };
+                let b = p
+                    .as_deref()
+                    .and_then(|p| elf::map_file(p).ok())
+                    .map(Arc::new);
+                (p, b)
+            };
+            let mut status = BuildIdStatus::NoFile;
+            let mut file_build_id = None;
+            let mut elf_cell = None;
+            match (&file_path, file_bytes) {
+                (_, Some(bytes)) => match ElfCell::open(bytes) {
+                    Ok(cell) => {
+                        file_build_id = cell.build_id();
+                        let shown = file_path
+                            .as_ref()
+                            .map_or_else(|| g.path.clone(), |p| p.display().to_string());
+                        let machine_ok = cell_machine(&cell).is_none_or(|m| {
+                            core_hdr.as_ref().map_or(core.machine, |h| h.machine) == m
+                        });
+                        let verdict = match (&core_build_id, &file_build_id) {
+                            _ if !machine_ok => Err(format!(
+                                "{shown} is for another machine than the core's; it is not used"
+                            )),
+                            (Some(c), Some(f)) if c == f => Ok(BuildIdStatus::Match),
+                            (Some(c), Some(f)) => Err(format!(
+                                "{shown} has build-id {} but the core's {} has {}; it is not used (addresses in it stay module + offset)",
+                                elf::hex(f),
+                                g.path,
+                                elf::hex(c)
+                            )),
+                            (Some(c), None) => Err(format!(
+                                "{shown} has no build-id but the core's {} has {}; it is not used",
+                                g.path,
+                                elf::hex(c)
+                            )),
+                            (None, _) => match head.as_deref() {
+                                Some(h)
+                                    if !first_page_matches(h, cell.bytes(), core_hdr.as_ref()) =>
+                                {
+                                    Err(format!(
+                                        "{shown} differs from the first page of {} in the core; it is not used",
+                                        g.path
+                                    ))
+                                }
+                                _ => Ok(BuildIdStatus::NoBuildId),
+                            },
+                        };
+                        match verdict {
+                            Ok(s) => {
+                                status = s;
+                                elf_cell = Some(cell);
+                            }
+                            Err(msg) => {
+                                status = BuildIdStatus::Mismatch;
+                                warnings.push(Warning::new("build-id-mismatch", msg));
+                            }
+                        }
+                    }
+                    Err(e) => {
+                        status = BuildIdStatus::Mismatch;
+                        warnings.push(Warning::new(
+                            "module-unreadable",
+                            format!(
+                                "{}: not a readable ELF file ({e}); addresses in {} stay module + offset",
+                                file_path.as_deref().map_or_else(|| g.path.clone(), |p| p.display().to_string()),
+                                g.path
+                            ),
+                        ));
+                    }
+                },
+                (Some(p), None) => {
+                    warnings.push(Warning::new(
+                        "module-missing",
+                        format!(
+                            "{} (mapped as {}) not found; addresses in it stay module + offset",
+                            p.display(),
+                            g.path
+                        ),
+                    ));
+                }
+                (None, None) => {
+                    if !g.vdso {
+                        warnings.push(Warning::new(
+                            "module-missing",
+                            format!("{}: cannot be looked up under the sysroot", g.path),
+                        ));
+                    }
+                }
+            }
+            if g.vdso && elf_cell.is_some() {
+                status = if core_build_id.is_some() {
+                    BuildIdStatus::Match
+                } else {
+                    BuildIdStatus::NoBuildId
+                };
+            }
+
+            // Bias and extent.
+            let file_hdr = elf_cell
+                .as_ref()
+                .and_then(|c| elf::parse_header(&c.bytes()[..c.bytes().len().min(1 << 16)]));
+            let hdr = core_hdr.as_ref().or(file_hdr.as_ref());
+            let mut bias_known = false;
+            let mut bias = lowest.start.wrapping_sub(lowest.offset);
+            if let Some(h) = hdr {
+                let from_auxv = match kind {
+                    ModuleKind::Executable => core
+                        .auxv_value(coredump::AT_PHDR)
+                        .zip(h.phdr_vaddr)
+                        .map(|(a, v)| a.wrapping_sub(v)),
+                    _ => None,
+                };
+                if let Some(b) =
+                    from_auxv.or_else(|| bias_from(&h.loads, lowest.start, lowest.offset, page))
+                {
+                    bias = b;
+                    bias_known = true;
+                }
+            }
+            let map_lo = g.maps.iter().map(|m| m.start).min().unwrap_or(lowest.start);
+            let map_hi = g.maps.iter().map(|m| m.end).max().unwrap_or(lowest.end);
+            let (start, end) = match hdr
+                .filter(|_| bias_known)
+                .and_then(|h| extent(&h.loads, bias))
+            {
+                Some((lo, hi)) if lo <= map_lo && hi >= map_hi && hi - lo < (1 << 40) => (lo, hi),
+                _ => (map_lo, map_hi),
+            };
+
+            // Debug information.
+            let has_own_dwarf = elf_cell.as_ref().is_some_and(ElfCell::has_dwarf);
+            let mut debug = None;
+            let mut debug_file = None;
+            if !has_own_dwarf && !g.vdso {
+                let id = file_build_id.as_deref().or(core_build_id.as_deref());
+                let link = elf_cell.as_ref().and_then(|c| {
+                    let (n, crc) = c.file().gnu_debuglink().ok().flatten()?;
+                    Some((String::from_utf8_lossy(n).into_owned(), crc))
+                });
+                if let Some((p, cell)) =
+                    find_debug_file(opts, &g.path, file_path.as_deref(), id, link.as_ref())
+                {
+                    debug_file = Some(p);
+                    debug = Some(cell);
+                }
+            }
+
+            modules.push(Module {
+                name: g.path,
+                kind,
+                file: file_path,
+                start,
+                end,
+                bias,
+                bias_known,
+                mappings: g.maps,
+                core_build_id,
+                file_build_id,
+                status,
+                debug_file,
+                has_own_dwarf,
+                elf: elf_cell,
+                debug,
+                dwarf: OnceCell::new(),
+                syms: OnceCell::new(),
+                cfi: OnceCell::new(),
+            });
+        }
+        modules.sort_by_key(|m| m.start);
+        let mut index: Vec<(u64, u64, usize)> = modules
+            .iter()
+            .enumerate()
+            .map(|(i, m)| (m.start, m.end, i))
+            .collect();
+        index.sort_unstable();
+        Modules {
+            modules,
+            index,
+            warnings,
+            endian: core.endian,
+            pointer_size: core.pointer_size(),
+            arch: core.arch,
+        }
+    }
+
+    /// The machine of the core.
+    pub fn arch(&self) -> coredump::Arch {
+        self.arch
+    }
+
+    /// Byte order of the core.
+    pub fn endian(&self) -> Endian {
+        self.endian
+    }
+
+    /// Size of a pointer in the process.
+    pub fn pointer_size(&self) -> usize {
+        self.pointer_size
+    }
+
+    pub fn modules(&self) -> &[Module] {
+        &self.modules
+    }
+
+    pub fn iter(&self) -> std::slice::Iter<'_, Module> {
+        self.modules.iter()
+    }
+
+    /// What went wrong finding or checking files.
+    pub fn warnings(&self) -> &[Warning] {
+        &self.warnings
+    }
+
+    /// The module that holds a runtime address (within its PT_LOAD extent,
+    /// so .bss included).
+    pub fn module_at(&self, addr: u64) -> Option<&Module> {
+        let i = self.index.partition_point(|(s, _, _)| *s <= addr);
+        self.index[..i]
+            .iter()
+            .rev()
+            .take(4)
+            .find(|(s, e, _)| addr >= *s && addr < *e)
+            .map(|(_, _, m)| &self.modules[*m])
+    }
+
+    /// The main executable's module.
+    pub fn executable(&self) -> Option<&Module> {
+        self.modules
+            .iter()
+            .find(|m| m.kind == ModuleKind::Executable)
+    }
+
+    /// Find a symbol by name in every module (the executable first, then in address
+    /// order): its runtime address. Defined symbols of .dynsym and .symtab (and the
+    /// debug file's .symtab) count, so `__abort_msg` is found without debug info.
+    pub fn find_symbol(&self, name: &str) -> Option<SymbolAddress> {
+        self.executable()
+            .into_iter()
+            .chain(
+                self.modules
+                    .iter()
+                    .filter(|m| m.kind != ModuleKind::Executable),
+            )
+            .find_map(|m| m.find_symbol(name))
+    }
+}
+
+fn cell_machine(cell: &ElfCell) -> Option<u16> {
+    let b = cell.bytes();
+    let e = elf::header_endian(b)?;
+    crate::coredump::Bytes::new(b, e).u16(18)
+}
+
+/// Without build-ids, compare the ELF header and program headers the core holds
+/// with the file's.
+fn first_page_matches(head: &[u8], file: &[u8], hdr: Option<&HeaderInfo>) -> bool {
+    let Some(h) = hdr else { return true };
+    let Some(e) = elf::header_endian(head) else {
+        return true;
+    };
+    let b = crate::coredump::Bytes::new(head, e);
+    let is64 = head.get(4) == Some(&2);
+    let (phoff, phentsize, phnum) = if is64 {
+        (b.u64(32), b.u16(54), b.u16(56))
+    } else {
+        (b.u32(28).map(u64::from), b.u16(42), b.u16(44))
+    };
+    let (Some(phoff), Some(es), Some(n)) = (phoff, phentsize, phnum) else {
+        return true;
+    };
+    let end = phoff
+        .saturating_add(u64::from(es) * u64::from(n))
+        .min(head.len() as u64) as usize;
+    let _ = h;
+    file.len() >= end && head.len() >= end && head[..end] == file[..end]
+}
+
+/// Look for a separate debug file: by build-id in each `--debug-dir` and the
+/// sysroot's `/usr/lib/debug`, by `.gnu_debuglink` next to the file and in those
+/// directories, then in the debuginfod client cache. A candidate must carry the
+/// module's build-id (or, without one, the debuglink CRC).
+fn find_debug_file(
+    opts: &SymbolOptions,
+    core_path: &str,
+    real_file: Option<&Path>,
+    build_id: Option<&[u8]>,
+    link: Option<&(String, u32)>,
+) -> Option<(PathBuf, ElfCell)> {
+    let mut dirs: Vec<PathBuf> = opts.debug_dirs.clone();
+    if let Some(d) = join_sysroot(&opts.sysroot, "/usr/lib/debug") {
+        dirs.push(d);
+    }
+    let mut cands: Vec<PathBuf> = Vec::new();
+    if let Some(id) = build_id.filter(|id| id.len() >= 2) {
+        let h = elf::hex(id);
+        for d in &dirs {
+            cands.push(
+                d.join(".build-id")
+                    .join(&h[..2])
+                    .join(format!("{}.debug", &h[2..])),
+            );
+        }
+    }
+    if let Some((name, _)) = link
+        && !name.is_empty()
+        && !name.contains('/')
+    {
+        let core_dir = Path::new(core_path)
+            .parent()
+            .and_then(|p| p.to_str())
+            .unwrap_or("/");
+        let mut dir_cands = Vec::new();
+        if let Some(d) = join_sysroot(&opts.sysroot, core_dir) {
+            dir_cands.push(d);
+        }
+        if let Some(d) = real_file.and_then(Path::parent) {
+            dir_cands.push(d.to_path_buf());
+        }
+        for d in &dir_cands {
+            cands.push(d.join(name));
+            cands.push(d.join(".debug").join(name));
+        }
+        for d in &dirs {
+            if let Some(sub) = join_sysroot(d, core_dir) {
+                cands.push(sub.join(name));
+            }
+            cands.push(d.join(name));
+        }
+    }
+    if let (Some(id), Some(cache)) = (build_id, &opts.debuginfod_cache) {
+        cands.push(cache.join(elf::hex(id)).join("debuginfo"));
+    }
+    let mut seen = std::collections::HashSet::new();
+    for c in cands {
+        if !seen.insert(c.clone()) || real_file.is_some_and(|r| r == c) {
+            continue;
+        }
+        let Ok(bytes) = elf::map_file(&c) else {
+            continue;
+        };
+        let Ok(cell) = ElfCell::open(Arc::new(bytes)) else {
+            continue;
+        };
+        let ok = match (build_id, cell.build_id()) {
+            (Some(want), Some(have)) => want == have.as_slice(),
+            (Some(_), None) | (None, _) => match link {
+                Some((_, crc)) => {
+                    let mut h = flate2::Crc::new();
+                    h.update(cell.bytes());
+                    h.sum() == *crc
+                }
+                None => false,
+            },
+        };
+        if ok {
+            return Some((c, cell));
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sysroot_join_is_safe() {
+        let r = Path::new("/sr");
+        assert_eq!(
+            join_sysroot(r, "/usr/lib/libc.so.6"),
+            Some(PathBuf::from("/sr/usr/lib/libc.so.6"))
+        );
+        assert_eq!(join_sysroot(r, "/usr/../../etc/passwd"), None);
+        assert_eq!(join_sysroot(r, "relative"), None);
+        assert_eq!(
+            join_sysroot(Path::new("/"), "/lib/x.so"),
+            Some(PathBuf::from("/lib/x.so"))
+        );
+    }
+
+    #[test]
+    fn bias_of_a_pie() {
+        let loads = [
+            elf::LoadSegment {
+                vaddr: 0,
+                offset: 0,
+                filesz: 0x1000,
+                memsz: 0x1000,
+                flags: 4,
+            },
+            elf::LoadSegment {
+                vaddr: 0x1000,
+                offset: 0x1000,
+                filesz: 0x2000,
+                memsz: 0x2000,
+                flags: 5,
+            },
+            elf::LoadSegment {
+                vaddr: 0x4de0,
+                offset: 0x3de0,
+                filesz: 0x230,
+                memsz: 0x238,
+                flags: 6,
+            },
+        ];
+        assert_eq!(
+            bias_from(&loads, 0x5555_0000_0000, 0, 4096),
+            Some(0x5555_0000_0000)
+        );
+        assert_eq!(
+            bias_from(&loads, 0x5555_0000_1000, 0x1000, 4096),
+            Some(0x5555_0000_0000)
+        );
+        // The data segment: file offset 0x3000 (page of 0x3de0) mapped at 0x...4000.
+        assert_eq!(
+            bias_from(&loads, 0x5555_0000_4000, 0x3000, 4096),
+            Some(0x5555_0000_0000)
+        );
+        assert_eq!(
+            extent(&loads, 0x1000),
+            Some((0x1000, 0x1000 + 0x4de0 + 0x238))
+        );
+    }
+}

@@ -1,0 +1,177 @@
+//! Addresses to names: module + offset always, the function from DWARF (with the
+//! chain of inlined calls) or else from the symbol tables, and file:line.
+
+use std::borrow::Cow;
+
+use serde::Serialize;
+
+use super::modules::{Module, Modules};
+
+/// One source-level frame at an address: the innermost inlined call first.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct SourceFrame {
+    /// Demangled (C++, Rust) function name.
+    pub function: Option<String>,
+    pub file: Option<String>,
+    pub line: Option<u32>,
+    /// This function was inlined into the next frame.
+    pub inlined: bool,
+}
+
+/// What is known of one address.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Symbol {
+    /// The module's path as the core names it.
+    pub module: String,
+    /// The address in the module's own (link-time) address space, as
+    /// `addr2line -e FILE` takes it; for shared objects and PIEs, the offset from
+    /// the module's load address.
+    pub offset: u64,
+    /// The innermost function (an inlined one when the address is in inlined code).
+    pub function: Option<String>,
+    pub file: Option<String>,
+    pub line: Option<u32>,
+    /// Every source frame at the address, innermost first (several when inlined).
+    pub frames: Vec<SourceFrame>,
+}
+
+/// A data symbol (a global variable) holding an address.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct DataSymbol {
+    pub module: String,
+    /// Demangled name.
+    pub name: String,
+    /// Runtime address of the symbol's start.
+    pub address: u64,
+    pub size: u64,
+    /// `addr - address`.
+    pub offset: u64,
+}
+
+/// How much to resolve.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Detail {
+    /// Use DWARF (function names as the debugger shows them, file:line). Without
+    /// it, names come from the symbol tables only.
+    pub dwarf: bool,
+    /// List inlined frames (needs `dwarf`).
+    pub inlines: bool,
+}
+
+impl Detail {
+    pub const FULL: Detail = Detail {
+        dwarf: true,
+        inlines: true,
+    };
+    pub const SYMTAB: Detail = Detail {
+        dwarf: false,
+        inlines: false,
+    };
+}
+
+pub(crate) fn demangle(name: &str) -> String {
+    addr2line::demangle_auto(Cow::Borrowed(name), None).into_owned()
+}
+
+impl Module {
+    /// The function holding a link-time address, from the symbol tables.
+    pub fn symtab_function(&self, vaddr: u64) -> Option<String> {
+        self.symbol_for(vaddr, true).map(|(n, _, _)| demangle(n))
+    }
+
+    /// Source frames at a link-time address, innermost first. Empty when nothing
+    /// is known.
+    pub fn source_frames(&self, vaddr: u64, detail: Detail) -> Vec<SourceFrame> {
+        let mut out = Vec::new();
+        if detail.dwarf {
+            self.with_addr2line(|ctx| {
+                let Ok(mut it) = ctx.find_frames(vaddr).skip_all_loads() else {
+                    return;
+                };
+                while let Ok(Some(f)) = it.next() {
+                    if out.len() >= 64 {
+                        break;
+                    }
+                    out.push(SourceFrame {
+                        function: f
+                            .function
+                            .as_ref()
+                            .and_then(|n| n.demangle().ok())
+                            .map(Cow::into_owned),
+                        file: f.location.as_ref().and_then(|l| l.file).map(str::to_string),
+                        line: f.location.as_ref().and_then(|l| l.line),
+                        inlined: false,
+                    });
+                }
+            });
+            let n = out.len();
+            for (i, f) in out.iter_mut().enumerate() {
+                f.inlined = i + 1 < n;
+            }
+            if !detail.inlines && n > 1 {
+                // One frame: the real function, at the innermost source line.
+                let inner = out.swap_remove(0);
+                let mut last = out.pop().unwrap_or_else(|| inner.clone());
+                last.file = inner.file;
+                last.line = inner.line;
+                last.inlined = false;
+                out = vec![last];
+            }
+        }
+        match out.last_mut() {
+            Some(f) if f.function.is_none() => f.function = self.symtab_function(vaddr),
+            Some(_) => {}
+            None => {
+                if let Some(name) = self.symtab_function(vaddr) {
+                    out.push(SourceFrame {
+                        function: Some(name),
+                        file: None,
+                        line: None,
+                        inlined: false,
+                    });
+                }
+            }
+        }
+        out
+    }
+}
+
+impl Modules {
+    /// Symbolize a runtime address: module + offset at least, then function,
+    /// file:line and inlined frames as far as the files found allow. `None` when no
+    /// module holds the address.
+    pub fn symbolize(&self, addr: u64) -> Option<Symbol> {
+        self.symbolize_with(addr, Detail::FULL)
+    }
+
+    pub fn symbolize_with(&self, addr: u64, detail: Detail) -> Option<Symbol> {
+        let m = self.module_at(addr)?;
+        let offset = m.to_link(addr);
+        let frames = m.source_frames(offset, detail);
+        let first = frames.first();
+        Some(Symbol {
+            module: m.name.clone(),
+            offset,
+            function: first.and_then(|f| f.function.clone()),
+            file: first.and_then(|f| f.file.clone()),
+            line: first.and_then(|f| f.line),
+            frames,
+        })
+    }
+
+    /// The global variable (symbol-table object) holding a runtime address, e.g.
+    /// `config_lock`. Member paths such as `region->slots[2].mu` need DWARF types
+    /// and are built on top of this by the caller.
+    pub fn data_symbol(&self, addr: u64) -> Option<DataSymbol> {
+        let m = self.module_at(addr)?;
+        let v = m.to_link(addr);
+        let (name, start, size) = m.symbol_for(v, false)?;
+        Some(DataSymbol {
+            module: m.name.clone(),
+            name: demangle(name),
+            address: start.wrapping_add(m.bias),
+            size,
+            offset: v - start,
+        })
+    }
+}

@@ -1,0 +1,222 @@
+//! Modules, build-ids and symbolization on the committed fixture cores.
+
+use std::path::{Path, PathBuf};
+
+use mutexdiag::CoreFile;
+use mutexdiag::input::InputOptions;
+use mutexdiag::mappings;
+use mutexdiag::symbols::{BuildIdStatus, ModuleKind, Modules, SymbolOptions};
+
+fn fixture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures")
+        .join(name)
+}
+
+/// The fixture core, expanded here into a temporary file.
+fn core_file(name: &str, role: &str) -> (tempfile::TempPath, CoreFile) {
+    let zst = std::fs::File::open(fixture(name).join(format!("core.{role}.zst"))).unwrap();
+    let mut tmp = tempfile::NamedTempFile::new().unwrap();
+    zstd::stream::copy_decode(zst, &mut tmp).unwrap();
+    let path = tmp.into_temp_path();
+    let f = CoreFile::open(&path, &InputOptions::default()).unwrap();
+    (path, f)
+}
+
+fn load(name: &str, role: &str, opts: &SymbolOptions) -> (CoreFile, Modules) {
+    let (_tmp, f) = core_file(name, role);
+    let core = f.parse().unwrap();
+    let maps = mappings::build(&core);
+    let m = Modules::load(&core, &maps, opts);
+    drop(core);
+    (f, m)
+}
+
+fn opts(name: &str) -> SymbolOptions {
+    SymbolOptions {
+        binary: Some(fixture(name).join("app")),
+        sysroot: PathBuf::from("/"),
+        debug_dirs: vec![],
+        debuginfod_cache: None,
+    }
+}
+
+#[test]
+fn segv_modules() {
+    let (_f, m) = load("segv", "main", &opts("segv"));
+    for x in m.iter() {
+        eprintln!("{x:?}");
+    }
+    for w in m.warnings() {
+        eprintln!("warning: {w:?}");
+    }
+    let exe = m.executable().unwrap();
+    assert_eq!(exe.kind, ModuleKind::Executable);
+    assert_eq!(exe.status, BuildIdStatus::Match);
+    assert!(exe.has_own_dwarf);
+    let f = exe.find_symbol("node_value").unwrap();
+    let s = m.symbolize(f.address + 4).unwrap();
+    eprintln!("{s:?}");
+    assert_eq!(s.function.as_deref(), Some("node_value"));
+    assert!(s.file.as_deref().unwrap().ends_with("segv.c"));
+    let _ = Path::new("/");
+}
+
+fn facts(name: &str, role: &str) -> serde_json::Value {
+    let t = std::fs::read_to_string(fixture(name).join(format!("facts.{role}.json"))).unwrap();
+    serde_json::from_str(&t).unwrap()
+}
+
+/// The TID of the thread whose `role_in_scenario` starts with `role`.
+fn tid_of(f: &serde_json::Value, role: &str) -> u32 {
+    f["threads"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["role_in_scenario"].as_str().unwrap().starts_with(role))
+        .unwrap()["tid"]
+        .as_u64()
+        .unwrap() as u32
+}
+
+fn thread_pcs(name: &str, role: &str) -> Vec<(u32, u64)> {
+    let (_tmp, f) = core_file(name, role);
+    let core = f.parse().unwrap();
+    core.threads
+        .iter()
+        .filter_map(|t| Some((t.tid, t.pc?)))
+        .collect()
+}
+
+#[test]
+fn libc_symbols_with_debug_info() {
+    let (_f, m) = load("segv", "main", &opts("segv"));
+    let libc = m.iter().find(|x| x.name.ends_with("/libc.so.6")).unwrap();
+    if libc.status != BuildIdStatus::Match {
+        panic!(
+            "this machine's libc is not the one in the fixture core: {:?}",
+            m.warnings()
+        );
+    }
+    // The sleeper thread sits in pause().
+    let pcs = thread_pcs("segv", "main");
+    let (_, pc) = pcs
+        .iter()
+        .find(|(t, _)| *t == tid_of(&facts("segv", "main"), "sleeper"))
+        .unwrap();
+    let s = m.symbolize(*pc).unwrap();
+    assert_eq!(s.function.as_deref(), Some("__libc_pause"));
+    assert!(s.file.as_deref().unwrap().ends_with("pause.c"), "{s:?}");
+    // The main thread waits in pthread_join: in __futex_abstimed_wait_common, with
+    // __futex_abstimed_wait_common64 inlined into it (as `eu-addr2line -i` says).
+    let (_, pc) = pcs
+        .iter()
+        .find(|(t, _)| *t == tid_of(&facts("segv", "main"), "main"))
+        .unwrap();
+    let s = m.symbolize(*pc).unwrap();
+    let names: Vec<_> = s
+        .frames
+        .iter()
+        .map(|f| f.function.clone().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "__futex_abstimed_wait_common64",
+            "__futex_abstimed_wait_common",
+        ]
+    );
+    assert!(s.frames[0].inlined && !s.frames[1].inlined);
+    assert_eq!((s.frames[0].line, s.frames[1].line), (Some(57), Some(87)));
+    // __abort_msg is exported by libc's .dynsym.
+    let a = m.find_symbol("__abort_msg").unwrap();
+    assert!(libc.contains(a.address));
+}
+
+#[test]
+fn global_mutex_names() {
+    let (_f, m) = load("abba", "main", &opts("abba"));
+    let exe = m.executable().unwrap();
+    for name in ["m1", "m2", "m3"] {
+        let s = exe.find_symbol(name).unwrap();
+        assert_eq!(s.size, 40);
+        let d = m.data_symbol(s.address + 16).unwrap();
+        assert_eq!(d.name, name);
+        assert_eq!(d.offset, 16);
+        assert_eq!(d.address, s.address);
+    }
+}
+
+#[test]
+fn missing_library_degrades_to_module_offset() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = SymbolOptions {
+        binary: None,
+        sysroot: dir.path().to_path_buf(),
+        debug_dirs: vec![],
+        debuginfod_cache: None,
+    };
+    let (_f, m) = load("segv", "main", &o);
+    let missing: Vec<_> = m
+        .warnings()
+        .iter()
+        .filter(|w| w.code == "module-missing")
+        .collect();
+    assert_eq!(missing.len(), 3, "{:?}", m.warnings());
+    assert!(missing.iter().any(|w| w.message.contains("libc.so.6")));
+    let pcs = thread_pcs("segv", "main");
+    let (_, pc) = pcs
+        .iter()
+        .find(|(t, _)| *t == tid_of(&facts("segv", "main"), "sleeper"))
+        .unwrap();
+    let s = m.symbolize(*pc).unwrap();
+    assert!(s.module.ends_with("/libc.so.6"));
+    assert_eq!(s.function, None);
+    let libc = m.module_at(*pc).unwrap();
+    assert_eq!(libc.status, BuildIdStatus::NoFile);
+    // The bias still comes from the core (the first page is dumped).
+    assert!(libc.bias_known);
+    assert_eq!(s.offset, pc - libc.bias);
+}
+
+#[test]
+fn wrong_build_id_is_not_used() {
+    let dir = tempfile::tempdir().unwrap();
+    let libdir = dir.path().join("usr/lib/x86_64-linux-gnu");
+    std::fs::create_dir_all(&libdir).unwrap();
+    // Another ELF file where libc should be.
+    std::fs::copy(fixture("abba").join("app"), libdir.join("libc.so.6")).unwrap();
+    let o = SymbolOptions {
+        binary: Some(fixture("segv").join("app")),
+        sysroot: dir.path().to_path_buf(),
+        debug_dirs: vec![],
+        debuginfod_cache: None,
+    };
+    let (_f, m) = load("segv", "main", &o);
+    let w: Vec<_> = m
+        .warnings()
+        .iter()
+        .filter(|w| w.code == "build-id-mismatch")
+        .collect();
+    assert_eq!(w.len(), 1, "{:?}", m.warnings());
+    assert!(w[0].message.contains("libc.so.6"));
+    let libc = m.iter().find(|x| x.name.ends_with("/libc.so.6")).unwrap();
+    assert_eq!(libc.status, BuildIdStatus::Mismatch);
+    assert!(libc.object().is_none());
+    let pcs = thread_pcs("segv", "main");
+    let (_, pc) = pcs
+        .iter()
+        .find(|(t, _)| *t == tid_of(&facts("segv", "main"), "sleeper"))
+        .unwrap();
+    let s = m.symbolize(*pc).unwrap();
+    assert_eq!(s.function, None);
+    // The executable still symbolizes.
+    let (_, pc) = pcs
+        .iter()
+        .find(|(t, _)| *t == tid_of(&facts("segv", "main"), "crasher"))
+        .unwrap();
+    assert_eq!(
+        m.symbolize(*pc).unwrap().function.as_deref(),
+        Some("node_value")
+    );
+}
