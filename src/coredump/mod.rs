@@ -756,7 +756,9 @@ fn detect_os(notes: &[Note<'_>]) -> Os {
             return Os::NetBsd;
         }
         if n.owner == b"CORE\0" || n.owner == b"CORE" {
-            if matches!(n.n_type, 10 | 13 | 16 | 17) {
+            // NT_PSTATUS, NT_PSINFO, NT_LWPSTATUS, NT_LWPSINFO; or NT_PLATFORM (5),
+            // which only Solaris writes and which old-style-only cores also have.
+            if matches!(n.n_type, 5 | 10 | 13 | 16 | 17) {
                 return Os::Solaris;
             }
             os = Os::Linux;

@@ -6,15 +6,20 @@
 //! into a [`Decoded`], a representation-neutral description: type, attributes, lock
 //! state, owner, and any field combination that cannot occur.
 
+pub mod declared;
 pub mod discover;
 pub mod dwarf;
 pub mod glibc;
+pub mod magic;
 pub mod musl;
+pub mod owner;
 pub mod select;
+pub mod solaris;
 
 use serde::Serialize;
 
 use crate::coredump::Endian;
+use crate::memory::AddressSpace;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -104,6 +109,42 @@ impl Decoded {
     }
 }
 
+/// A magic number a layout stamps into every initialised lock: `size` bytes at
+/// `offset`, holding `value` in the core's byte order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct Magic {
+    pub offset: usize,
+    /// 1, 2, 4 or 8.
+    pub size: usize,
+    pub value: u64,
+}
+
+impl Magic {
+    /// The magic's bytes as they appear in memory of this byte order.
+    pub fn bytes(&self, endian: Endian) -> Vec<u8> {
+        let v = match endian {
+            Endian::Little => self.value.to_le_bytes(),
+            Endian::Big => self.value.to_be_bytes(),
+        };
+        match endian {
+            Endian::Little => v[..self.size.min(8)].to_vec(),
+            Endian::Big => v[8 - self.size.min(8)..].to_vec(),
+        }
+    }
+}
+
+/// A lock found inside a larger synchronisation object (a Solaris `rwlock_t`
+/// embeds a `mutex_t` at offset 8 and stamps it with `MUTEX_MAGIC`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Embedding {
+    /// What contains the lock, e.g. `rwlock`.
+    pub container: &'static str,
+    /// Address of the container.
+    pub address: u64,
+    /// A short description of the container's state.
+    pub note: String,
+}
+
 /// One in-memory representation of a mutex.
 pub trait Layout: Send + Sync + std::fmt::Debug {
     fn name(&self) -> &str;
@@ -120,6 +161,20 @@ pub trait Layout: Send + Sync + std::fmt::Debug {
     fn plausible_locked(&self, bytes: &[u8], endian: Endian) -> bool;
     /// Do these bytes carry this layout's magic number (layouts that have one)?
     fn has_magic(&self, _bytes: &[u8], _endian: Endian) -> Option<bool> {
+        None
+    }
+    /// The magic number, for layouts that have one (used by the magic scan).
+    fn magic(&self) -> Option<Magic> {
+        None
+    }
+    /// A structural test of a lock in any state (locked or not), used to validate a
+    /// magic hit by its other fields. Defaults to [`Layout::plausible_locked`].
+    fn plausible(&self, bytes: &[u8], endian: Endian) -> bool {
+        self.plausible_locked(bytes, endian)
+    }
+    /// Whether the lock at `addr` is part of a larger object, judged from the
+    /// address space around it (e.g. the mutex inside a Solaris rwlock).
+    fn embedded_in(&self, _space: &AddressSpace<'_>, _addr: u64) -> Option<Embedding> {
         None
     }
 }

@@ -1,0 +1,291 @@
+//! Solaris/illumos cores, written by the test-only writer in
+//! `tests/support/solaris_core.rs` from the documented structures (no real Solaris
+//! core is publicly available): parsing of the notes, decoding of the seed's mutex
+//! on both byte orders, discovery by magic and owner-pointer classification.
+
+mod support;
+
+use mutexdiag::coredump::{Arch, Core, Os};
+use mutexdiag::mappings;
+use mutexdiag::memory::AddressSpace;
+use mutexdiag::mutex::owner::{self, OwnerClass};
+use mutexdiag::mutex::solaris::{self, SolarisMutex};
+use mutexdiag::mutex::{Layout, LockState, MutexType, magic};
+use support::solaris_core::{SeedFacts, Target, seed};
+
+const TARGETS: [Target; 3] = [Target::Amd64, Target::Sparcv9, Target::Sparc32];
+
+fn arch_of(t: Target) -> Arch {
+    match t {
+        Target::Amd64 => Arch::X86_64,
+        Target::Sparcv9 => Arch::Sparc64,
+        Target::Sparc32 => Arch::Sparc,
+    }
+}
+
+fn seed_bytes(t: Target) -> (Vec<u8>, SeedFacts) {
+    let (c, f) = seed(t);
+    (c.to_bytes(), f)
+}
+
+#[test]
+fn process_lwps_registers_and_signal() {
+    for t in TARGETS {
+        let (data, f) = seed_bytes(t);
+        let core = Core::parse(&data).unwrap();
+        assert_eq!(core.os, Os::Solaris, "{t:?}");
+        assert_eq!(core.arch, arch_of(t));
+        let p = core.process.as_ref().unwrap();
+        assert_eq!((p.pid, p.ppid), (Some(f.pid), Some(4200)));
+        assert_eq!(p.fname.as_deref(), Some("spinner"));
+        assert_eq!(p.psargs.as_deref(), Some("./spinner -k 0x6d757478"));
+        assert_eq!((p.uid, p.gid), (Some(100), Some(10)));
+
+        // Two live LWPs and a zombie.
+        let ids: Vec<u32> = core.threads.iter().map(|t| t.tid).collect();
+        assert_eq!(ids, vec![1, 2, 3], "{t:?}");
+        let crashed = core.crashed_thread().unwrap();
+        assert_eq!(crashed.tid, f.spinner);
+        assert_eq!(crashed.pc, Some(f.spinner_pc));
+        assert_eq!(crashed.sp, Some(f.spinner_sp));
+        assert_eq!(crashed.thread_pointer, Some(f.ulwps[1].1));
+        assert_eq!(crashed.cursig, 11);
+        let waiter = core.thread(f.waiter).unwrap();
+        assert!(!waiter.crashed);
+        assert_eq!(waiter.thread_pointer, Some(f.ulwps[0].1));
+        let sc = waiter.syscall.as_ref().unwrap();
+        assert_eq!((sc.number, sc.name), (77, Some("lwp_park")));
+        let zombie = core.thread(f.zombie).unwrap();
+        assert!(zombie.regs.is_empty() && zombie.thread_pointer.is_none());
+
+        // Register width and names per ABI.
+        match t {
+            Target::Amd64 => {
+                assert_eq!(crashed.reg("fsbase"), Some(f.ulwps[1].1));
+                assert_eq!(crashed.reg("rdi"), Some(f.mutex));
+                assert_eq!(crashed.reg("err"), Some(4));
+                assert_eq!(crashed.regs.len(), 28);
+            }
+            Target::Sparcv9 => {
+                assert_eq!(crashed.reg("g7"), Some(f.ulwps[1].1));
+                assert_eq!(crashed.reg("o0"), Some(f.mutex));
+                assert_eq!(crashed.reg("npc"), Some(f.spinner_pc + 4));
+                assert!(crashed.reg("ccr").is_some() && crashed.reg("psr").is_none());
+            }
+            Target::Sparc32 => {
+                assert_eq!(crashed.reg("g7"), Some(f.ulwps[1].1));
+                assert_eq!(crashed.reg("o1"), Some(f.owner));
+                assert!(crashed.reg("psr").is_some() && crashed.reg("ccr").is_none());
+                assert!(crashed.regs.iter().all(|r| *r <= u64::from(u32::MAX)));
+            }
+        }
+
+        // The fatal signal: SIGSEGV, SEGV_MAPERR, at owner + ul_schedctl.
+        let s = core.signal().unwrap();
+        assert_eq!((s.signo, s.code, s.addr), (11, 1, Some(f.fault)));
+        assert_eq!(f.fault, f.owner + t.schedctl());
+
+        let sol = core.solaris.as_ref().unwrap();
+        assert!(!sol.gcore && !sol.old_notes_only);
+        assert_eq!(sol.wstat, Some(0o200 | 11));
+        assert_eq!(sol.content, Some(0x1fff));
+        assert_eq!(sol.zone.as_deref(), Some("global"));
+        assert!(
+            sol.uname
+                .as_deref()
+                .unwrap()
+                .starts_with("SunOS testhost 5.11")
+        );
+        assert_eq!(
+            sol.lwp_names,
+            vec![(1, "main".to_string()), (2, "worker".to_string())]
+        );
+        assert_eq!(
+            sol.data_model,
+            Some(if t == Target::Sparc32 { 1 } else { 2 })
+        );
+        assert!(core.auxv.contains(&(6, 0x1000)));
+        assert!(
+            core.warnings
+                .iter()
+                .any(|w| w.code == "solaris-no-mapping-names")
+        );
+    }
+}
+
+#[test]
+fn mappings_inferred_without_names() {
+    for t in TARGETS {
+        let (data, f) = seed_bytes(t);
+        let core = Core::parse(&data).unwrap();
+        let maps = mappings::build(&core);
+        // No names, no SysV key: the shm-like segment is plain anonymous memory.
+        let shm = maps.iter().find(|m| m.contains(f.mutex)).unwrap();
+        assert!(shm.path.is_none() && shm.key.is_none());
+        // brk heap and the stacks are inferred from pstatus and the LWPs' sp.
+        let heap = maps.iter().find(|m| m.contains(f.own_mutex)).unwrap();
+        assert_eq!(heap.kind.as_str(), "heap", "{t:?}");
+        let stack = maps.iter().find(|m| m.contains(f.spinner_sp)).unwrap();
+        assert_eq!(stack.stack_of, vec![f.spinner]);
+        // The excluded mapping is there but not dumped.
+        assert!(maps.iter().any(|m| m.dumped.as_str() == "none"));
+    }
+}
+
+#[test]
+fn seed_mutex_decodes_at_documented_offsets() {
+    for t in TARGETS {
+        let (data, f) = seed_bytes(t);
+        let core = Core::parse(&data).unwrap();
+        let space = AddressSpace::new(&core);
+        let layout = SolarisMutex::for_arch(core.arch).unwrap();
+        let raw = space.slice(f.mutex, layout.size()).unwrap();
+        // The documented bytes, checked directly.
+        let (lockw, waiters, magic) = if t == Target::Amd64 {
+            (15, 14, [0x58, 0x4d])
+        } else {
+            (12, 15, [0x4d, 0x58])
+        };
+        assert_eq!(&raw[6..8], &magic);
+        assert_eq!(raw[lockw], t.lockset());
+        assert_eq!(raw[waiters], 1);
+        let d = layout.decode(raw, core.endian);
+        assert_eq!(d.layout, format!("solaris-{}", layout.isa().name()));
+        assert_eq!(d.state, LockState::Contended, "{t:?}");
+        assert_eq!(d.mtype, MutexType::Normal);
+        assert!(!d.pshared && !d.robust);
+        assert_eq!(d.owner_pointer, Some(f.owner));
+        assert_eq!(d.owner_pid, None);
+        assert_eq!(d.field("mutex_ownerpid"), Some(u64::from(f.spinners)));
+        assert!(d.anomalies.is_empty(), "{:?}", d.anomalies);
+        assert!(solaris::spinner_note(&d).is_some());
+        assert!(layout.plausible_locked(raw, core.endian));
+    }
+}
+
+#[test]
+fn magic_scan_and_owner_classes() {
+    for t in TARGETS {
+        let (data, f) = seed_bytes(t);
+        let core = Core::parse(&data).unwrap();
+        let space = AddressSpace::new(&core);
+        let maps = mappings::build(&core);
+        let layout = SolarisMutex::for_arch(core.arch).unwrap();
+        let r = magic::scan(&space, &layout);
+        let addrs: Vec<u64> = r.hits.iter().map(|h| h.address).collect();
+        assert_eq!(
+            addrs,
+            {
+                let mut v = vec![f.mutex, f.own_mutex, f.rwlock + 8];
+                v.sort();
+                v
+            },
+            "{t:?}"
+        );
+        let rw = r.hits.iter().find(|h| h.address == f.rwlock + 8).unwrap();
+        let e = rw.embedded_in.as_ref().unwrap();
+        assert_eq!((e.container, e.address), ("rwlock", f.rwlock));
+        assert!(r.hits.iter().all(|h| h.found_by == "magic"));
+
+        let offsets = owner::self_pointer_offsets(core.os, core.arch);
+        let classify = |p| {
+            owner::classify(
+                &core.threads,
+                &maps,
+                p,
+                Some((&space, core.pointer_size(), offsets)),
+            )
+        };
+        let seed_hit = r.hits.iter().find(|h| h.address == f.mutex).unwrap();
+        let c = classify(seed_hit.decoded.owner_pointer.unwrap());
+        assert_eq!(c.class, OwnerClass::ForeignUnmapped, "{t:?}");
+        let own = r.hits.iter().find(|h| h.address == f.own_mutex).unwrap();
+        let c = classify(own.decoded.owner_pointer.unwrap());
+        assert_eq!((c.class, c.tid), (OwnerClass::OwnThread, Some(1)));
+        // A pointer into the ulwp_t segment that is no live LWP's, but shaped like
+        // a ulwp_t (ul_self), versus one that is not.
+        let c = classify(f.ulwps[0].1 + 0x400);
+        assert_eq!(c.class, OwnerClass::ForeignMapped);
+        assert!(!c.self_pointing);
+        let c = classify(f.exited_ulwp);
+        assert_eq!(c.class, OwnerClass::ForeignMapped);
+        assert!(c.self_pointing, "{t:?}: ul_self of an exited LWP's ulwp_t");
+        assert_eq!(classify(0).class, OwnerClass::None);
+    }
+}
+
+#[test]
+fn old_notes_only() {
+    for t in TARGETS {
+        let (mut c, f) = seed(t);
+        c.new_notes = false;
+        let data = c.to_bytes();
+        let core = Core::parse(&data).unwrap();
+        assert_eq!(core.os, Os::Solaris, "{t:?}");
+        let sol = core.solaris.as_ref().unwrap();
+        assert!(sol.old_notes_only);
+        let p = core.process.as_ref().unwrap();
+        assert_eq!((p.pid, p.ppid), (Some(f.pid), Some(4200)));
+        assert_eq!(p.fname.as_deref(), Some("spinner"));
+        // Zombies have no prstatus in the old segment.
+        let ids: Vec<u32> = core.threads.iter().map(|t| t.tid).collect();
+        assert_eq!(ids, vec![1, 2]);
+        let crashed = core.crashed_thread().unwrap();
+        assert_eq!(crashed.tid, f.spinner);
+        assert_eq!(crashed.thread_pointer, Some(f.ulwps[1].1));
+        assert_eq!(crashed.pc, Some(f.spinner_pc));
+        assert_eq!(core.signal().unwrap().addr, Some(f.fault));
+        assert_eq!(sol.brk_base, Some(f.own_mutex - 0x100));
+        assert_eq!(
+            core.thread(f.waiter)
+                .unwrap()
+                .syscall
+                .as_ref()
+                .unwrap()
+                .number,
+            77
+        );
+    }
+}
+
+#[test]
+fn gcore_has_no_crashed_lwp() {
+    for t in TARGETS {
+        let (mut c, _) = seed(t);
+        c.wstat = 0;
+        for l in &mut c.lwps {
+            l.signal = None;
+        }
+        let data = c.to_bytes();
+        let core = Core::parse(&data).unwrap();
+        let sol = core.solaris.as_ref().unwrap();
+        assert!(sol.gcore);
+        assert!(core.crashed_thread().is_none(), "{t:?}");
+        assert!(core.signal().is_none());
+        assert!(core.warnings.iter().any(|w| w.code == "solaris-gcore"));
+    }
+}
+
+#[test]
+fn truncated_and_corrupted_cores_never_panic() {
+    for t in TARGETS {
+        let (data, _) = seed_bytes(t);
+        let mut cut = 0;
+        while cut < data.len() {
+            if let Ok(core) = Core::parse(&data[..cut]) {
+                let space = AddressSpace::new(&core);
+                let _ = mappings::build(&core);
+                if let Some(l) = SolarisMutex::for_arch(core.arch) {
+                    let _ = magic::scan(&space, &l);
+                }
+            }
+            cut += 97;
+        }
+        // Flip bytes through the note segments.
+        let mut bad = data.clone();
+        for i in (64..bad.len().min(40_000)).step_by(13) {
+            bad[i] ^= 0xa5;
+            let _ = Core::parse(&bad);
+        }
+    }
+}
