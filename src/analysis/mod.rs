@@ -17,6 +17,7 @@ use crate::mutex::select::{self, LibcGuess};
 use crate::mutex::{Decoded, Layout, LockState};
 use crate::report::Hex;
 use crate::report::model::{self, CoreModel, MutexModel, OwnerModel, Report};
+use crate::symbols::{Modules, SymbolOptions};
 
 /// What `analyze` should do.
 #[derive(Clone, Debug)]
@@ -113,12 +114,26 @@ pub fn analyze(path: &Path, opts: &Options) -> Result<Report> {
             format!("cannot open --binary {}: analysing without it", b.display()),
         ));
     }
-    Ok(analyze_core(
+    let maps = mappings::build(&core);
+    let modules = Modules::load(
         &core,
-        &path.display().to_string(),
+        &maps,
+        &SymbolOptions::new(
+            opts.binary.clone(),
+            opts.sysroot.clone(),
+            opts.debug_dirs.clone(),
+        ),
+    );
+    Ok(analyze_core(
+        &Inputs {
+            core: &core,
+            maps: &maps,
+            path: &path.display().to_string(),
+            exe: exe.as_deref(),
+            modules: Some(&modules),
+            peers: &peers,
+        },
         opts,
-        exe.as_deref(),
-        &peers,
         warnings,
     ))
 }
@@ -136,6 +151,8 @@ pub(crate) struct Mutex {
     /// Confidence that these bytes really are a mutex of the layout.
     pub confirmed: bool,
     pub layout_name: String,
+    /// ".bss of app", "SysV shm segment key 0x…", ...
+    pub location: String,
 }
 
 /// Everything the rules look at.
@@ -157,22 +174,38 @@ pub(crate) fn mapping_index(maps: &[Mapping], addr: u64) -> Option<usize> {
     (0..i).rev().take(4).find(|&j| maps[j].contains(addr))
 }
 
+/// What the analysis of one core works on.
+#[derive(Clone, Copy)]
+pub struct Inputs<'a, 'd> {
+    pub core: &'a Core<'d>,
+    /// `mappings::build(core)`.
+    pub maps: &'a [Mapping],
+    /// The input's name, for the report.
+    pub path: &'a str,
+    /// The executable's bytes (`--binary`), for static executables' libc detection.
+    pub exe: Option<&'a [u8]>,
+    /// The modules with their symbols and debug info, when files are available.
+    pub modules: Option<&'a Modules>,
+    /// Summaries of the other processes' cores.
+    pub peers: &'a [Peer],
+}
+
 /// The analysis of an already parsed core (no file access but the optional
 /// executable bytes). Usable on in-memory cores.
-pub fn analyze_core(
-    core: &Core<'_>,
-    path: &str,
-    opts: &Options,
-    exe: Option<&[u8]>,
-    peers: &[Peer],
-    mut warnings: Vec<Warning>,
-) -> Report {
-    let maps = mappings::build(core);
+pub fn analyze_core(inputs: &Inputs<'_, '_>, opts: &Options, mut warnings: Vec<Warning>) -> Report {
+    let Inputs {
+        core,
+        maps,
+        path,
+        exe,
+        modules,
+        peers,
+    } = *inputs;
     let space = AddressSpace::new(core);
 
     // Layout.
     let guess: LibcGuess =
-        select::detect_libc(&maps, if has_interp(core, &maps) { None } else { exe });
+        select::detect_libc(maps, if has_interp(core, maps) { None } else { exe });
     let layout: Option<Box<dyn Layout>> = match &opts.layout {
         Some(name) => match select::builtin(name) {
             Some(l) => Some(l),
@@ -210,7 +243,17 @@ pub fn analyze_core(
                 cands.add(addr, FoundBy::FutexWait, None, false);
             }
         }
-        for addr in discover::scan(l, &space, &maps, opts.scan) {
+        if let Some(mods) = modules {
+            symbol_candidates(
+                mods,
+                &space,
+                core.pointer_size(),
+                l,
+                &mut cands,
+                &mut warnings,
+            );
+        }
+        for addr in discover::scan(l, &space, maps, opts.scan) {
             cands.add(addr, FoundBy::Scan, None, false);
         }
         if cands.len() >= discover::SCAN_LIMIT {
@@ -225,22 +268,35 @@ pub fn analyze_core(
         }
     }
 
+    // Names for what was found without a symbol.
+    if let Some(mods) = modules {
+        cands.name_unnamed(|a| {
+            mods.data_symbol(a).map(|s| {
+                if s.offset == 0 {
+                    s.name
+                } else {
+                    format!("{}+{:#x}", s.name, s.offset)
+                }
+            })
+        });
+    }
+
     // Decoding and classification.
     let mutexes: Vec<Mutex> = cands
         .into_vec()
         .into_iter()
-        .map(|c| build_mutex(core, &maps, &space, layout.as_deref(), peers, c))
+        .map(|c| build_mutex(core, maps, &space, layout.as_deref(), peers, modules, c))
         .collect();
 
     let facts = Facts {
         core,
-        maps: &maps,
+        maps,
         mutexes: &mutexes,
         layout: layout.as_deref(),
     };
     let findings = rules::run(&facts);
 
-    let process = model::process_model(core, &maps, &space);
+    let process = model::process_model(core, maps, &space);
     warnings.extend(core.warnings.iter().cloned());
     Report {
         schema_version: 1,
@@ -258,10 +314,102 @@ pub fn analyze_core(
             truncated: core.truncated,
         },
         threads: model::thread_models(core),
-        mappings: model::mapping_models(&maps),
-        mutexes: mutexes.iter().map(|m| mutex_model(m, &maps)).collect(),
+        mappings: model::mapping_models(maps),
+        mutexes: mutexes.iter().map(|m| mutex_model(m, maps)).collect(),
         findings,
         warnings: model::warning_models(&warnings),
+    }
+}
+
+/// Type names that denote a mutex for a layout (DWARF typedef or struct names).
+fn mutex_type_names(layout: &dyn Layout) -> &'static [&'static str] {
+    if layout.name().starts_with("solaris") {
+        &["mutex_t", "lwp_mutex_t", "pthread_mutex_t"]
+    } else {
+        &["pthread_mutex_t"]
+    }
+}
+
+/// `symbol` and `pointer` discovery: mutex variables named by each verified module's
+/// DWARF; with no DWARF, ELF data symbols of the mutex's size whose name says lock.
+fn symbol_candidates(
+    mods: &Modules,
+    space: &AddressSpace<'_>,
+    ptr: usize,
+    layout: &dyn Layout,
+    cands: &mut Candidates,
+    warnings: &mut Vec<Warning>,
+) {
+    let names = mutex_type_names(layout);
+    for m in mods.iter() {
+        if m.object().is_none() {
+            continue;
+        }
+        let found = m.with_dwarf(|d| crate::mutex::dwarf::find(d, names));
+        match found {
+            Some(Ok(found)) => {
+                for v in found.direct {
+                    cands.add(
+                        v.address.wrapping_add(m.bias),
+                        FoundBy::Symbol,
+                        Some(v.name),
+                        true,
+                    );
+                }
+                for p in found.pointers {
+                    let at = p.address.wrapping_add(m.bias);
+                    let Ok(target) = space.read_word(at, ptr) else {
+                        continue;
+                    };
+                    if target == 0 {
+                        continue;
+                    }
+                    for v in p.mutexes {
+                        cands.add(
+                            target.wrapping_add(v.address),
+                            FoundBy::Pointer,
+                            Some(v.name),
+                            true,
+                        );
+                    }
+                }
+                if found.truncated {
+                    warnings.push(Warning::new(
+                        "limit",
+                        format!("{}: too many mutex variables in the debug information; the rest are ignored", m.name),
+                    ));
+                }
+            }
+            Some(Err(e)) => warnings.push(Warning::new(
+                "debug-info",
+                format!("{}: cannot read its debug information: {e}", m.name),
+            )),
+            None => elf_symbol_candidates(m, layout, cands),
+        }
+    }
+}
+
+/// Without DWARF: data symbols exactly the size of the layout whose names say
+/// they are locks (`*mutex*`, `*lock*`, `*mtx*`). Not typed: the rules treat them
+/// like any other unconfirmed bytes.
+fn elf_symbol_candidates(m: &crate::symbols::Module, layout: &dyn Layout, cands: &mut Candidates) {
+    use object::{Object, ObjectSymbol, SymbolKind};
+    let Some(obj) = m.object() else { return };
+    let size = layout.size() as u64;
+    for sym in obj.symbols().chain(obj.dynamic_symbols()) {
+        if sym.kind() != SymbolKind::Data || sym.size() != size || sym.address() == 0 {
+            continue;
+        }
+        let Ok(name) = sym.name() else { continue };
+        let lower = name.to_ascii_lowercase();
+        if lower.contains("mutex") || lower.contains("lock") || lower.contains("mtx") {
+            cands.add(
+                sym.address().wrapping_add(m.bias),
+                FoundBy::Symbol,
+                Some(name.to_string()),
+                false,
+            );
+        }
     }
 }
 
@@ -277,6 +425,7 @@ fn build_mutex(
     space: &AddressSpace<'_>,
     layout: Option<&dyn Layout>,
     peers: &[Peer],
+    modules: Option<&Modules>,
     c: Candidate,
 ) -> Mutex {
     let addr = c.address;
@@ -302,8 +451,12 @@ fn build_mutex(
     let confirmed = c.typed
         || c.found_by.contains(&FoundBy::Scan)
         || decoded.as_ref().is_some_and(|d| d.anomalies.is_empty());
+    let location = modules
+        .and_then(|mods| section_location(mods, addr))
+        .unwrap_or_else(|| location(maps, mapping));
     Mutex {
         address: addr,
+        location,
         layout_name: layout.map_or_else(String::new, |l| l.name().to_string()),
         candidate: c,
         decoded,
@@ -376,6 +529,19 @@ fn classify_owner(
     }
 }
 
+/// The section of a module holding an address: ".bss of app", ".data of libc.so.6".
+fn section_location(mods: &Modules, addr: u64) -> Option<String> {
+    use object::{Object, ObjectSection};
+    let m = mods.module_at(addr)?;
+    let obj = m.object()?;
+    let link = m.to_link(addr);
+    let sec = obj
+        .sections()
+        .find(|s| s.address() != 0 && link >= s.address() && link - s.address() < s.size())?;
+    let name = sec.name().ok()?;
+    Some(format!("{name} of {}", m.short_name()))
+}
+
 /// ".bss of app", "SysV shm segment key 0x6d757478", "stack of thread 12", ...
 pub(crate) fn location(maps: &[Mapping], idx: Option<usize>) -> String {
     let Some(i) = idx else {
@@ -428,7 +594,7 @@ fn mutex_model(m: &Mutex, maps: &[Mapping]) -> MutexModel {
         },
         mapping: map.map(|m| Hex(m.start)),
         mapping_kind: map.map(|m| m.kind.as_str()),
-        location: location(maps, m.mapping),
+        location: m.location.clone(),
         key: map.and_then(|m| m.key).map(|k| Hex(u64::from(k))),
         symbol: m.candidate.symbol.clone(),
         waiters: m.waiters.clone(),

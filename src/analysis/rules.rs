@@ -4,7 +4,7 @@
 use std::collections::{BTreeSet, HashMap};
 
 use super::findings::{self, Code};
-use super::{Facts, Mutex, location, mapping_index};
+use super::{Facts, Mutex, mapping_index};
 use crate::mappings::{Mapping, MappingKind};
 use crate::memory::Presence;
 use crate::mutex::{LockState, MutexType};
@@ -53,12 +53,20 @@ fn finding(
     }
 }
 
+/// The owner and state of a mutex can be believed: its type field is valid (an
+/// invalid `__kind` means the other fields are read through the wrong encoding).
+fn owner_reliable(m: &Mutex) -> bool {
+    m.decoded
+        .as_ref()
+        .is_some_and(|d| d.mtype != MutexType::Unknown || d.state == LockState::Destroyed)
+}
+
 fn mapping<'a>(f: &'a Facts<'_, '_>, m: &Mutex) -> Option<&'a Mapping> {
     m.mapping.map(|i| &f.maps[i])
 }
 
-fn where_(f: &Facts<'_, '_>, m: &Mutex) -> String {
-    location(f.maps, m.mapping)
+fn where_(_: &Facts<'_, '_>, m: &Mutex) -> String {
+    m.location.clone()
 }
 
 fn name(m: &Mutex) -> String {
@@ -277,7 +285,7 @@ fn private_futex_on_shared_memory(f: &Facts<'_, '_>, out: &mut Vec<FindingModel>
 fn abandoned_lock(f: &Facts<'_, '_>, out: &mut Vec<FindingModel>) {
     for m in f.mutexes {
         let Some(d) = &m.decoded else { continue };
-        if !m.confirmed || !d.state.is_held() || m.owner_class != "foreign" {
+        if !m.confirmed || !owner_reliable(m) || !d.state.is_held() || m.owner_class != "foreign" {
             continue;
         }
         let Some(map) = mapping(f, m) else { continue };
@@ -323,7 +331,7 @@ fn abandoned_lock(f: &Facts<'_, '_>, out: &mut Vec<FindingModel>) {
 fn owner_died(f: &Facts<'_, '_>, out: &mut Vec<FindingModel>) {
     for m in f.mutexes {
         let Some(d) = &m.decoded else { continue };
-        if !m.confirmed {
+        if !m.confirmed || !owner_reliable(m) {
             continue;
         }
         let what = match d.state {
@@ -360,7 +368,11 @@ fn self_deadlock(f: &Facts<'_, '_>, out: &mut Vec<FindingModel>) {
     for m in f.mutexes {
         let Some(d) = &m.decoded else { continue };
         let Some(owner) = d.owner_tid else { continue };
-        if !d.state.is_held() || !m.waiters.contains(&owner) || d.mtype == MutexType::Recursive {
+        if !owner_reliable(m)
+            || !d.state.is_held()
+            || !m.waiters.contains(&owner)
+            || d.mtype == MutexType::Recursive
+        {
             continue;
         }
         let mut evidence = mutex_facts(f, m);
@@ -389,6 +401,9 @@ fn deadlock_cycle(f: &Facts<'_, '_>, out: &mut Vec<FindingModel>) {
         }
     }
     let owner_of = |m: &Mutex| -> Option<u32> {
+        if !owner_reliable(m) {
+            return None;
+        }
         let d = m.decoded.as_ref()?;
         if !d.state.is_held() {
             return None;

@@ -64,12 +64,14 @@ impl Candidates {
         match self.index.get(&address) {
             Some(&i) => {
                 let c = &mut self.list[i];
+                let first_symbol = by == FoundBy::Symbol && !c.found_by.contains(&by);
                 if !c.found_by.contains(&by) {
                     c.found_by.push(by);
                     c.found_by.sort();
                 }
-                if c.symbol.is_none() {
-                    c.symbol = symbol;
+                // A variable's own name beats a path through a pointer.
+                if c.symbol.is_none() || (first_symbol && symbol.is_some()) {
+                    c.symbol = symbol.or(c.symbol.take());
                 }
                 c.typed |= typed;
             }
@@ -82,6 +84,15 @@ impl Candidates {
                     typed,
                     layout: None,
                 });
+            }
+        }
+    }
+
+    /// Give a name to every candidate that has none (from ELF symbols).
+    pub fn name_unnamed(&mut self, mut name: impl FnMut(u64) -> Option<String>) {
+        for c in &mut self.list {
+            if c.symbol.is_none() {
+                c.symbol = name(c.address);
             }
         }
     }

@@ -227,23 +227,55 @@ pub fn report(r: &super::model::Report, color: bool) -> String {
         "",
     ));
 
+    // The text report shows the mutexes that matter: held, waited on, named by a
+    // finding, in shared memory, not dumped or odd. The rest are counted (all are in
+    // the JSON output).
+    let in_findings: Vec<u64> = r
+        .findings
+        .iter()
+        .flat_map(|f| f.mutexes.iter().map(|a| a.0))
+        .collect();
+    let shown: Vec<&super::model::MutexModel> = r
+        .mutexes
+        .iter()
+        .filter(|m| {
+            !matches!(
+                m.state,
+                Some(crate::mutex::LockState::Unlocked) | Some(crate::mutex::LockState::Destroyed)
+            ) || !m.waiters.is_empty()
+                || in_findings.contains(&m.address.0)
+                || m.mapping_kind.is_some_and(|k| {
+                    matches!(
+                        k,
+                        "sysv-shm" | "posix-shm" | "memfd" | "anon-shared" | "file-shared"
+                    )
+                })
+                || !m.anomalies.is_empty()
+        })
+        .collect();
     if !r.mutexes.is_empty() {
         out.push_str("\nMutexes\n");
         let mut t = table(&[
             "address", "where", "type", "state", "owner", "waiters", "found by",
         ]);
-        for m in &r.mutexes {
+        if let Some(c) = t.column_mut(0) {
+            c.set_constraint(comfy_table::ColumnConstraint::ContentWidth);
+        }
+        for m in &shown {
             let ty = match (m.mtype, m.pshared) {
-                (Some(t), Some(p)) => format!(
-                    "{}{}{}",
-                    format!("{t:?}").to_lowercase(),
-                    if p { ", pshared" } else { ", private" },
+                (Some(t), Some(p)) => {
+                    let mut v = vec![format!("{t:?}").to_lowercase()];
+                    v.push(if p { "pshared" } else { "private" }.into());
                     if m.robust == Some(true) {
-                        ", robust"
-                    } else {
-                        ""
+                        v.push("robust".into());
                     }
-                ),
+                    match m.protocol {
+                        Some(crate::mutex::Protocol::Inherit) => v.push("prio-inherit".into()),
+                        Some(crate::mutex::Protocol::Protect) => v.push("prio-protect".into()),
+                        _ => {}
+                    }
+                    v.join(", ")
+                }
                 _ => "not in core".into(),
             };
             let owner = match (m.owner.tid, m.owner.pointer) {
@@ -272,6 +304,12 @@ pub fn report(r: &super::model::Report, color: bool) -> String {
             ]);
         }
         out.push_str(&format!("{t}\n"));
+        let hidden = r.mutexes.len() - shown.len();
+        if hidden > 0 {
+            out.push_str(&format!(
+                "({hidden} more mutexes, unlocked and unremarkable, are listed in --format json)\n"
+            ));
+        }
     }
 
     // Threads and mappings involved in findings (or all blocked threads).
