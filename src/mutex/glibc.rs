@@ -287,10 +287,13 @@ pub fn decode_fields(
             _ => MutexType::Adaptive,
         }
     };
-    d.robust = k & KIND_ROBUST != 0;
-    d.pshared = kind & KIND_PSHARED != 0;
-    let pi = k & KIND_PRIO_INHERIT != 0;
-    let pp = k & KIND_PRIO_PROTECT != 0;
+    // With garbage in __kind its individual bits mean nothing: report it once and
+    // read the lock word in the plain encoding.
+    let kind_valid = kind & !0x3ff == 0;
+    d.robust = kind_valid && k & KIND_ROBUST != 0;
+    d.pshared = kind_valid && kind & KIND_PSHARED != 0;
+    let pi = kind_valid && k & KIND_PRIO_INHERIT != 0;
+    let pp = kind_valid && k & KIND_PRIO_PROTECT != 0;
     d.protocol = if pi {
         Protocol::Inherit
     } else if pp {
