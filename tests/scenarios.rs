@@ -301,3 +301,34 @@ fn peer_core_names_the_foreign_owner() {
         "{note}"
     );
 }
+
+/// `--binary` of another program: a binary-mismatch warning naming both build-ids,
+/// and the right binary never gives one.
+#[test]
+fn wrong_binary_is_reported() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let core = core_path(dir.path(), "sysv-private", "parent");
+    let run = |bin: &str| -> serde_json::Value {
+        let out = Command::new(env!("CARGO_BIN_EXE_mutexdiag"))
+            .arg(&core)
+            .arg("--binary")
+            .arg(root().join(bin))
+            .args(["--format", "json"])
+            .output()
+            .expect("run");
+        serde_json::from_slice(&out.stdout).expect("json")
+    };
+    let wrong = run("fixtures/kinds/app");
+    let f = wrong["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["code"] == "binary-mismatch")
+        .expect("binary-mismatch finding");
+    assert_eq!(f["severity"], "warning");
+    assert!(f["evidence"][0].as_str().unwrap().contains("build-id"));
+    // The verdict on the mutex does not depend on the binary.
+    assert_eq!(codes(&wrong, "error"), vec!["cross-process-private-mutex"]);
+    let right = run("fixtures/sysv-private/app");
+    assert!(!codes(&right, "warning").contains(&"binary-mismatch".to_string()));
+}

@@ -294,7 +294,14 @@ pub fn analyze_core(inputs: &Inputs<'_, '_>, opts: &Options, mut warnings: Vec<W
         mutexes: &mutexes,
         layout: layout.as_deref(),
     };
-    let findings = rules::run(&facts);
+    let mut findings = rules::run(&facts);
+    if let (Some(mods), Some(bin)) = (modules, &opts.binary) {
+        findings.extend(rules::binary_mismatch(mods, bin));
+        findings.sort_by_key(|f| f.severity);
+    }
+    if let Some(mods) = modules {
+        warnings.extend(mods.warnings().iter().cloned());
+    }
 
     let process = model::process_model(core, maps, &space);
     warnings.extend(core.warnings.iter().cloned());

@@ -611,3 +611,46 @@ fn segment_not_dumped(f: &Facts<'_, '_>, out: &mut Vec<FindingModel>) {
         ));
     }
 }
+
+/// `--binary` given, and its build-id is not the one the core recorded for the
+/// executable (or it is another file altogether).
+pub(crate) fn binary_mismatch(
+    mods: &crate::symbols::Modules,
+    binary: &std::path::Path,
+) -> Option<FindingModel> {
+    use crate::symbols::BuildIdStatus;
+    let exe = mods.executable()?;
+    if exe.status != BuildIdStatus::Mismatch || exe.file.as_deref() != Some(binary) {
+        return None;
+    }
+    let hex = |b: &Option<Vec<u8>>| {
+        b.as_ref().map_or_else(
+            || "none".to_string(),
+            |v| v.iter().map(|x| format!("{x:02x}")).collect(),
+        )
+    };
+    let evidence = vec![
+        format!(
+            "the core's executable {} has build-id {}",
+            exe.name,
+            hex(&exe.core_build_id)
+        ),
+        format!(
+            "--binary {} has build-id {}",
+            binary.display(),
+            hex(&exe.file_build_id)
+        ),
+        "its symbols and debug information are not used for this core".into(),
+    ];
+    Some(finding(
+        findings::BINARY_MISMATCH,
+        Vec::new(),
+        Vec::new(),
+        format!(
+            "--binary {} is not the executable that produced this core ({})",
+            binary.display(),
+            exe.name
+        ),
+        evidence,
+    ))
+}
