@@ -354,7 +354,7 @@ pub fn report(r: &super::model::Report, color: bool) -> String {
         }
         out.push_str(&format!("{t}\n"));
     }
-    let mut addrs: Vec<u64> = r.mutexes.iter().map(|m| m.address.0).collect();
+    let mut addrs: Vec<u64> = shown.iter().map(|m| m.address.0).collect();
     addrs.extend(
         r.threads
             .iter()
@@ -368,6 +368,9 @@ pub fn report(r: &super::model::Report, color: bool) -> String {
     if !maps.is_empty() {
         out.push_str("\nMappings involved\n");
         let mut t = table(&["range", "perms", "kind", "dumped", "path"]);
+        if let Some(c) = t.column_mut(0) {
+            c.set_constraint(comfy_table::ColumnConstraint::ContentWidth);
+        }
         for m in maps {
             let mut kind = m.kind.to_string();
             if let Some(k) = m.key {
