@@ -3,7 +3,7 @@
 //! of the core in memory: the bytes live in the page cache behind one mapping.
 
 use std::fs::File;
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use memmap2::Mmap;
@@ -143,10 +143,13 @@ impl Input {
     }
 }
 
-fn read_head(mut file: &File, buf: &mut [u8]) -> io::Result<usize> {
+/// Read the first bytes without moving the file position (the decoders read the
+/// stream from offset 0).
+fn read_head(file: &File, buf: &mut [u8]) -> io::Result<usize> {
+    use std::os::unix::fs::FileExt;
     let mut n = 0;
     while n < buf.len() {
-        match file.read(&mut buf[n..]) {
+        match file.read_at(&mut buf[n..], n as u64) {
             Ok(0) => break,
             Ok(k) => n += k,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
