@@ -73,7 +73,19 @@ impl Layout for Musl {
             lock & 0x7fff_ffff == EBUSY && count == 0
         } else {
             let tid = lock & 0x3fff_ffff;
-            tid != 0 && tid < super::glibc::PID_MAX_LIMIT && lock & 0x4000_0000 == 0
+            // Every successful owner-tracked lock links the mutex into the owner's
+            // robust list (pthread_mutex_trylock.c): `_m_prev` and `_m_next` are
+            // then non-null, pointer-aligned addresses.
+            let ptr = if self.size == 40 { 8 } else { 4 };
+            let linked = |off: usize| {
+                b.word(off, ptr)
+                    .is_some_and(|p| p != 0 && p % ptr as u64 == 0)
+            };
+            tid != 0
+                && tid < super::glibc::PID_MAX_LIMIT
+                && lock & 0x4000_0000 == 0
+                && linked(3 * ptr)
+                && linked(4 * ptr)
         }
     }
 }
@@ -184,5 +196,31 @@ mod tests {
         );
         let d = decode_fields("musl-x86_64", 4, 0x4000_0000, 0, 0);
         assert_eq!(d.state, LockState::OwnerDied);
+    }
+
+    /// A held owner-tracked mutex is linked into its owner's robust list; the same
+    /// words with null links are not a mutex (they were malloc metadata and stack
+    /// data in the musl fixture cores).
+    #[test]
+    fn plausible_needs_robust_list_links() {
+        let l = Musl::for_arch(Arch::X86_64).unwrap();
+        let mut b = [0u8; 40];
+        b[0..4].copy_from_slice(&2u32.to_le_bytes());
+        b[4..8].copy_from_slice(&0x8000_5156u32.to_le_bytes());
+        b[8..12].copy_from_slice(&1u32.to_le_bytes());
+        assert!(!l.plausible_locked(&b, Endian::Little));
+        b[24..32].copy_from_slice(&0x7ff1_ae97_1fc0u64.to_le_bytes());
+        b[32..40].copy_from_slice(&0x7ff1_ae97_1fc0u64.to_le_bytes());
+        assert!(l.plausible_locked(&b, Endian::Little));
+        b[32..40].copy_from_slice(&0x7ff1_ae97_1fc3u64.to_le_bytes());
+        assert!(!l.plausible_locked(&b, Endian::Little));
+        let i = Musl::for_arch(Arch::I386).unwrap();
+        let mut b = [0u8; 24];
+        b[0..4].copy_from_slice(&1u32.to_le_bytes());
+        b[4..8].copy_from_slice(&1234u32.to_le_bytes());
+        assert!(!i.plausible_locked(&b, Endian::Little));
+        b[12..16].copy_from_slice(&0xf7f0_1f00u32.to_le_bytes());
+        b[16..20].copy_from_slice(&0xf7f0_1f00u32.to_le_bytes());
+        assert!(i.plausible_locked(&b, Endian::Little));
     }
 }
