@@ -11,7 +11,7 @@ use std::collections::HashMap;
 
 use serde::Serialize;
 
-use super::Layout;
+use super::{Layout, WordFilter};
 use crate::coredump::{Endian, FutexCall};
 use crate::mappings::{Mapping, MappingKind};
 use crate::memory::AddressSpace;
@@ -149,8 +149,32 @@ pub fn mutex_wait(f: &FutexCall, layout: &dyn Layout) -> Option<u64> {
     f.address.checked_sub(layout.futex_offset())
 }
 
-/// Scan one range of dumped bytes for plausible locked mutexes.
+/// Scan one range of dumped bytes for plausible locked mutexes: every position aligned
+/// to `layout.align()` (as an address, from `base`) whose futex word is not zero and
+/// whose bytes pass [`Layout::plausible_locked`]. Hits are appended to `out` in address
+/// order; the scan stops once `out` holds `limit` addresses.
+///
+/// Layouts with [`Layout::scan_filters`] and an alignment of 4 or 8 take a fast path:
+/// one tight pass tests the first filter's word at each position; only where it passes
+/// are the other filters, the futex word and `plausible_locked` looked at. It finds
+/// exactly the hits of [`scan_range_plain`], which tests every position in turn.
 pub fn scan_range(
+    layout: &dyn Layout,
+    base: u64,
+    bytes: &[u8],
+    endian: Endian,
+    out: &mut Vec<u64>,
+    limit: usize,
+) {
+    match fast_filters(layout) {
+        Some(filters) => scan_range_fast(layout, &filters, base, bytes, endian, out, limit),
+        None => scan_range_plain(layout, base, bytes, endian, out, limit),
+    }
+}
+
+/// The straightforward scan: every aligned position, futex word then
+/// `plausible_locked`. The reference the fast path is tested against.
+pub fn scan_range_plain(
     layout: &dyn Layout,
     base: u64,
     bytes: &[u8],
@@ -181,29 +205,124 @@ pub fn scan_range(
     }
 }
 
-/// Which mappings a scan covers.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ScanScope {
-    /// No scan.
-    None,
-    /// Shared mappings (SysV/POSIX shm, memfd, anonymous shared, shared files).
-    Shared,
-    /// Every writable mapping.
-    All,
+/// The fast path's filters, the first one being the one the tight pass tests: the
+/// layout's usable [`WordFilter`]s, then the futex word (not zero). `None` (plain scan)
+/// when the alignment is not 4 or 8, or when the layout has no usable filter.
+fn fast_filters(layout: &dyn Layout) -> Option<Vec<WordFilter>> {
+    let align = layout.align();
+    let size = layout.size();
+    if align != 4 && align != 8 {
+        return None;
+    }
+    let inside = |f: &WordFilter| {
+        f.offset % 4 == 0 && f.min <= f.max && f.offset.checked_add(4).is_some_and(|e| e <= size)
+    };
+    let mut v: Vec<WordFilter> = layout.scan_filters().into_iter().filter(inside).collect();
+    // The tight pass reads `align` bytes per position from the first filter's word on:
+    // they must stay inside the mutex.
+    let first = v.first()?;
+    if first.offset + align > size {
+        return None;
+    }
+    let futex = WordFilter {
+        offset: usize::try_from(layout.futex_offset()).ok()?,
+        min: 1,
+        max: u32::MAX,
+    };
+    if !inside(&futex) {
+        return None;
+    }
+    v.push(futex);
+    Some(v)
 }
 
-/// At most this many scan hits are kept (a flood of hits means the data is not what
-/// the layout thinks; the report says so).
-pub const SCAN_LIMIT: usize = 100_000;
-
-/// Scan the dumped memory of the chosen mappings.
-pub fn scan(
+/// The fast path. `filters[0]` is tested at every position by [`first_pass`]; the
+/// rest (which end with the futex word) and `plausible_locked` only where it passes.
+fn scan_range_fast(
     layout: &dyn Layout,
-    space: &AddressSpace<'_>,
+    filters: &[WordFilter],
+    base: u64,
+    bytes: &[u8],
+    endian: Endian,
+    out: &mut Vec<u64>,
+    limit: usize,
+) {
+    let align = layout.align();
+    let size = layout.size();
+    let skew = (align - (base % align as u64) as usize) % align;
+    let Some(room) = bytes
+        .len()
+        .checked_sub(size)
+        .and_then(|r| r.checked_sub(skew))
+    else {
+        return;
+    };
+    // Positions skew + k * align for k in 0..n hold a whole mutex.
+    let n = room / align + 1;
+    // Their first-filter words, one per `align`-byte chunk (inside `bytes`, because
+    // filters[0].offset + align <= size).
+    let start = skew + filters[0].offset;
+    let words = &bytes[start..start + n * align];
+    let (lo, span) = (filters[0].min, filters[0].max - filters[0].min);
+    let rest = &filters[1..];
+    let mut candidate = |k: usize, read: fn([u8; 4]) -> u32| -> bool {
+        let off = skew + k * align;
+        let m = &bytes[off..off + size];
+        let pass = rest.iter().all(|f| {
+            m.get(f.offset..f.offset + 4)
+                .and_then(|w| <[u8; 4]>::try_from(w).ok())
+                .is_some_and(|w| read(w).wrapping_sub(f.min) <= f.max - f.min)
+        });
+        if pass && layout.plausible_locked(m, endian) {
+            out.push(base + off as u64);
+            if out.len() >= limit {
+                return true;
+            }
+        }
+        false
+    };
+    match (align, endian) {
+        (8, Endian::Little) => first_pass::<8, _>(words, lo, span, u32::from_le_bytes, |k| {
+            candidate(k, u32::from_le_bytes)
+        }),
+        (8, Endian::Big) => first_pass::<8, _>(words, lo, span, u32::from_be_bytes, |k| {
+            candidate(k, u32::from_be_bytes)
+        }),
+        (_, Endian::Little) => first_pass::<4, _>(words, lo, span, u32::from_le_bytes, |k| {
+            candidate(k, u32::from_le_bytes)
+        }),
+        (_, Endian::Big) => first_pass::<4, _>(words, lo, span, u32::from_be_bytes, |k| {
+            candidate(k, u32::from_be_bytes)
+        }),
+    }
+}
+
+/// Call `candidate(k)` for every `A`-byte chunk `k` of `words` whose first four bytes,
+/// read with `read`, lie in `lo..=lo + span`; stop when it returns true. `read` is a
+/// function item (`u32::from_le_bytes`), so the loop has no call and no bounds check.
+#[inline(always)]
+fn first_pass<const A: usize, R: Fn([u8; 4]) -> u32>(
+    words: &[u8],
+    lo: u32,
+    span: u32,
+    read: R,
+    mut candidate: impl FnMut(usize) -> bool,
+) {
+    for (k, c) in words.chunks_exact(A).enumerate() {
+        let w = read([c[0], c[1], c[2], c[3]]);
+        if w.wrapping_sub(lo) <= span && candidate(k) {
+            return;
+        }
+    }
+}
+
+/// The dumped bytes a scan of `scope` covers: `(address, bytes)` per mapping, in
+/// mapping order. Mappings whose bytes were not dumped are left out.
+pub fn scan_ranges<'d>(
+    space: &AddressSpace<'d>,
     maps: &[Mapping],
     scope: ScanScope,
-) -> Vec<u64> {
+) -> Vec<(u64, &'d [u8])> {
     let mut out = Vec::new();
     if scope == ScanScope::None {
         return out;
@@ -238,10 +357,147 @@ pub fn scan(
         let Ok(bytes) = space.slice(m.start, avail as usize) else {
             continue;
         };
-        scan_range(layout, m.start, bytes, space.endian(), &mut out, SCAN_LIMIT);
+        out.push((m.start, bytes));
+    }
+    out
+}
+
+/// Which mappings a scan covers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ScanScope {
+    /// No scan.
+    None,
+    /// Shared mappings (SysV/POSIX shm, memfd, anonymous shared, shared files).
+    Shared,
+    /// Every writable mapping.
+    All,
+}
+
+/// At most this many scan hits are kept (a flood of hits means the data is not what
+/// the layout thinks; the report says so).
+pub const SCAN_LIMIT: usize = 100_000;
+
+/// Scan the dumped memory of the chosen mappings.
+pub fn scan(
+    layout: &dyn Layout,
+    space: &AddressSpace<'_>,
+    maps: &[Mapping],
+    scope: ScanScope,
+) -> Vec<u64> {
+    let mut out = Vec::new();
+    for (start, bytes) in scan_ranges(space, maps, scope) {
+        scan_range(layout, start, bytes, space.endian(), &mut out, SCAN_LIMIT);
         if out.len() >= SCAN_LIMIT {
             break;
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mutex::select;
+
+    /// Integers as programs keep them (many zeros and small values): the data the word
+    /// filters let through most often.
+    fn small_ints(len: usize, mut seed: u64) -> Vec<u8> {
+        let mut next = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let mut v = Vec::with_capacity(len);
+        while v.len() < len {
+            let r = next();
+            let x: u32 = match r % 10 {
+                0..=2 => 0,
+                3..=5 => 1 + (r >> 8) as u32 % 9,
+                6..=8 => 10 + (r >> 8) as u32 % 990,
+                _ => (r >> 8) as u32,
+            };
+            v.extend_from_slice(&x.to_le_bytes());
+        }
+        v.truncate(len);
+        v
+    }
+
+    /// A locked recursive glibc mutex for both ABI families: lock 1, count 1, owner
+    /// 1234, and 1 at offsets 12 and 16 (`__nusers`/`__kind` on LP64, the reverse on
+    /// ILP32), zeros after.
+    fn plant(buf: &mut [u8], off: usize, endian: Endian) {
+        let w = |v: u32| match endian {
+            Endian::Little => v.to_le_bytes(),
+            Endian::Big => v.to_be_bytes(),
+        };
+        for (i, v) in [1u32, 1, 1234, 1, 1, 0, 0, 0, 0, 0, 0, 0]
+            .iter()
+            .enumerate()
+        {
+            if let Some(d) = buf.get_mut(off + 4 * i..off + 4 * i + 4) {
+                d.copy_from_slice(&w(*v));
+            }
+        }
+    }
+
+    #[test]
+    fn fast_path_equals_plain_loop_at_every_edge() {
+        let data = small_ints(40_000, 0x9e37_79b9_7f4a_7c15);
+        let mut planted_found = 0;
+        for name in select::builtin_names() {
+            let layout = select::builtin(&name).expect("builtin layout");
+            let (align, size) = (layout.align(), layout.size());
+            for endian in [Endian::Little, Endian::Big] {
+                for skew in 0..8u64 {
+                    let base = 0x7f00_0000_1000 + skew;
+                    let mut buf = data.clone();
+                    let first = (align - (base % align as u64) as usize) % align;
+                    let last = first + (buf.len() - size - first) / align * align;
+                    let spots = [first, first + 63 * align, first + 1000 * align, last];
+                    for &s in &spots {
+                        plant(&mut buf, s, endian);
+                    }
+                    for limit in [1, 2, 3, usize::MAX] {
+                        let mut plain = Vec::new();
+                        scan_range_plain(layout.as_ref(), base, &buf, endian, &mut plain, limit);
+                        let mut fast = Vec::new();
+                        scan_range(layout.as_ref(), base, &buf, endian, &mut fast, limit);
+                        assert_eq!(fast, plain, "{name} {endian:?} skew {skew} limit {limit}");
+                        if limit == usize::MAX && name.starts_with("glibc") {
+                            for &s in &spots {
+                                assert!(plain.contains(&(base + s as u64)), "{name}: {s}");
+                                planted_found += 1;
+                            }
+                        }
+                    }
+                    // Slices shorter than a mutex, and exactly one mutex long.
+                    for len in [0, size - 1, size, size + align] {
+                        let b = &buf[last + size - len.min(last + size)..last + size];
+                        let b0 = base + (last + size - b.len()) as u64;
+                        let (mut p, mut f) = (Vec::new(), Vec::new());
+                        scan_range_plain(layout.as_ref(), b0, b, endian, &mut p, usize::MAX);
+                        scan_range(layout.as_ref(), b0, b, endian, &mut f, usize::MAX);
+                        assert_eq!(f, p, "{name} short slice {len}");
+                    }
+                }
+            }
+        }
+        assert!(planted_found > 0);
+    }
+
+    #[test]
+    fn glibc_and_musl_use_the_fast_path() {
+        for name in [
+            "glibc-x86_64",
+            "glibc-i386",
+            "glibc-aarch64",
+            "musl-x86_64",
+            "musl-i386",
+        ] {
+            let l = select::builtin(name).expect("layout");
+            assert!(fast_filters(l.as_ref()).is_some(), "{name}");
+        }
+    }
 }

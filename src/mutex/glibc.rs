@@ -2,7 +2,7 @@
 //! glibc's `struct_mutex.h`, `pthreadP.h`, `lowlevellock.h` and
 //! `pthread_mutex_{lock,unlock}.c`.
 
-use super::{Decoded, Layout, LockState, MutexType, Protocol};
+use super::{Decoded, Layout, LockState, MutexType, Protocol, WordFilter};
 use crate::coredump::{Arch, Bytes, Endian};
 
 pub const FUTEX_WAITERS: u32 = 0x8000_0000;
@@ -152,6 +152,29 @@ impl Layout for Glibc {
         let (lock, count, owner, nusers, kind) =
             words(&b, self.nusers, self.kind).unwrap_or_default();
         decode_fields(&self.name, lock, count, owner, nusers, kind)
+    }
+
+    /// What `plausible_locked_fields` demands of single words: `__nusers` in 1..=2,
+    /// `__owner` in 1..PID_MAX_LIMIT, no `__kind` bit above 0x3ff. Together they reject
+    /// nearly all ordinary data (zeros, text, pointers, counters, random bytes).
+    fn scan_filters(&self) -> Vec<WordFilter> {
+        vec![
+            WordFilter {
+                offset: self.nusers,
+                min: 1,
+                max: 2,
+            },
+            WordFilter {
+                offset: 8,
+                min: 1,
+                max: PID_MAX_LIMIT - 1,
+            },
+            WordFilter {
+                offset: self.kind,
+                min: 0,
+                max: 0x3ff,
+            },
+        ]
     }
 
     fn plausible_locked(&self, bytes: &[u8], endian: Endian) -> bool {

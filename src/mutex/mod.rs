@@ -145,6 +145,18 @@ pub struct Embedding {
     pub note: String,
 }
 
+/// A range test on the 32-bit word at byte `offset` of a candidate mutex:
+/// `plausible_locked` rejects every candidate whose word lies outside `min..=max`, so
+/// the scan may skip those positions without calling it (see
+/// [`discover::scan_range`]). `offset` must be a multiple of 4 and the word must lie
+/// inside the mutex.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WordFilter {
+    pub offset: usize,
+    pub min: u32,
+    pub max: u32,
+}
+
 /// One in-memory representation of a mutex.
 pub trait Layout: Send + Sync + std::fmt::Debug {
     fn name(&self) -> &str;
@@ -159,6 +171,13 @@ pub trait Layout: Send + Sync + std::fmt::Debug {
     /// A fast, strict test used when scanning memory: could these bytes be a *locked*
     /// mutex of this layout? Must reject the overwhelming majority of ordinary data.
     fn plausible_locked(&self, bytes: &[u8], endian: Endian) -> bool;
+    /// Necessary conditions of [`Layout::plausible_locked`], one 32-bit word each, that
+    /// the scan tests at every position before calling it. A position that fails any
+    /// of them must be one `plausible_locked` rejects. Empty: the scan calls
+    /// `plausible_locked` at every aligned position whose futex word is not zero.
+    fn scan_filters(&self) -> Vec<WordFilter> {
+        Vec::new()
+    }
     /// Do these bytes carry this layout's magic number (layouts that have one)?
     fn has_magic(&self, _bytes: &[u8], _endian: Endian) -> Option<bool> {
         None

@@ -2,7 +2,7 @@
 //! `_m_prev`/`_m_next` (LP64 24/32, ILP32 12/16); 40 bytes on LP64, 24 on ILP32.
 //! Source: musl `src/internal/pthread_impl.h`, `src/thread/pthread_mutex_*.c`.
 
-use super::{Decoded, Layout, LockState, MutexType, Protocol};
+use super::{Decoded, Layout, LockState, MutexType, Protocol, WordFilter};
 use crate::coredump::{Arch, Bytes, Endian};
 
 const TYPE_ROBUST: u32 = 4;
@@ -52,6 +52,28 @@ impl Layout for Musl {
         let waiters = b.u32(8).unwrap_or(0);
         let count = b.u32(20).unwrap_or(0);
         decode_fields(&self.name, ty, lock, waiters, count)
+    }
+
+    /// What `plausible_locked` demands of single words: `_m_type` without bits above
+    /// 0x8f, `_m_waiters` <= 1024, `_m_count` <= 1000.
+    fn scan_filters(&self) -> Vec<WordFilter> {
+        vec![
+            WordFilter {
+                offset: 0,
+                min: 0,
+                max: 3 | TYPE_ROBUST | TYPE_PI | TYPE_PSHARED,
+            },
+            WordFilter {
+                offset: 8,
+                min: 0,
+                max: 1024,
+            },
+            WordFilter {
+                offset: 20,
+                min: 0,
+                max: 1000,
+            },
+        ]
     }
 
     fn plausible_locked(&self, bytes: &[u8], endian: Endian) -> bool {
