@@ -454,7 +454,8 @@ fn build_mutex(
         })
         .map(|t| t.tid)
         .collect();
-    let (owner_class, owner_note) = classify_owner(core, decoded.as_ref(), peers);
+    let shared = mapping.is_some_and(|i| maps[i].shared);
+    let (owner_class, owner_note) = classify_owner(core, decoded.as_ref(), peers, shared);
     let confirmed = c.typed
         || c.found_by.contains(&FoundBy::Scan)
         || decoded.as_ref().is_some_and(|d| d.anomalies.is_empty());
@@ -498,6 +499,7 @@ fn classify_owner(
     core: &Core<'_>,
     d: Option<&Decoded>,
     peers: &[Peer],
+    shared: bool,
 ) -> (&'static str, Option<String>) {
     let Some(d) = d else {
         return (
@@ -527,7 +529,13 @@ fn classify_owner(
                 } else if Some(t) == pid {
                     format!("thread {t} is this process's main thread, which is gone")
                 } else {
-                    format!("thread {t} is not a thread of this process")
+                    if shared {
+                        format!("thread {t} is not a thread of this process")
+                    } else {
+                        format!(
+                            "thread {t} is not a thread of this process and the mutex is in private memory: the thread exited holding it, or the lock was inherited locked across fork()"
+                        )
+                    }
                 };
                 ("foreign", Some(who))
             }
@@ -593,6 +601,7 @@ fn mutex_model(m: &Mutex, maps: &[Mapping]) -> MutexModel {
         state: d.map(|d| d.state),
         count: d.map(|d| d.count),
         nusers: d.and_then(|d| d.nusers),
+        ceiling: d.and_then(|d| d.ceiling),
         owner: OwnerModel {
             tid: d.and_then(|d| d.owner_tid),
             pointer: d.and_then(|d| d.owner_pointer).map(Hex),

@@ -231,6 +231,8 @@ pub struct MutexModel {
     pub state: Option<crate::mutex::LockState>,
     pub count: Option<u32>,
     pub nusers: Option<u32>,
+    /// Priority ceiling of a priority-protect mutex.
+    pub ceiling: Option<u32>,
     pub owner: OwnerModel,
     /// Start of the mapping holding the mutex.
     pub mapping: Option<Hex>,
