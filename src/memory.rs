@@ -41,6 +41,18 @@ pub struct AddressSpace<'d> {
     endian: Endian,
     /// Segments sorted by start address.
     segs: Vec<Segment>,
+    /// Read-only file mappings whose bytes the core lacks, served from the files.
+    files: Vec<FileBacking>,
+}
+
+/// A read-only file mapping backed by the file itself (`--sysroot`).
+#[derive(Debug, Clone)]
+struct FileBacking {
+    start: u64,
+    end: u64,
+    /// File offset of `start`.
+    offset: u64,
+    map: std::sync::Arc<memmap2::Mmap>,
 }
 
 impl<'d> AddressSpace<'d> {
@@ -57,7 +69,73 @@ impl<'d> AddressSpace<'d> {
             data: core.data,
             endian: core.endian,
             segs,
+            files: Vec::new(),
         }
+    }
+
+    /// Serve the bytes of read-only file mappings that the core did not dump (text of
+    /// the executable and libraries, with the default coredump_filter) from the files
+    /// themselves. `resolve` maps a path recorded in the core to a file on this
+    /// machine (under the sysroot); files that cannot be opened are skipped. Writable
+    /// and deleted mappings are never backed: their memory may differ from the file.
+    pub fn with_file_backing(
+        mut self,
+        maps: &[crate::mappings::Mapping],
+        resolve: impl Fn(&str) -> Option<std::path::PathBuf>,
+    ) -> Self {
+        use crate::coredump::Dumped;
+        use crate::mappings::MappingKind;
+        let mut opened: std::collections::HashMap<String, Option<std::sync::Arc<memmap2::Mmap>>> =
+            std::collections::HashMap::new();
+        for m in maps {
+            if m.kind != MappingKind::File
+                || m.deleted
+                || m.perms.contains('w')
+                || m.dumped == Dumped::Full
+            {
+                continue;
+            }
+            let Some(path) = &m.path else { continue };
+            let map = opened
+                .entry(path.clone())
+                .or_insert_with(|| {
+                    let p = resolve(path)?;
+                    let f = std::fs::File::open(p).ok()?;
+                    // SAFETY: read-only private mapping of a file we only read; the
+                    // same SIGBUS caveat as for cores applies (docs/reliability.md).
+                    unsafe { memmap2::Mmap::map(&f) }
+                        .ok()
+                        .map(std::sync::Arc::new)
+                })
+                .clone();
+            if let Some(map) = map {
+                self.files.push(FileBacking {
+                    start: m.start,
+                    end: m.end,
+                    offset: m.offset,
+                    map,
+                });
+            }
+        }
+        self.files.sort_by_key(|f| f.start);
+        self
+    }
+
+    /// Bytes of a backed file mapping, if `[addr, addr+len)` lies in one.
+    fn from_file(&self, addr: u64, len: usize) -> Option<Vec<u8>> {
+        let i = self.files.partition_point(|f| f.start <= addr);
+        let f = self.files[..i].last()?;
+        let end = addr.checked_add(len as u64)?;
+        if end > f.end {
+            return None;
+        }
+        let off = usize::try_from(f.offset.checked_add(addr - f.start)?).ok()?;
+        f.map.get(off..off.checked_add(len)?).map(<[u8]>::to_vec)
+    }
+
+    /// The address is not dumped but its file mapping is backed by the file.
+    pub fn file_backed(&self, addr: u64) -> bool {
+        self.from_file(addr, 1).is_some()
     }
 
     pub fn endian(&self) -> Endian {
@@ -126,10 +204,15 @@ impl<'d> AddressSpace<'d> {
         }
     }
 
-    /// Read `len` bytes, across adjacent segments if needed.
+    /// Read `len` bytes, across adjacent segments if needed, and from the mapped
+    /// file for backed read-only file mappings the core did not dump.
     pub fn read(&self, addr: u64, len: usize) -> Result<Cow<'d, [u8]>, ReadError> {
         match self.slice(addr, len) {
             Ok(s) => Ok(Cow::Borrowed(s)),
+            Err(e @ ReadError::NotDumped { .. }) => match self.from_file(addr, len) {
+                Some(v) => Ok(Cow::Owned(v)),
+                None => Err(e),
+            },
             Err(ReadError::Unmapped { addr: a }) if a != addr => {
                 let mut out = Vec::with_capacity(len.min(1 << 20));
                 let mut cur = addr;
@@ -200,6 +283,7 @@ mod tests {
             data,
             endian: Endian::Little,
             segs,
+            files: Vec::new(),
         }
     }
 

@@ -58,3 +58,46 @@ fn analyze_in_parallel_threads() {
     let v = serde_json::to_value(&reports[0]).expect("json");
     assert_eq!(v["schema_version"], 1);
 }
+
+/// Read-only file mappings that the core did not dump are served from the files
+/// when file backing is on, and are "not dumped" (never zeros) when it is off.
+#[test]
+fn file_backing_serves_undumped_text() {
+    use mutexdiag::coredump::{Core, Dumped};
+    use mutexdiag::mappings::{self, MappingKind};
+    use mutexdiag::memory::{AddressSpace, ReadError};
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let raw =
+        zstd::decode_all(
+            &std::fs::read(root.join("fixtures/threads-contention/core.main.zst"))
+                .expect("fixture")[..],
+        )
+        .expect("zstd");
+    let core = Core::parse(&raw).expect("core");
+    let maps = mappings::build(&core);
+    let text = maps
+        .iter()
+        .find(|m| {
+            m.kind == MappingKind::File
+                && m.perms == "r-x"
+                && m.dumped == Dumped::None
+                && m.path.as_deref().is_some_and(|p| p.contains("libc.so"))
+        })
+        .expect("libc text mapping, not dumped");
+    let plain = AddressSpace::new(&core);
+    assert!(matches!(
+        plain.read(text.start, 16),
+        Err(ReadError::NotDumped { .. })
+    ));
+    let path = text.path.clone().expect("path");
+    let Ok(file) = std::fs::read(&path) else {
+        panic!("{path} is not on this machine: the fixture needs the same libc");
+    };
+    let backed = AddressSpace::new(&core).with_file_backing(&maps, |p| Some(PathBuf::from(p)));
+    let got = backed
+        .read(text.start + 0x100, 16)
+        .expect("file-backed read");
+    let off = (text.offset + 0x100) as usize;
+    assert_eq!(&got[..], &file[off..off + 16]);
+    assert!(backed.file_backed(text.start));
+}

@@ -201,7 +201,13 @@ pub fn analyze_core(inputs: &Inputs<'_, '_>, opts: &Options, mut warnings: Vec<W
         modules,
         peers,
     } = *inputs;
-    let space = AddressSpace::new(core);
+    // With file access (modules loaded), read-only file mappings the core lacks are
+    // read from the files under the sysroot.
+    let space = match modules {
+        Some(_) => AddressSpace::new(core)
+            .with_file_backing(maps, |p| crate::symbols::join_sysroot(&opts.sysroot, p)),
+        None => AddressSpace::new(core),
+    };
 
     // Layout.
     let guess: LibcGuess =

@@ -31,7 +31,9 @@ use std::path::PathBuf;
 
 pub use dwarf::Reader;
 pub use elf::{HeaderInfo, LoadSegment, parse_header};
-pub use modules::{BuildIdStatus, Module, ModuleKind, ModuleMapping, Modules, SymbolAddress};
+pub use modules::{
+    BuildIdStatus, Module, ModuleKind, ModuleMapping, Modules, SymbolAddress, join_sysroot,
+};
 pub use symbolize::{DataSymbol, Detail, SourceFrame, Symbol};
 
 /// Where to find the files of a core.

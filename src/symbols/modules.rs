@@ -371,7 +371,9 @@ pub struct Modules {
 
 /// Join a path read from the core under the sysroot: only absolute paths, and no
 /// `..` (a path from a core is data, never a way out of the sysroot).
-pub(crate) fn join_sysroot(sysroot: &Path, core_path: &str) -> Option<PathBuf> {
+/// A path recorded in the core, under the sysroot (`None` if it is relative or
+/// climbs out with `..`).
+pub fn join_sysroot(sysroot: &Path, core_path: &str) -> Option<PathBuf> {
     let p = Path::new(core_path);
     if !p.is_absolute() {
         return None;
