@@ -122,7 +122,7 @@ impl<'d> AddressSpace<'d> {
     }
 
     /// Bytes of a backed file mapping, if `[addr, addr+len)` lies in one.
-    fn from_file(&self, addr: u64, len: usize) -> Option<Vec<u8>> {
+    fn file_bytes(&self, addr: u64, len: usize) -> Option<Vec<u8>> {
         let i = self.files.partition_point(|f| f.start <= addr);
         let f = self.files[..i].last()?;
         let end = addr.checked_add(len as u64)?;
@@ -135,7 +135,7 @@ impl<'d> AddressSpace<'d> {
 
     /// The address is not dumped but its file mapping is backed by the file.
     pub fn file_backed(&self, addr: u64) -> bool {
-        self.from_file(addr, 1).is_some()
+        self.file_bytes(addr, 1).is_some()
     }
 
     pub fn endian(&self) -> Endian {
@@ -209,7 +209,7 @@ impl<'d> AddressSpace<'d> {
     pub fn read(&self, addr: u64, len: usize) -> Result<Cow<'d, [u8]>, ReadError> {
         match self.slice(addr, len) {
             Ok(s) => Ok(Cow::Borrowed(s)),
-            Err(e @ ReadError::NotDumped { .. }) => match self.from_file(addr, len) {
+            Err(e @ ReadError::NotDumped { .. }) => match self.file_bytes(addr, len) {
                 Some(v) => Ok(Cow::Owned(v)),
                 None => Err(e),
             },
