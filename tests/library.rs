@@ -101,3 +101,31 @@ fn file_backing_serves_undumped_text() {
     assert_eq!(&got[..], &file[off..off + 16]);
     assert!(backed.file_backed(text.start));
 }
+
+/// A byte pattern that looks like a held mutex in private memory but names an owner
+/// this process never had (the Go 1.9 corpus core: "TID 1") is not reported.
+#[test]
+fn private_scan_hits_need_a_possible_owner() {
+    let corpus = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/corpus/cores/godebug-go1.9-core.zst");
+    if !corpus.exists() {
+        assert!(
+            std::env::var_os("MUTEXDIAG_NO_CORPUS").is_some(),
+            "shared corpus missing"
+        );
+        return;
+    }
+    let opts = Options {
+        scan: mutexdiag::mutex::discover::ScanScope::All,
+        ..Options::default()
+    };
+    let r = analyze(&corpus, &opts).expect("analysis");
+    assert!(
+        r.mutexes.iter().all(|m| !m.found_by.contains(&"scan")),
+        "{:?}",
+        r.mutexes
+            .iter()
+            .map(|m| (m.address, &m.found_by, m.owner.tid))
+            .collect::<Vec<_>>()
+    );
+}

@@ -260,7 +260,9 @@ pub fn analyze_core(inputs: &Inputs<'_, '_>, opts: &Options, mut warnings: Vec<W
             );
         }
         for addr in discover::scan(l, &space, maps, opts.scan) {
-            cands.add(addr, FoundBy::Scan, None, false);
+            if scan_hit_fits(core, maps, &space, l, addr) {
+                cands.add(addr, FoundBy::Scan, None, false);
+            }
         }
         if cands.len() >= discover::SCAN_LIMIT {
             warnings.push(Warning::new(
@@ -332,6 +334,37 @@ pub fn analyze_core(inputs: &Inputs<'_, '_>, opts: &Options, mut warnings: Vec<W
         findings,
         warnings: model::warning_models(&warnings),
     }
+}
+
+/// A scan hit in private memory must be owned by a thread of this process, or by a
+/// thread id this process could have had (not below its pid, not far beyond its
+/// newest thread): in private memory nobody else can lock it. Shared memory is
+/// exempt (other processes' threads own mutexes there). This rejects byte patterns
+/// that happen to look like a held mutex (e.g. five 32-bit ones: a recursive mutex
+/// "owned by TID 1").
+fn scan_hit_fits(
+    core: &Core<'_>,
+    maps: &[Mapping],
+    space: &AddressSpace<'_>,
+    layout: &dyn Layout,
+    addr: u64,
+) -> bool {
+    if mapping_index(maps, addr).is_some_and(|i| maps[i].shared) {
+        return true;
+    }
+    let Ok(bytes) = space.read(addr, layout.size()) else {
+        return false;
+    };
+    let d = layout.decode(&bytes, space.endian());
+    let Some(owner) = d.owner_tid else {
+        return true;
+    };
+    if core.thread(owner).is_some() {
+        return true;
+    }
+    let lo = core.threads.iter().map(|t| t.tid).min().unwrap_or(0);
+    let hi = core.threads.iter().map(|t| t.tid).max().unwrap_or(0);
+    owner >= lo && owner <= hi.saturating_add(100_000)
 }
 
 /// Type names that denote a mutex for a layout (DWARF typedef or struct names).
