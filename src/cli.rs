@@ -51,9 +51,12 @@ pub struct AnalyzeArgs {
     /// A folder with separate debug files (repeatable).
     #[arg(long = "debug-dir")]
     pub debug_dirs: Vec<PathBuf>,
-    /// Force the mutex layout (e.g. glibc-x86_64, glibc-i386, musl-x86_64).
-    #[arg(long)]
-    pub layout: Option<String>,
+    /// Force the mutex layout by name (glibc-x86_64, glibc-i386, musl-x86_64,
+    /// solaris-amd64, solaris-sparcv9, ...), or add a layout declared in a TOML file
+    /// (`--layout FILE.toml`, repeatable; format in docs/layouts.md, "Declared
+    /// layouts").
+    #[arg(long = "layout")]
+    pub layouts: Vec<String>,
     /// Which memory to scan for locked mutexes: shared mappings, every writable
     /// mapping, or none.
     #[arg(long, value_enum, default_value_t = Scan::Shared)]

@@ -10,6 +10,7 @@ use clap::Parser;
 use cli::{AnalyzeArgs, Cli, Command, CoreArgs, Format, Scan};
 use mutexdiag::analysis::{self, findings};
 use mutexdiag::input::InputOptions;
+use mutexdiag::mutex::declared::DeclaredLayout;
 use mutexdiag::mutex::discover::ScanScope;
 use mutexdiag::report::markdown;
 use mutexdiag::report::text;
@@ -64,19 +65,45 @@ fn color_wanted() -> bool {
     std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stdout().is_terminal()
 }
 
+/// `--layout` values: one built-in name, and any number of declared layout files
+/// (a value ending in `.toml` or naming an existing file).
+fn layouts(a: &AnalyzeArgs) -> Result<(Option<String>, Vec<DeclaredLayout>), String> {
+    let mut name = None;
+    let mut declared = Vec::new();
+    for v in &a.layouts {
+        let p = std::path::Path::new(v);
+        if v.ends_with(".toml") || p.is_file() {
+            declared.push(DeclaredLayout::load(p).map_err(|e| e.to_string())?);
+        } else if name.replace(v.clone()).is_some() {
+            return Err(format!(
+                "--layout {v}: only one built-in layout can be forced (declared layouts are TOML files)"
+            ));
+        }
+    }
+    Ok((name, declared))
+}
+
 fn analyze(a: &AnalyzeArgs) -> ExitCode {
+    let (layout, declared_layouts) = match layouts(a) {
+        Ok(x) => x,
+        Err(e) => {
+            eprintln!("mutexdiag: {e}");
+            return ExitCode::from(2);
+        }
+    };
     let opts = analysis::Options {
         input: input_options(&a.core),
         binary: a.binary.clone(),
         sysroot: a.sysroot.clone(),
         debug_dirs: a.debug_dirs.clone(),
-        layout: a.layout.clone(),
+        layout,
         scan: match a.scan {
             Scan::None => ScanScope::None,
             Scan::Shared => ScanScope::Shared,
             Scan::All => ScanScope::All,
         },
         peers: a.peers.clone(),
+        declared_layouts,
     };
     match analysis::analyze(&a.core.core, &opts) {
         Ok(r) => {

@@ -948,6 +948,15 @@ fn check_decoded(k: &mut Check, c: &Case, t: &Truth<'_>, m: &Value) {
         }
         let recorded = fm["owner_recorded_in_memory"] != Value::Bool(false);
         match fm["owner_tid"].as_u64() {
+            // Solaris-layout locks record the owner's thread pointer, not its TID.
+            Some(_) if !unknown && fm["owner_pointer"].is_string() => {
+                k.eq(
+                    c,
+                    &format!("{at} owner pointer vs facts"),
+                    m["owner"]["pointer"].as_str(),
+                    fm["owner_pointer"].as_str(),
+                );
+            }
             Some(o) if !unknown && recorded => {
                 k.eq(
                     c,

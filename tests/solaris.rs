@@ -23,6 +23,27 @@ fn arch_of(t: Target) -> Arch {
     }
 }
 
+/// The whole analysis of an in-memory core.
+fn run_analysis(
+    core: &Core<'_>,
+    path: &str,
+    opts: &mutexdiag::analysis::Options,
+) -> mutexdiag::report::model::Report {
+    let maps = mappings::build(core);
+    mutexdiag::analysis::analyze_core(
+        &mutexdiag::analysis::Inputs {
+            core,
+            maps: &maps,
+            path,
+            exe: None,
+            modules: None,
+            peers: &[],
+        },
+        opts,
+        Vec::new(),
+    )
+}
+
 fn seed_bytes(t: Target) -> (Vec<u8>, SeedFacts) {
     let (c, f) = seed(t);
     (c.to_bytes(), f)
@@ -288,4 +309,199 @@ fn truncated_and_corrupted_cores_never_panic() {
             let _ = Core::parse(&bad);
         }
     }
+}
+
+/// The whole analysis on the synthetic cores, both byte orders: the seed's crash is
+/// `owner-deref-crash`, the only error, naming the mutex, the owner pointer and the
+/// fault address.
+#[test]
+fn synthetic_seed_cores_give_owner_deref_crash() {
+    use mutexdiag::analysis::Options;
+    for t in TARGETS {
+        let (data, f) = seed_bytes(t);
+        let core = Core::parse(&data).unwrap();
+        let r = run_analysis(&core, "synthetic", &Options::default());
+        let v = serde_json::to_value(&r).unwrap();
+        let errors: Vec<&serde_json::Value> = v["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|x| x["severity"] == "error")
+            .collect();
+        let codes: Vec<&str> = errors.iter().map(|x| x["code"].as_str().unwrap()).collect();
+        assert_eq!(codes, vec!["owner-deref-crash"], "{t:?}: {v:#}");
+        let e = errors[0];
+        let msg = e["message"].as_str().unwrap();
+        for want in [
+            format!("{:#x}", f.mutex),
+            format!("{:#x}", f.owner),
+            format!("{:#x}", f.fault),
+            format!("thread {}", f.spinner),
+            "dereferenced a thread pointer of another process".to_string(),
+        ] {
+            assert!(msg.contains(&want), "{t:?}: {want} not in {msg}");
+        }
+        assert_eq!(e["mutexes"][0], format!("{:#x}", f.mutex));
+        let threads: Vec<u64> = e["threads"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_u64().unwrap())
+            .collect();
+        assert_eq!(
+            threads,
+            vec![u64::from(f.spinner), u64::from(f.waiter)],
+            "the crashed LWP, then the LWP parked in lwp_park"
+        );
+        let ev = e["evidence"].to_string();
+        assert!(ev.contains("offsetof(ulwp_t, ul_schedctl)"), "{ev}");
+        assert!(ev.contains("foreign-unmapped"), "{ev}");
+        assert!(ev.contains("no mapping names"), "{ev}");
+        assert!(ev.contains("lwp_park"), "{ev}");
+        assert!(e["fix"].as_str().unwrap().contains("USYNC_PROCESS"));
+
+        // The JSON mutex carries owner.pointer and its class.
+        let mutexes = v["mutexes"].as_array().unwrap();
+        let m = mutexes
+            .iter()
+            .find(|m| m["address"] == format!("{:#x}", f.mutex))
+            .unwrap();
+        assert_eq!(m["owner"]["pointer"], format!("{:#x}", f.owner));
+        assert_eq!(m["owner"]["class"], "foreign");
+        assert_eq!(m["owner"]["pointer_class"], "foreign-unmapped");
+        assert_eq!(m["found_by"][0], "magic");
+        assert!(m["notes"].to_string().contains("spinning"), "{m:#}");
+        let own = mutexes
+            .iter()
+            .find(|m| m["address"] == format!("{:#x}", f.own_mutex))
+            .unwrap();
+        assert_eq!(own["owner"]["class"], "own-thread");
+        let rw = mutexes
+            .iter()
+            .find(|m| m["address"] == format!("{:#x}", f.rwlock + 8))
+            .unwrap();
+        assert!(rw["notes"].to_string().contains("rwlock_t"), "{rw:#}");
+        assert_eq!(
+            v["core"]["layout"],
+            format!(
+                "solaris-{}",
+                match t {
+                    Target::Amd64 => "amd64",
+                    Target::Sparcv9 => "sparcv9",
+                    Target::Sparc32 => "sparc",
+                }
+            )
+        );
+    }
+}
+
+/// Without the crash (a gcore of the same process), the same mutex is a
+/// cross-process-private-mutex: its owner pointer is another process's.
+#[test]
+fn synthetic_gcore_gives_cross_process_private_mutex() {
+    use mutexdiag::analysis::Options;
+    for t in TARGETS {
+        let (mut c, f) = seed(t);
+        c.wstat = 0;
+        for l in &mut c.lwps {
+            l.signal = None;
+        }
+        let data = c.to_bytes();
+        let core = Core::parse(&data).unwrap();
+        let r = run_analysis(&core, "gcore", &Options::default());
+        let errors: Vec<_> = r
+            .findings
+            .iter()
+            .filter(|x| format!("{:?}", x.severity) == "Error")
+            .collect();
+        assert_eq!(errors.len(), 1, "{t:?}");
+        assert_eq!(errors[0].code, "cross-process-private-mutex");
+        assert!(errors[0].message.contains(&format!("{:#x}", f.mutex)));
+    }
+}
+
+/// A declared layout (the documented example) finds its lock by magic through the
+/// whole analysis, and a bad layout file is refused by the CLI with a clear error.
+#[test]
+fn declared_layout_end_to_end() {
+    use mutexdiag::analysis::Options;
+    use mutexdiag::mutex::declared::DeclaredLayout;
+    let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let example = root.join("docs/examples/acme_lock.toml");
+    let acme = DeclaredLayout::load(&example).unwrap();
+    let (mut c, f) = seed(Target::Amd64);
+    // An acme_lock in the heap at +0x400: held by LWP 1, one waiter, recursive.
+    let heap = &mut c.segs[1].data;
+    heap[0x400..0x404].copy_from_slice(&0x41434d45u32.to_le_bytes());
+    heap[0x404..0x406].copy_from_slice(&1u16.to_le_bytes());
+    heap[0x408..0x40c].copy_from_slice(&1u32.to_le_bytes());
+    heap[0x40c..0x410].copy_from_slice(&1u32.to_le_bytes());
+    heap[0x410..0x418].copy_from_slice(&1u64.to_le_bytes());
+    heap[0x418..0x41c].copy_from_slice(&2u32.to_le_bytes());
+    let addr = f.own_mutex - 0x100 + 0x400;
+    let data = c.to_bytes();
+    let core = Core::parse(&data).unwrap();
+    let opts = Options {
+        declared_layouts: vec![acme],
+        ..Options::default()
+    };
+    let r = run_analysis(&core, "declared", &opts);
+    let v = serde_json::to_value(&r).unwrap();
+    let m = v["mutexes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["address"] == format!("{addr:#x}"))
+        .expect("the declared lock is found");
+    assert_eq!(m["layout"], "acme_lock");
+    assert_eq!(m["found_by"][0], "magic");
+    assert_eq!(m["type"], "recursive");
+    assert_eq!(m["state"], "contended");
+    assert_eq!(m["owner"]["tid"], 1);
+    assert_eq!(m["owner"]["class"], "own-thread");
+    assert_eq!(m["count"], 2);
+    // Without the declared layout it is not found.
+    let r = run_analysis(&core, "plain", &Options::default());
+    assert!(r.mutexes.iter().all(|m| m.address.0 != addr));
+
+    // The CLI refuses an invalid file, naming it and the problem.
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(
+        &bad,
+        "name = \"x\"\nsize = 8\nalign = 8\nlock = { offset = 6, size = 4 }\n",
+    )
+    .unwrap();
+    let core_path = dir.path().join("core");
+    std::fs::write(&core_path, &data).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_mutexdiag"))
+        .arg(&core_path)
+        .arg("--layout")
+        .arg(&bad)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("bad.toml") && err.contains("past the end"),
+        "{err}"
+    );
+    // And accepts the example.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_mutexdiag"))
+        .arg(&core_path)
+        .arg("--layout")
+        .arg(&example)
+        .args(["--format", "json"])
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(
+        v["mutexes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["layout"] == "acme_lock")
+    );
+    // Solaris synthetic core, CLI exit status 1 for the error finding.
+    assert_eq!(out.status.code(), Some(1));
 }

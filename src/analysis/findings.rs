@@ -23,6 +23,7 @@ pub const DEADLOCK_CYCLE: &str = "deadlock-cycle";
 pub const CORRUPT_MUTEX: &str = "corrupt-mutex";
 pub const SEGMENT_NOT_DUMPED: &str = "segment-not-dumped";
 pub const BINARY_MISMATCH: &str = "binary-mismatch";
+pub const OWNER_DEREF_CRASH: &str = "owner-deref-crash";
 
 pub static CODES: &[Code] = &[
     Code {
@@ -44,6 +45,29 @@ pthread_mutexattr_setpshared(&attr, PTHREAD_PROCESS_SHARED) was called (on Solar
 mutex_init(&m, USYNC_PROCESS, NULL)), before any process uses it, exactly once; consider \
 PTHREAD_MUTEX_ROBUST as well so that a process dying while holding it does not hang the \
 others.",
+    },
+    Code {
+        code: OWNER_DEREF_CRASH,
+        severity: Severity::Error,
+        title: "crash dereferencing a thread pointer of another process",
+        explanation: "The process died of SIGSEGV or SIGBUS at an address that is a mutex's \
+owner pointer or lies just past it (within a thread block), and the owner pointer is not a \
+thread pointer of this process: the crashing thread was reading the owner's thread block \
+through a pointer that another process stored. A Solaris mutex_t records its owner as the \
+owner's ulwp_t address; mutex_trylock_adaptive() (the spin phase of mutex_lock on a \
+USYNC_THREAD mutex) loads owner->ul_schedctl (owner + 0x128 on amd64, + 0x140 on sparcv9, \
++ 0xc8 on i386, + 0xf0 on sparc) to see whether the owner is running. When the mutex was \
+initialised USYNC_THREAD (process-private) but lives in shared memory, the owner can be a \
+thread of another process, whose ulwp_t is unmapped (SIGSEGV) or garbage here: this process \
+dereferenced a thread pointer of another process. The same misuse also loses wake-ups \
+(waiters park on a process-private sleep queue).",
+        fix: "Initialise the mutex process-shared: mutex_init(&m, USYNC_PROCESS, NULL) or \
+pthread_mutexattr_setpshared(&attr, PTHREAD_PROCESS_SHARED) before pthread_mutex_init, once, \
+before any other process maps it (add LOCK_ROBUST / PTHREAD_MUTEX_ROBUST so a dying holder \
+does not hang the others). The process-shared path (mutex_trylock_process) spins on the lock \
+byte and owner pid and never dereferences the owner pointer. A lock of your own that stores a \
+thread pointer must not be shared between processes, or must store a process-independent \
+owner (a pid and tid).",
     },
     Code {
         code: PRIVATE_MUTEX_IN_SHARED_MEMORY,

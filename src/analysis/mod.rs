@@ -12,9 +12,12 @@ use crate::error::Result;
 use crate::input::InputOptions;
 use crate::mappings::{self, Mapping, MappingKind};
 use crate::memory::AddressSpace;
+use crate::mutex::declared::DeclaredLayout;
 use crate::mutex::discover::{self, Candidate, Candidates, FoundBy, ScanScope};
+use crate::mutex::owner::{self as owner_ptr, OwnerClass, OwnerPointer};
 use crate::mutex::select::{self, LibcGuess};
-use crate::mutex::{Decoded, Layout, LockState};
+use crate::mutex::solaris::{self, SolarisMutex};
+use crate::mutex::{Decoded, Layout, LockState, magic};
 use crate::report::Hex;
 use crate::report::model::{self, CoreModel, MutexModel, OwnerModel, Report};
 use crate::symbols::{Modules, SymbolOptions};
@@ -36,6 +39,10 @@ pub struct Options {
     /// Cores of other processes of the same incident: foreign owners are looked up
     /// among their threads.
     pub peers: Vec<PathBuf>,
+    /// User-declared lock layouts (`--layout FILE.toml`), loaded with
+    /// [`DeclaredLayout::load`]: their locks are found by magic number (or by the
+    /// locked-mutex scan when they declare none) besides the default layout's.
+    pub declared_layouts: Vec<DeclaredLayout>,
 }
 
 /// Another process's core, summarised: who its threads are.
@@ -82,6 +89,7 @@ impl Default for Options {
             layout: None,
             scan: ScanScope::Shared,
             peers: Vec::new(),
+            declared_layouts: Vec::new(),
         }
     }
 }
@@ -148,6 +156,8 @@ pub(crate) struct Mutex {
     pub waiters: Vec<u32>,
     pub owner_class: &'static str,
     pub owner_note: Option<String>,
+    /// The owner pointer, classified (layouts that record a thread pointer).
+    pub owner_pointer: Option<OwnerPointer>,
     /// Confidence that these bytes really are a mutex of the layout.
     pub confirmed: bool,
     pub layout_name: String,
@@ -276,6 +286,24 @@ pub fn analyze_core(inputs: &Inputs<'_, '_>, opts: &Options, mut warnings: Vec<W
         }
     }
 
+    // Discovery by magic number, and declared layouts.
+    let extra = extra_layouts(core, layout.as_deref(), opts);
+    if let Some(l) = layout.as_deref()
+        && l.magic().is_some()
+    {
+        add_magic_hits(&space, l, None, false, &mut cands);
+    }
+    for (i, x) in extra.iter().enumerate() {
+        if x.layout.magic().is_some() {
+            add_magic_hits(&space, x.layout.as_ref(), Some(i), x.guest, &mut cands);
+        } else {
+            for addr in discover::scan(x.layout.as_ref(), &space, maps, opts.scan) {
+                cands.add(addr, FoundBy::Scan, None, false);
+                cands.set_layout(addr, i);
+            }
+        }
+    }
+
     // Names for what was found without a symbol.
     if let Some(mods) = modules {
         cands.name_unnamed(|a| {
@@ -293,7 +321,13 @@ pub fn analyze_core(inputs: &Inputs<'_, '_>, opts: &Options, mut warnings: Vec<W
     let mutexes: Vec<Mutex> = cands
         .into_vec()
         .into_iter()
-        .map(|c| build_mutex(core, maps, &space, layout.as_deref(), peers, modules, c))
+        .map(|c| {
+            let l = match c.layout {
+                Some(i) => extra.get(i).map(|x| x.layout.as_ref()),
+                None => layout.as_deref(),
+            };
+            build_mutex(core, maps, &space, l, peers, modules, c)
+        })
         .collect();
 
     let facts = Facts {
@@ -459,6 +493,64 @@ fn elf_symbol_candidates(m: &crate::symbols::Module, layout: &dyn Layout, cands:
     }
 }
 
+/// A layout used besides the default one.
+struct Extra {
+    layout: Box<dyn Layout>,
+    /// The Solaris `mutex_t` looked for in a core of another system (a Solaris
+    /// lock re-implemented or emulated there): only strong hits count.
+    guest: bool,
+}
+
+/// Declared layouts, then — on x86 cores that are not Solaris cores — the Solaris
+/// `mutex_t`, whose magic number makes a scan for it cheap and specific.
+fn extra_layouts(core: &Core<'_>, default: Option<&dyn Layout>, opts: &Options) -> Vec<Extra> {
+    let mut v: Vec<Extra> = opts
+        .declared_layouts
+        .iter()
+        .map(|d| Extra {
+            layout: Box::new(d.clone()),
+            guest: false,
+        })
+        .collect();
+    let default_is_solaris = default.is_some_and(|l| l.name().starts_with("solaris-"));
+    if !default_is_solaris
+        && core.os != crate::coredump::Os::Solaris
+        && matches!(
+            core.arch,
+            crate::coredump::Arch::X86_64 | crate::coredump::Arch::I386
+        )
+        && let Some(l) = SolarisMutex::for_arch(core.arch)
+    {
+        v.push(Extra {
+            layout: Box::new(l),
+            guest: true,
+        });
+    }
+    v
+}
+
+/// Scan for a layout's magic number and add the validated hits as candidates.
+fn add_magic_hits(
+    space: &AddressSpace<'_>,
+    l: &dyn Layout,
+    index: Option<usize>,
+    guest: bool,
+    cands: &mut Candidates,
+) {
+    for h in magic::scan(space, l).hits {
+        if guest && !solaris::strong_hit(&h.decoded) {
+            continue;
+        }
+        cands.add(h.address, FoundBy::Magic, None, false);
+        if let Some(i) = index {
+            cands.set_layout(h.address, i);
+        }
+        if let Some(e) = &h.embedded_in {
+            cands.add_note(h.address, e.note.clone());
+        }
+    }
+}
+
 /// A dynamically linked process maps its interpreter (AT_BASE != 0).
 fn has_interp(core: &Core<'_>, _maps: &[Mapping]) -> bool {
     core.auxv_value(crate::coredump::AT_BASE)
@@ -494,9 +586,28 @@ fn build_mutex(
         .map(|t| t.tid)
         .collect();
     let shared = mapping.is_some_and(|i| maps[i].shared);
-    let (owner_class, owner_note) = classify_owner(core, decoded.as_ref(), peers, shared);
+    let owner_pointer = decoded.as_ref().and_then(|d| d.owner_pointer).map(|p| {
+        owner_ptr::classify(
+            &core.threads,
+            maps,
+            p,
+            Some((
+                space,
+                core.pointer_size(),
+                owner_ptr::self_pointer_offsets(core.os, core.arch),
+            )),
+        )
+    });
+    let (owner_class, owner_note) = classify_owner(
+        core,
+        decoded.as_ref(),
+        owner_pointer.as_ref(),
+        peers,
+        shared,
+    );
     let confirmed = c.typed
         || c.found_by.contains(&FoundBy::Scan)
+        || c.found_by.contains(&FoundBy::Magic)
         || decoded.as_ref().is_some_and(|d| d.anomalies.is_empty());
     let location = modules
         .and_then(|mods| section_location(mods, addr))
@@ -511,6 +622,7 @@ fn build_mutex(
         waiters,
         owner_class,
         owner_note,
+        owner_pointer,
         confirmed,
     }
 }
@@ -534,9 +646,57 @@ fn peer_note(core: &Core<'_>, peers: &[Peer], tid: u32) -> Option<String> {
     ))
 }
 
+/// Who owns a lock whose owner field is a thread pointer.
+fn classify_pointer_owner(op: &OwnerPointer, peers: &[Peer]) -> (&'static str, Option<String>) {
+    let p = op.pointer;
+    let peer = peers.iter().find_map(|peer| {
+        let (tid, _) = peer.thread_pointers.iter().find(|(_, tp)| *tp == p)?;
+        Some(format!(
+            "the thread pointer of thread {tid} of process {} (peer core {})",
+            peer.pid.map_or_else(|| "?".to_string(), |x| x.to_string()),
+            peer.path
+        ))
+    });
+    match op.class {
+        OwnerClass::None => ("none", None),
+        OwnerClass::OwnThread => (
+            "own-thread",
+            Some(format!(
+                "owner pointer {p:#x} is the thread pointer of thread {} of this process",
+                op.tid.map_or_else(|| "?".to_string(), |t| t.to_string())
+            )),
+        ),
+        OwnerClass::ForeignUnmapped => (
+            "foreign",
+            Some(match peer {
+                Some(n) => format!(
+                    "owner pointer {p:#x} is not mapped in this process (foreign-unmapped): it is {n}"
+                ),
+                None => format!(
+                    "owner pointer {p:#x} is not mapped in this process (foreign-unmapped): a thread pointer of another process"
+                ),
+            }),
+        ),
+        OwnerClass::ForeignMapped => (
+            "foreign",
+            Some(format!(
+                "owner pointer {p:#x} is mapped here ({}) but is no thread's thread pointer (foreign-mapped){}{}",
+                op.mapping.as_deref().unwrap_or("?"),
+                if op.self_pointing {
+                    "; the memory there is shaped like a thread block (it points to itself): an exited thread's, or another process's at the same address"
+                } else {
+                    ""
+                },
+                peer.map(|n| format!("; it is {n}")).unwrap_or_default()
+            )),
+        ),
+    }
+}
+
 fn classify_owner(
     core: &Core<'_>,
     d: Option<&Decoded>,
+    op: Option<&OwnerPointer>,
     peers: &[Peer],
     shared: bool,
 ) -> (&'static str, Option<String>) {
@@ -578,7 +738,10 @@ fn classify_owner(
                 };
                 ("foreign", Some(who))
             }
-            None => ("unknown", Some("this mutex type records no owner".into())),
+            None => match op {
+                Some(op) => classify_pointer_owner(op, peers),
+                None => ("unknown", Some("this mutex type records no owner".into())),
+            },
         },
     }
 }
@@ -645,6 +808,7 @@ fn mutex_model(m: &Mutex, maps: &[Mapping]) -> MutexModel {
             tid: d.and_then(|d| d.owner_tid),
             pointer: d.and_then(|d| d.owner_pointer).map(Hex),
             class: m.owner_class,
+            pointer_class: m.owner_pointer.as_ref().map(|o| o.class.as_str()),
             note: m.owner_note.clone(),
         },
         mapping: map.map(|m| Hex(m.start)),
@@ -659,5 +823,10 @@ fn mutex_model(m: &Mutex, maps: &[Mapping]) -> MutexModel {
             d.fields.iter().map(|(n, v)| (*n, Hex(*v))).collect()
         }),
         anomalies: d.map_or_else(Vec::new, |d| d.anomalies.clone()),
+        notes: {
+            let mut n = m.candidate.notes.clone();
+            n.extend(d.and_then(solaris::spinner_note));
+            n
+        },
     }
 }

@@ -5,14 +5,18 @@ use std::collections::{BTreeSet, HashMap};
 
 use super::findings::{self, Code};
 use super::{Facts, Mutex, mapping_index};
+use crate::coredump::{Os, signals};
 use crate::mappings::{Mapping, MappingKind};
 use crate::memory::Presence;
-use crate::mutex::{LockState, MutexType};
+use crate::mutex::owner::OwnerClass;
+use crate::mutex::solaris::{Isa, SolarisMutex};
+use crate::mutex::{Layout, LockState, MutexType};
 use crate::report::Hex;
 use crate::report::model::FindingModel;
 
 pub(crate) fn run(f: &Facts<'_, '_>) -> Vec<FindingModel> {
     let mut out = Vec::new();
+    owner_deref_crash(f, &mut out);
     cross_process_private(f, &mut out);
     private_futex_on_shared_memory(f, &mut out);
     abandoned_lock(f, &mut out);
@@ -97,7 +101,17 @@ fn private_mutex_in_shared(f: &Facts<'_, '_>, m: &Mutex) -> bool {
     m.confirmed
         && !d.pshared
         && d.state != LockState::Destroyed
-        && mapping(f, m).is_some_and(|x| x.shared)
+        && (mapping(f, m).is_some_and(|x| x.shared) || solaris_inferred_shared(f, m))
+}
+
+/// A Solaris core names no mapping and flags none as shared: a mapping holding a
+/// mutex whose owner pointer is not mapped in this process must be shared with the
+/// process that locked it (ulwp_t blocks are never unmapped).
+fn solaris_inferred_shared(f: &Facts<'_, '_>, m: &Mutex) -> bool {
+    f.core.os == Os::Solaris
+        && m.owner_pointer
+            .as_ref()
+            .is_some_and(|o| o.class == OwnerClass::ForeignUnmapped)
 }
 
 /// Mutexes that get a cross-process-private-mutex verdict (used to fold the
@@ -109,11 +123,17 @@ fn cross_process_evidence(f: &Facts<'_, '_>, m: &Mutex) -> Option<Vec<String>> {
     let d = m.decoded.as_ref()?;
     let mut ev = Vec::new();
     if m.owner_class == "foreign" {
-        ev.push(format!(
-            "its owner {} ({})",
-            d.owner_tid.map_or_else(|| "?".into(), |t| t.to_string()),
-            m.owner_note.clone().unwrap_or_default()
-        ));
+        ev.push(match (d.owner_tid, d.owner_pointer) {
+            (None, Some(p)) => format!(
+                "its owner pointer {p:#x}: {}",
+                m.owner_note.clone().unwrap_or_default()
+            ),
+            (t, _) => format!(
+                "its owner {} ({})",
+                t.map_or_else(|| "?".into(), |t| t.to_string()),
+                m.owner_note.clone().unwrap_or_default()
+            ),
+        });
     }
     let w = waits(f, m);
     if !w.is_empty() && m.owner_class != "own-thread" {
@@ -154,9 +174,200 @@ fn mutex_facts(f: &Facts<'_, '_>, m: &Mutex) -> Vec<String> {
     ev
 }
 
+/// How far past an owner pointer a fault still counts as a read of the owner's
+/// thread block (a Solaris `ulwp_t` and glibc's `struct pthread` header are
+/// smaller than a page).
+pub(crate) const THREAD_BLOCK_SPAN: u64 = 0x1000;
+
+/// The crash a mutex's foreign owner pointer explains: (crashed thread, fault
+/// address, offset past the pointer, evidence).
+fn deref_crash(f: &Facts<'_, '_>, m: &Mutex) -> Option<(u32, u64, u64, Vec<String>)> {
+    let d = m.decoded.as_ref()?;
+    let op = m.owner_pointer.as_ref()?;
+    if !op.class.is_foreign() {
+        return None;
+    }
+    let sig = f.core.signal()?;
+    let fault = sig.addr?;
+    let sname = signals::signal_name(f.core.os, f.core.arch, sig.signo)?;
+    if !matches!(sname, "SIGSEGV" | "SIGBUS") {
+        return None;
+    }
+    let p = op.pointer;
+    let off = fault.checked_sub(p)?;
+    if off >= THREAD_BLOCK_SPAN {
+        return None;
+    }
+    let t = f.core.crashed_thread()?;
+    let isa = [Isa::Amd64, Isa::I386, Isa::Sparcv9, Isa::Sparc]
+        .into_iter()
+        .find(|i| SolarisMutex::new(*i).name() == d.layout);
+    let schedctl = isa.map(|i| i.schedctl_offset());
+    let exact = schedctl == Some(off);
+    let holds_owner: Vec<&str> = t
+        .registers()
+        .filter(|(_, v)| *v == p)
+        .map(|(n, _)| n)
+        .collect();
+    let holds_mutex: Vec<&str> = t
+        .registers()
+        .filter(|(_, v)| *v >= m.address && *v < m.address + 64)
+        .map(|(n, _)| n)
+        .collect();
+    // The crashing thread must be tied to this mutex: the documented offset, or a
+    // register holding the owner pointer or the mutex's address.
+    let holds_fault = t.registers().any(|(_, v)| v == fault);
+    if !exact && holds_owner.is_empty() && holds_mutex.is_empty() && !holds_fault {
+        return None;
+    }
+    let mut ev = mutex_facts(f, m);
+    ev.push(format!(
+        "thread {} died of {sname}{} at {fault:#x} = owner pointer {p:#x} + {off:#x}",
+        t.tid,
+        signals::code_name(sname, sig.code)
+            .map(|c| format!(" ({c})"))
+            .unwrap_or_default()
+    ));
+    ev.push(
+        m.owner_note
+            .clone()
+            .unwrap_or_else(|| format!("owner pointer {p:#x} is not a thread pointer here")),
+    );
+    let tps: Vec<String> = f
+        .core
+        .threads
+        .iter()
+        .filter_map(|t| Some(format!("{} → {:#x}", t.tid, t.thread_pointer?)))
+        .collect();
+    if !tps.is_empty() {
+        ev.push(format!(
+            "this process's thread pointers: {}",
+            tps.join(", ")
+        ));
+    }
+    if let (true, Some(i)) = (exact, isa) {
+        ev.push(format!(
+            "+{off:#x} is offsetof(ulwp_t, ul_schedctl) on {}: the load mutex_trylock_adaptive() makes through the owner pointer to see whether the owner is running",
+            i.name()
+        ));
+    } else if let Some(s) = schedctl {
+        ev.push(format!(
+            "+{off:#x} is inside the owner's thread block (offsetof(ulwp_t, ul_schedctl) is {s:#x})"
+        ));
+    }
+    if !holds_owner.is_empty() {
+        ev.push(format!(
+            "register {} of thread {} holds the owner pointer {p:#x}",
+            holds_owner.join(", "),
+            t.tid
+        ));
+    }
+    let holds_fault: Vec<&str> = t
+        .registers()
+        .filter(|(_, v)| *v == fault && fault != p)
+        .map(|(n, _)| n)
+        .collect();
+    if !holds_fault.is_empty() {
+        ev.push(format!(
+            "register {} of thread {} holds the faulting address (owner pointer + {off:#x})",
+            holds_fault.join(", "),
+            t.tid
+        ));
+    }
+    if !holds_mutex.is_empty() {
+        ev.push(format!(
+            "register {} of thread {} points at the mutex",
+            holds_mutex.join(", "),
+            t.tid
+        ));
+    }
+    // x86 page-fault error code, when the core has it (Solaris amd64 pr_reg).
+    if t.reg("trapno") == Some(14)
+        && let Some(err) = t.reg("err")
+    {
+        ev.push(format!(
+            "page-fault error code {err:#x}: a {} of a {} page",
+            if err & 2 == 0 { "read" } else { "write" },
+            if err & 1 == 0 {
+                "not-present"
+            } else {
+                "protected"
+            }
+        ));
+    }
+    if f.core.os == Os::Solaris {
+        ev.push(format!(
+            "Solaris cores record no mapping names and no SysV shm ids or shared flags: {} is shared memory by inference (it holds a lock whose owner is not mapped in this process)",
+            where_(f, m)
+        ));
+        if d.waiters_flag {
+            for w in &f.core.threads {
+                if w.syscall
+                    .as_ref()
+                    .is_some_and(|s| s.name == Some("lwp_park"))
+                {
+                    ev.push(format!(
+                        "LWP {} is parked in lwp_park and the mutex's waiters byte is set: USYNC_THREAD waiters sleep on this process's private sleep queue, which an unlock in the other process never looks at",
+                        w.tid
+                    ));
+                }
+            }
+        }
+    }
+    Some((t.tid, fault, off, ev))
+}
+
+/// owner-deref-crash: the fault address is a foreign owner pointer (or just past
+/// it) of a mutex, and the crashed thread was reading it.
+fn owner_deref_crash(f: &Facts<'_, '_>, out: &mut Vec<FindingModel>) {
+    for m in f.mutexes {
+        let Some((tid, fault, off, evidence)) = deref_crash(f, m) else {
+            continue;
+        };
+        let p = m.owner_pointer.as_ref().map_or(0, |o| o.pointer);
+        let mut threads = vec![tid];
+        if f.core.os == Os::Solaris {
+            threads.extend(
+                f.core
+                    .threads
+                    .iter()
+                    .filter(|w| {
+                        w.syscall
+                            .as_ref()
+                            .is_some_and(|s| s.name == Some("lwp_park"))
+                    })
+                    .map(|w| w.tid),
+            );
+        }
+        let mut fix = code(findings::OWNER_DEREF_CRASH).fix.to_string();
+        if let Some(d) = &m.decoded
+            && !d.layout.starts_with("solaris-")
+        {
+            fix = format!("{} stores a thread pointer as its owner: {fix}", d.layout);
+        }
+        let mut fnd = finding(
+            findings::OWNER_DEREF_CRASH,
+            vec![m.address],
+            threads,
+            format!(
+                "thread {tid} crashed at {fault:#x} reading owner pointer {p:#x} + {off:#x} of {} in {}: this process dereferenced a thread pointer of another process",
+                name(m),
+                where_(f, m)
+            ),
+            evidence,
+        );
+        fnd.fix = fix;
+        out.push(fnd);
+    }
+}
+
 fn cross_process_private(f: &Facts<'_, '_>, out: &mut Vec<FindingModel>) {
     for m in f.mutexes {
         if !private_mutex_in_shared(f, m) {
+            continue;
+        }
+        // The crash it caused is the verdict for this mutex (one root cause, one error).
+        if deref_crash(f, m).is_some() {
             continue;
         }
         let map = mapping(f, m);
@@ -289,16 +500,33 @@ fn abandoned_lock(f: &Facts<'_, '_>, out: &mut Vec<FindingModel>) {
             continue;
         }
         let Some(map) = mapping(f, m) else { continue };
-        if map.shared {
+        if map.shared || solaris_inferred_shared(f, m) {
             continue;
         }
-        let owner = d.owner_tid.unwrap_or(0);
+        let (owner, owner_ev) = match (d.owner_tid, m.owner_pointer.as_ref()) {
+            (None, Some(op)) => (
+                format!("the thread whose thread pointer is {:#x}", op.pointer),
+                format!(
+                    "owner pointer {:#x} is no thread pointer of this process's {} threads ({})",
+                    op.pointer,
+                    f.core.threads.len(),
+                    tids(&f.core.threads.iter().map(|t| t.tid).collect::<Vec<_>>())
+                ),
+            ),
+            (t, _) => {
+                let t = t.unwrap_or(0);
+                (
+                    format!("thread {t}"),
+                    format!(
+                        "owner TID {t} is not among this process's {} threads ({})",
+                        f.core.threads.len(),
+                        tids(&f.core.threads.iter().map(|t| t.tid).collect::<Vec<_>>())
+                    ),
+                )
+            }
+        };
         let mut evidence = mutex_facts(f, m);
-        evidence.push(format!(
-            "owner TID {owner} is not among this process's {} threads ({})",
-            f.core.threads.len(),
-            tids(&f.core.threads.iter().map(|t| t.tid).collect::<Vec<_>>())
-        ));
+        evidence.push(owner_ev);
         evidence.push(format!(
             "the mutex is in {}, which no other process can reach",
             where_(f, m)
@@ -314,7 +542,7 @@ fn abandoned_lock(f: &Facts<'_, '_>, out: &mut Vec<FindingModel>) {
             vec![m.address],
             m.waiters.clone(),
             format!(
-                "{} in {} is held by thread {owner}, which no longer exists{}",
+                "{} in {} is held by {owner}, which no longer exists{}",
                 name(m),
                 where_(f, m),
                 if m.waiters.is_empty() {

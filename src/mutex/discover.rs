@@ -50,6 +50,8 @@ pub struct Candidate {
     pub typed: bool,
     /// Index of a non-default layout (declared / magic layouts) to decode it with.
     pub layout: Option<usize>,
+    /// What discovery learnt about it (e.g. it is embedded in an rwlock).
+    pub notes: Vec<String>,
 }
 
 /// Candidates keyed by address, in discovery order.
@@ -83,6 +85,7 @@ impl Candidates {
                     symbol,
                     typed,
                     layout: None,
+                    notes: Vec::new(),
                 });
             }
         }
@@ -93,6 +96,15 @@ impl Candidates {
         for c in &mut self.list {
             if c.symbol.is_none() {
                 c.symbol = name(c.address);
+            }
+        }
+    }
+
+    pub fn add_note(&mut self, address: u64, note: String) {
+        if let Some(&i) = self.index.get(&address) {
+            let c = &mut self.list[i];
+            if !c.notes.contains(&note) {
+                c.notes.push(note);
             }
         }
     }

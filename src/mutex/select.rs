@@ -6,7 +6,8 @@ use serde::Serialize;
 use super::Layout;
 use super::glibc::Glibc;
 use super::musl::Musl;
-use crate::coredump::Core;
+use super::solaris::{Isa, SolarisMutex};
+use crate::coredump::{Core, Os};
 use crate::mappings::Mapping;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -99,8 +100,13 @@ pub fn builtin_names() -> Vec<String> {
             v.push(m.name().to_string());
         }
     }
+    for isa in SOLARIS_ISAS {
+        v.push(SolarisMutex::new(isa).name().to_string());
+    }
     v
 }
+
+const SOLARIS_ISAS: [Isa; 4] = [Isa::Amd64, Isa::I386, Isa::Sparcv9, Isa::Sparc];
 
 /// A built-in layout by name (`glibc-x86_64`, `musl-aarch64`, ...).
 pub fn builtin(name: &str) -> Option<Box<dyn Layout>> {
@@ -133,11 +139,18 @@ pub fn builtin(name: &str) -> Option<Box<dyn Layout>> {
             return Some(Box::new(m));
         }
     }
-    None
+    SOLARIS_ISAS
+        .into_iter()
+        .map(SolarisMutex::new)
+        .find(|l| l.name() == name)
+        .map(|l| Box::new(l) as Box<dyn Layout>)
 }
 
 /// The layout for a core's architecture and C library.
 pub fn for_core(core: &Core<'_>, libc: Libc) -> Option<Box<dyn Layout>> {
+    if core.os == Os::Solaris {
+        return SolarisMutex::for_arch(core.arch).map(|l| Box::new(l) as Box<dyn Layout>);
+    }
     match libc {
         Libc::Musl => Musl::for_arch(core.arch).map(|l| Box::new(l) as Box<dyn Layout>),
         _ => Glibc::for_arch(core.arch).map(|l| Box::new(l) as Box<dyn Layout>),

@@ -297,6 +297,17 @@ pub fn spinner_note(d: &Decoded) -> Option<String> {
     ))
 }
 
+/// A magic hit strong enough to report in a core of another system (a Solaris lock
+/// re-implemented there): `mutex_init()` ran (LOCK_INITED), or it is held with an
+/// owner. An unlocked static initializer is only believed in a Solaris core.
+pub fn strong_hit(d: &Decoded) -> bool {
+    d.anomalies.is_empty()
+        && (d
+            .field("mutex_flag")
+            .is_some_and(|f| f & u64::from(LOCK_INITED) != 0)
+            || (d.state.is_held() && d.owner_pointer.is_some()))
+}
+
 /// Above this, a USYNC_THREAD "ownerpid" is not a believable spinner count.
 const SPINNER_COUNT_LIMIT: u64 = 1 << 16;
 

@@ -213,6 +213,10 @@ pub struct OwnerModel {
     pub pointer: Option<Hex>,
     /// `none`, `own-thread`, `foreign`, `dead`, `unknown`.
     pub class: &'static str,
+    /// For owner pointers: `none`, `own-thread`, `foreign-unmapped` (not mapped in
+    /// this process) or `foreign-mapped` (mapped, but no thread's thread pointer).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pointer_class: Option<&'static str>,
     /// What else is known: "the parent process (ppid)", "thread 1234 of this process"...
     pub note: Option<String>,
 }
@@ -250,6 +254,10 @@ pub struct MutexModel {
     pub fields: Vec<(&'static str, Hex)>,
     /// Field combinations that cannot occur.
     pub anomalies: Vec<String>,
+    /// What else is known about these bytes (e.g. "the mutex_t embedded in an
+    /// rwlock_t", the Solaris 10 spinner count).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
