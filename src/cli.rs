@@ -28,8 +28,9 @@ pub enum Command {
     Analyze(AnalyzeArgs),
     /// List the process's mappings (like pmap), classified and with what the core holds.
     Maps(CoreArgs),
-    /// List the process and its threads: registers, thread pointers, futex waits.
-    Threads(CoreArgs),
+    /// List the process and its threads: registers, thread pointers, futex waits,
+    /// and with --backtrace the stack of each.
+    Threads(ThreadsArgs),
     /// Explain a finding code (e.g. `mutexdiag explain cross-process-private-mutex`);
     /// without a code, list them all.
     Explain {
@@ -65,6 +66,30 @@ pub struct AnalyzeArgs {
     /// not threads of CORE are looked up among its threads.
     #[arg(long = "peer")]
     pub peers: Vec<PathBuf>,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ThreadsArgs {
+    #[command(flatten)]
+    pub core: CoreArgs,
+    /// Show a backtrace of every thread (CFI, then frame pointers, then a marked
+    /// stack scan), symbolized with DWARF: inlined frames, file:line.
+    #[arg(long)]
+    pub backtrace: bool,
+    /// With --backtrace: names from the symbol tables only (no DWARF, so no
+    /// inlined frames, no file:line, no tail-call frames); faster.
+    #[arg(long, requires = "backtrace")]
+    pub plain: bool,
+    /// The executable that produced the core (default: its recorded path under
+    /// --sysroot).
+    #[arg(long)]
+    pub binary: Option<PathBuf>,
+    /// Where file paths recorded in the core are looked up.
+    #[arg(long, default_value = "/")]
+    pub sysroot: PathBuf,
+    /// A folder with separate debug files (repeatable).
+    #[arg(long = "debug-dir")]
+    pub debug_dirs: Vec<PathBuf>,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]

@@ -61,13 +61,40 @@ pub fn maps(path: &Path, opts: &InputOptions) -> Result<MapsDoc> {
 
 /// The process and its threads (`mutexdiag threads`).
 pub fn threads(path: &Path, opts: &InputOptions) -> Result<ThreadsDoc> {
+    threads_with(path, opts, None)
+}
+
+/// What `threads --backtrace` needs: where the files are, and how much to resolve.
+#[derive(Clone, Debug)]
+pub struct BacktraceOptions {
+    pub symbols: symbols::SymbolOptions,
+    pub detail: symbols::Detail,
+}
+
+/// The process and its threads, with a backtrace of each when `bt` is given.
+pub fn threads_with(
+    path: &Path,
+    opts: &InputOptions,
+    bt: Option<&BacktraceOptions>,
+) -> Result<ThreadsDoc> {
     let f = CoreFile::open(path, opts)?;
     let core = f.parse()?;
     let maps = mappings::build(&core);
     let space = AddressSpace::new(&core);
+    let mut threads = model::thread_models(&core);
+    let mut warnings = model::warning_models(&core.warnings);
+    if let Some(bt) = bt {
+        let modules = symbols::Modules::load(&core, &maps, &bt.symbols);
+        warnings.extend(model::warning_models(modules.warnings()));
+        for (tm, t) in threads.iter_mut().zip(&core.threads) {
+            let b = symbols::unwind::backtrace(&space, &modules, core.arch, t, bt.detail);
+            tm.frames = Some(model::frame_models(&b.frames));
+            tm.backtrace_stopped = b.stopped;
+        }
+    }
     Ok(ThreadsDoc {
         process: model::process_model(&core, &maps, &space),
-        threads: model::thread_models(&core),
-        warnings: model::warning_models(&core.warnings),
+        threads,
+        warnings,
     })
 }

@@ -168,12 +168,27 @@ fn main() -> ExitCode {
             }),
             Err(e) => fail(&e),
         },
-        Command::Threads(a) => match mutexdiag::threads(&a.core, &input_options(&a)) {
-            Ok(doc) => emit(&match a.format {
-                Format::Json => json(&doc),
-                _ => text::threads(&doc),
-            }),
-            Err(e) => fail(&e),
-        },
+        Command::Threads(t) => {
+            let a = &t.core;
+            let bt = t.backtrace.then(|| mutexdiag::BacktraceOptions {
+                symbols: mutexdiag::symbols::SymbolOptions::new(
+                    t.binary.clone(),
+                    t.sysroot.clone(),
+                    t.debug_dirs.clone(),
+                ),
+                detail: if t.plain {
+                    mutexdiag::symbols::Detail::SYMTAB
+                } else {
+                    mutexdiag::symbols::Detail::FULL
+                },
+            });
+            match mutexdiag::threads_with(&a.core, &input_options(a), bt.as_ref()) {
+                Ok(doc) => emit(&match a.format {
+                    Format::Json => json(&doc),
+                    _ => text::threads(&doc),
+                }),
+                Err(e) => fail(&e),
+            }
+        }
     }
 }

@@ -57,9 +57,52 @@ pub struct ThreadModel {
     pub syscall: Option<SyscallModel>,
     /// Why something above could not be recovered.
     pub note: Option<String>,
-    /// Backtrace, when asked for (`threads --backtrace`).
+    /// Backtrace, when asked for (`threads --backtrace`): innermost first, one
+    /// entry per inlined function too.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub frames: Option<Vec<serde_json::Value>>,
+    pub frames: Option<Vec<FrameModel>>,
+    /// Why the backtrace stops before the outermost frame, when it does.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backtrace_stopped: Option<String>,
+}
+
+/// One frame of a backtrace.
+#[derive(Clone, Debug, Serialize)]
+pub struct FrameModel {
+    pub pc: Hex,
+    /// The module's path as the core names it.
+    pub module: Option<String>,
+    /// `pc` in the module's link-time address space (what `addr2line -e` takes).
+    pub offset: Option<Hex>,
+    /// Demangled function name (DWARF, else the symbol tables).
+    pub function: Option<String>,
+    pub file: Option<String>,
+    pub line: Option<u32>,
+    /// Inlined into the next frame (same pc).
+    pub inlined: bool,
+    /// How the frame was found: context, cfi, signal-context, frame-pointer,
+    /// link-register, tail-call, or scan (a guess).
+    pub source: &'static str,
+    /// The signal trampoline ("<signal handler called>").
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub signal_trampoline: bool,
+}
+
+pub fn frame_models(frames: &[crate::symbols::unwind::Frame]) -> Vec<FrameModel> {
+    frames
+        .iter()
+        .map(|f| FrameModel {
+            pc: Hex(f.pc),
+            module: f.module.clone(),
+            offset: f.offset.map(Hex),
+            function: f.function.clone(),
+            file: f.file.clone(),
+            line: f.line,
+            inlined: f.inlined,
+            source: f.source.as_str(),
+            signal_trampoline: f.signal_trampoline,
+        })
+        .collect()
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -175,6 +218,7 @@ pub fn thread_models(core: &Core<'_>) -> Vec<ThreadModel> {
             }),
             note: t.syscall_note.clone(),
             frames: None,
+            backtrace_stopped: None,
         })
         .collect()
 }

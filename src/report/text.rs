@@ -117,7 +117,61 @@ pub fn threads(doc: &ThreadsDoc) -> String {
         ]);
     }
     out.push_str(&format!("{t}\n"));
+    for th in &doc.threads {
+        if let Some(frames) = &th.frames {
+            out.push_str(&format!(
+                "\nthread {}{}:\n",
+                th.tid,
+                if th.crashed { " (crashed)" } else { "" }
+            ));
+            out.push_str(&backtrace(frames));
+            if let Some(s) = &th.backtrace_stopped {
+                out.push_str(&format!("    (backtrace stops: {s})\n"));
+            }
+        }
+    }
     warnings(&mut out, &doc.warnings);
+    out
+}
+
+/// A backtrace as gdb shows one: `#N  0xPC in FUNC at FILE:LINE`, inlined frames
+/// without an address, the module + offset when the function is unknown.
+pub fn backtrace(frames: &[crate::report::model::FrameModel]) -> String {
+    let mut out = String::new();
+    for (i, f) in frames.iter().enumerate() {
+        let after_inline = i > 0 && frames[i - 1].inlined;
+        let addr = if f.inlined || after_inline {
+            String::new()
+        } else {
+            format!("{} in ", f.pc)
+        };
+        let what = if f.signal_trampoline {
+            "<signal handler called>".to_string()
+        } else {
+            match (&f.function, &f.module, &f.offset) {
+                (Some(func), _, _) => func.clone(),
+                (None, Some(m), Some(o)) => {
+                    format!("?? ({}+{})", m.rsplit('/').next().unwrap_or(m), o)
+                }
+                _ => "??".to_string(),
+            }
+        };
+        let at = match (&f.file, f.line) {
+            (Some(file), Some(line)) => format!(" at {file}:{line}"),
+            (Some(file), None) => format!(" at {file}"),
+            _ => match (&f.function, &f.module) {
+                (Some(_), Some(m)) => format!(" from {m}"),
+                _ => String::new(),
+            },
+        };
+        let how = match f.source {
+            "scan" => "  [found by stack scan]",
+            "frame-pointer" => "  [frame pointer]",
+            "tail-call" => "  [tail call]",
+            _ => "",
+        };
+        out.push_str(&format!("  #{i:<3} {addr}{what}{at}{how}\n"));
+    }
     out
 }
 

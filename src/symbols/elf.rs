@@ -263,6 +263,7 @@ pub fn hex(id: &[u8]) -> String {
 /// A section's bytes, decompressed when the file stores it compressed
 /// (SHF_COMPRESSED zlib or zstd, or GNU `.zdebug_*`). `Ok(None)` when the data can
 /// be borrowed as it is: the returned range is into the file.
+#[derive(Debug)]
 pub(crate) enum SectionData {
     Range(std::ops::Range<usize>),
     Owned(Vec<u8>),

@@ -25,6 +25,7 @@ mod dwarf;
 mod elf;
 pub mod modules;
 pub mod symbolize;
+mod tailcall;
 pub mod unwind;
 
 use std::path::PathBuf;

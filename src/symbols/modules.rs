@@ -260,22 +260,36 @@ impl Module {
             } else {
                 seen_addr.is_none() && vaddr - s.addr < 0x10000
             };
-            // Entries are sorted by (addr, rank): within one address, the best is
-            // the first; walk to it.
+            // Within one address: the best rank, then (as gdb's minimal symbols)
+            // the greatest name.
             if covers {
                 let mut j = i;
                 while j > 0 && syms[j - 1].addr == s.addr {
                     j -= 1;
-                    let t = syms[j];
-                    if (!functions_only || t.func)
-                        && (t.size == 0 || vaddr < t.addr.saturating_add(t.size))
+                }
+                let mut best: Option<(&str, SymEntry)> = None;
+                for t in &syms[j..] {
+                    if t.addr != s.addr {
+                        break;
+                    }
+                    if (functions_only && !t.func)
+                        || (t.size != 0 && vaddr >= t.addr.saturating_add(t.size))
                     {
-                        i = j;
+                        continue;
+                    }
+                    let Some(n) = self.symbol_name(t) else {
+                        continue;
+                    };
+                    let better = match best {
+                        None => true,
+                        Some((bn, b)) => t.rank < b.rank || (t.rank == b.rank && n > bn),
+                    };
+                    if better {
+                        best = Some((n, *t));
                     }
                 }
-                let best = syms[i];
-                if let Some(n) = self.symbol_name(&best) {
-                    return Some((n, best.addr, best.size));
+                if let Some((n, b)) = best {
+                    return Some((n, b.addr, b.size));
                 }
             }
             if s.size > 0 && seen_addr.is_none() {
@@ -337,15 +351,9 @@ fn collect_symbols<'d, T: ObjectSymbolTable<'d>>(
         {
             continue;
         }
-        // Global before weak before local; typed before untyped.
-        let rank = if s.is_weak() {
-            1
-        } else if s.is_global() {
-            0
-        } else {
-            2
-        } * 2
-            + u8::from(kind == SymbolKind::Unknown);
+        // Global or weak before local; typed before untyped.
+        let rank =
+            u8::from(!(s.is_weak() || s.is_global())) * 2 + u8::from(kind == SymbolKind::Unknown);
         out.push(SymEntry {
             addr: s.address(),
             size: s.size(),

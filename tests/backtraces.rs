@@ -1,0 +1,277 @@
+//! Backtraces of every thread of every fixture core, compared with gdb's
+//! `thread apply all bt` on the same core (the `gdb.<role>.txt` oracles, made when
+//! the fixtures were generated, and gdb run live when it is installed).
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use mutexdiag::CoreFile;
+use mutexdiag::input::InputOptions;
+use mutexdiag::mappings;
+use mutexdiag::memory::AddressSpace;
+use mutexdiag::symbols::unwind::{self, Backtrace};
+use mutexdiag::symbols::{BuildIdStatus, Detail, Modules, SymbolOptions};
+
+fn fixtures() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures")
+}
+
+/// The fixture core, expanded into a temporary file.
+fn expand(zst: &std::path::Path) -> tempfile::TempPath {
+    let f = std::fs::File::open(zst).unwrap();
+    let mut tmp = tempfile::NamedTempFile::new().unwrap();
+    zstd::stream::copy_decode(f, &mut tmp).unwrap();
+    tmp.into_temp_path()
+}
+
+/// Our names agree with gdb's: equal, except that where gdb gave up (its last
+/// frame is `??` and ours is known) we may go on.
+fn agree(gdb: &[String], us: &[String]) -> bool {
+    if gdb == us {
+        return true;
+    }
+    match gdb.split_last() {
+        Some((last, head)) if last == "??" => {
+            us.len() > head.len() && us[..head.len()] == *head && us[head.len()] != "??"
+        }
+        _ => false,
+    }
+}
+
+/// gdb's function names per LWP, in frame order ("<signal handler called>" kept).
+fn parse_gdb(text: &str) -> BTreeMap<u32, Vec<String>> {
+    let mut out = BTreeMap::new();
+    let mut cur: Option<u32> = None;
+    for line in text.lines() {
+        if line.starts_with("Thread ") && line.ends_with("):") {
+            cur = line
+                .rsplit_once("(LWP ")
+                .and_then(|(_, r)| r.split(')').next())
+                .and_then(|n| n.parse().ok());
+            if let Some(t) = cur {
+                out.insert(t, Vec::new());
+            }
+            continue;
+        }
+        if line.is_empty() {
+            cur = None;
+            continue;
+        }
+        let Some(t) = cur else { continue };
+        let Some(rest) = line.strip_prefix('#') else {
+            continue;
+        };
+        let rest = rest
+            .trim_start_matches(|c: char| c.is_ascii_digit())
+            .trim_start();
+        let rest = match rest.split_once(" in ") {
+            Some((a, b)) if a.starts_with("0x") => b,
+            _ => rest,
+        };
+        let name = if rest.starts_with("<signal handler called>") {
+            "<signal handler called>".to_string()
+        } else {
+            rest.split(" (").next().unwrap_or(rest).to_string()
+        };
+        out.get_mut(&t).unwrap().push(name);
+    }
+    out
+}
+
+fn names(bt: &Backtrace) -> Vec<String> {
+    bt.frames
+        .iter()
+        .map(|f| {
+            if f.signal_trampoline {
+                "<signal handler called>".to_string()
+            } else {
+                f.function.clone().unwrap_or_else(|| "??".into())
+            }
+        })
+        .collect()
+}
+
+struct Case {
+    name: String,
+    role: String,
+}
+
+fn cases() -> Vec<Case> {
+    let mut out = Vec::new();
+    let mut dirs: Vec<_> = std::fs::read_dir(fixtures())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .filter(|p| p.join("meta.json").exists())
+        .collect();
+    dirs.sort();
+    for d in dirs {
+        let meta: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(d.join("meta.json")).unwrap()).unwrap();
+        for role in meta["roles"].as_array().unwrap() {
+            let role = role.as_str().unwrap().to_string();
+            if d.join(format!("gdb.{role}.txt")).exists() {
+                out.push(Case {
+                    name: d.file_name().unwrap().to_string_lossy().into_owned(),
+                    role,
+                });
+            }
+        }
+    }
+    out
+}
+
+fn backtraces(case: &Case) -> (Vec<Backtrace>, Vec<String>) {
+    let dir = fixtures().join(&case.name);
+    let tmp = expand(&dir.join(format!("core.{}.zst", case.role)));
+    let f = CoreFile::open(&tmp, &InputOptions::default()).unwrap();
+    let core = f.parse().unwrap();
+    let maps = mappings::build(&core);
+    let opts = SymbolOptions {
+        binary: Some(dir.join("app")),
+        sysroot: PathBuf::from("/"),
+        debug_dirs: vec![],
+        debuginfod_cache: None,
+    };
+    let modules = Modules::load(&core, &maps, &opts);
+    let mut problems = Vec::new();
+    for m in modules.iter() {
+        if m.status != BuildIdStatus::Match && m.status != BuildIdStatus::NoBuildId {
+            problems.push(format!("{}: {:?}", m.name, m.status));
+        }
+        // gdb's oracles were made with glibc's debug info (libc6-dbg).
+        if m.name.ends_with("x86_64-linux-gnu/libc.so.6") && !m.has_dwarf() {
+            problems.push(format!(
+                "{}: no debug info found (install libc6-dbg)",
+                m.name
+            ));
+        }
+    }
+    let space = AddressSpace::new(&core);
+    let bts = core
+        .threads
+        .iter()
+        .map(|t| unwind::backtrace(&space, &modules, core.arch, t, Detail::FULL))
+        .collect();
+    (bts, problems)
+}
+
+#[test]
+fn function_names_equal_gdb_oracles() {
+    let mut failures = Vec::new();
+    let mut checked = 0;
+    for case in cases() {
+        let gdb = parse_gdb(
+            &std::fs::read_to_string(
+                fixtures()
+                    .join(&case.name)
+                    .join(format!("gdb.{}.txt", case.role)),
+            )
+            .unwrap(),
+        );
+        let (bts, problems) = backtraces(&case);
+        if !problems.is_empty() {
+            failures.push(format!(
+                "{}/{}: the files on this machine are not those of the core: {}",
+                case.name,
+                case.role,
+                problems.join("; ")
+            ));
+            continue;
+        }
+        for bt in &bts {
+            let Some(want) = gdb.get(&bt.tid) else {
+                failures.push(format!(
+                    "{}/{}: gdb has no thread {}",
+                    case.name, case.role, bt.tid
+                ));
+                continue;
+            };
+            let got = names(bt);
+            checked += 1;
+            if !agree(want, &got) {
+                failures.push(format!(
+                    "{}/{} thread {}:\n  gdb: {:?}\n  us:  {:?} ({:?})",
+                    case.name, case.role, bt.tid, want, got, bt.stopped
+                ));
+            }
+        }
+    }
+    eprintln!("{checked} threads compared");
+    assert!(
+        failures.is_empty(),
+        "{} mismatches:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+/// The same comparison with gdb run now, on this machine's files.
+#[test]
+fn function_names_equal_live_gdb() {
+    if std::process::Command::new("gdb")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!(
+            "gdb is not installed: the live comparison is not made (the oracle test still runs)"
+        );
+        return;
+    }
+    let mut failures = Vec::new();
+    let mut checked = 0;
+    for case in cases() {
+        let dir = fixtures().join(&case.name);
+        let core = expand(&dir.join(format!("core.{}.zst", case.role)));
+        let out = std::process::Command::new("gdb")
+            .args([
+                "-batch",
+                "-nx",
+                "-ex",
+                "set pagination off",
+                "-ex",
+                "thread apply all bt",
+            ])
+            .arg(dir.join("app"))
+            .arg(&*core)
+            .output()
+            .unwrap();
+        let gdb = parse_gdb(&String::from_utf8_lossy(&out.stdout));
+        let (bts, problems) = backtraces(&case);
+        if !problems.is_empty() {
+            failures.push(format!(
+                "{}/{}: the files on this machine are not those of the core: {}",
+                case.name,
+                case.role,
+                problems.join("; ")
+            ));
+            continue;
+        }
+        for bt in &bts {
+            let Some(want) = gdb.get(&bt.tid) else {
+                failures.push(format!(
+                    "{}/{}: gdb shows no thread {}",
+                    case.name, case.role, bt.tid
+                ));
+                continue;
+            };
+            let got = names(bt);
+            checked += 1;
+            if !agree(want, &got) {
+                failures.push(format!(
+                    "{}/{} thread {}:\n  gdb: {:?}\n  us:  {:?}",
+                    case.name, case.role, bt.tid, want, got
+                ));
+            }
+        }
+    }
+    eprintln!("{checked} threads compared with live gdb");
+    assert!(checked > 0);
+    assert!(
+        failures.is_empty(),
+        "{} mismatches:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
