@@ -1,6 +1,7 @@
 //! DWARF of one module, loaded on first use: the sections (decompressed when the
 //! file stores them compressed) and an `addr2line` context over them.
 
+use std::cell::OnceCell;
 use std::sync::Arc;
 
 use gimli::{EndianSlice, RunTimeEndian, SectionId};
@@ -34,7 +35,124 @@ impl DwarfOwner {
 
 pub(crate) struct DwarfDep<'a> {
     pub(crate) dwarf: Arc<gimli::Dwarf<Reader<'a>>>,
-    pub(crate) ctx: addr2line::Context<Reader<'a>>,
+    /// An `addr2line` context over every unit, built on first use.
+    full: OnceCell<Option<addr2line::Context<Reader<'a>>>>,
+    /// `.debug_aranges`: (start, end, unit offset), sorted.
+    aranges: Vec<(u64, u64, usize)>,
+    /// Unit offsets in `aranges` order, deduplicated, and a context per unit.
+    units: Vec<usize>,
+    unit_ctx: Vec<OnceCell<Option<Box<addr2line::Context<Reader<'a>>>>>>,
+}
+
+impl<'a> DwarfDep<'a> {
+    /// The context that knows `probe` (link-time): the one of its unit when
+    /// `.debug_aranges` names it (parsing only that unit is what makes symbolizing
+    /// a few frames in a big library cheap), else the context over all units.
+    pub(crate) fn ctx_for(
+        &self,
+        owner: &'a DwarfOwner,
+        probe: u64,
+    ) -> Option<&addr2line::Context<Reader<'a>>> {
+        let i = self.aranges.partition_point(|(s, _, _)| *s <= probe);
+        let hit = self.aranges[..i]
+            .iter()
+            .rev()
+            .take(8)
+            .find(|(s, e, _)| probe >= *s && probe < *e)
+            .map(|(_, _, u)| *u);
+        if let Some(u) = hit
+            && let Ok(k) = self.units.binary_search(&u)
+            && let Some(Some(c)) = self
+                .unit_ctx
+                .get(k)
+                .map(|c| c.get_or_init(|| unit_context(owner, &self.dwarf, u)))
+        {
+            return Some(c);
+        }
+        self.full_ctx()
+    }
+
+    pub(crate) fn full_ctx(&self) -> Option<&addr2line::Context<Reader<'a>>> {
+        self.full
+            .get_or_init(|| addr2line::Context::from_arc_dwarf(self.dwarf.clone()).ok())
+            .as_ref()
+    }
+}
+
+/// DW_FORM_ref_addr, DW_FORM_ref_sup4/8, DW_FORM_GNU_ref_alt: references out of
+/// the unit, which a context over that unit alone cannot follow.
+fn abbrevs_leave_unit(abbrev: &[u8], offset: usize) -> bool {
+    fn uleb(b: &[u8], p: &mut usize) -> Option<u64> {
+        let mut v = 0u64;
+        let mut shift = 0;
+        loop {
+            let x = *b.get(*p)?;
+            *p += 1;
+            if shift < 64 {
+                v |= u64::from(x & 0x7f) << shift;
+            }
+            shift += 7;
+            if x & 0x80 == 0 {
+                return Some(v);
+            }
+        }
+    }
+    let mut p = offset;
+    let mut walk = || -> Option<bool> {
+        for _ in 0..100_000 {
+            if uleb(abbrev, &mut p)? == 0 {
+                return Some(false);
+            }
+            uleb(abbrev, &mut p)?; // tag
+            p += 1; // children
+            loop {
+                let name = uleb(abbrev, &mut p)?;
+                let form = uleb(abbrev, &mut p)?;
+                if name == 0 && form == 0 {
+                    break;
+                }
+                if matches!(form, 0x10 | 0x1c | 0x24 | 0x1f20) {
+                    return Some(true);
+                }
+                if form == 0x21 {
+                    uleb(abbrev, &mut p)?; // implicit_const (sleb, same length rule)
+                }
+            }
+        }
+        Some(true)
+    };
+    walk().unwrap_or(true)
+}
+
+fn unit_context<'a>(
+    owner: &'a DwarfOwner,
+    full: &gimli::Dwarf<Reader<'a>>,
+    unit: usize,
+) -> Option<Box<addr2line::Context<Reader<'a>>>> {
+    let header = full
+        .debug_info
+        .header_from_offset(gimli::DebugInfoOffset(unit))
+        .ok()?;
+    if abbrevs_leave_unit(
+        owner.slice(SectionId::DebugAbbrev),
+        header.debug_abbrev_offset().0,
+    ) {
+        return None;
+    }
+    let info = owner.slice(SectionId::DebugInfo);
+    let bytes = info.get(unit..unit.checked_add(header.length_including_self())?)?;
+    let dwarf = gimli::Dwarf::load(|id| {
+        Ok::<_, gimli::Error>(EndianSlice::new(
+            match id {
+                SectionId::DebugInfo => bytes,
+                SectionId::DebugAranges | SectionId::DebugTypes => &[],
+                _ => owner.slice(id),
+            },
+            owner.endian,
+        ))
+    })
+    .ok()?;
+    addr2line::Context::from_dwarf(dwarf).ok().map(Box::new)
 }
 
 self_cell::self_cell!(
@@ -52,8 +170,9 @@ impl std::fmt::Debug for DwarfCell {
     }
 }
 
-/// The sections `gimli::Dwarf` uses and we load (macro and name indexes are left
-/// empty: nothing here reads them).
+/// The sections `gimli::Dwarf` uses and we load. Macro and name indexes are left
+/// empty (nothing here reads them), and so are the location lists, which are
+/// large and only needed to find a variable: see [`crate::symbols::Module::location_lists`].
 const SECTIONS: &[SectionId] = &[
     SectionId::DebugAbbrev,
     SectionId::DebugAddr,
@@ -64,8 +183,6 @@ const SECTIONS: &[SectionId] = &[
     SectionId::DebugStr,
     SectionId::DebugStrOffsets,
     SectionId::DebugTypes,
-    SectionId::DebugLoc,
-    SectionId::DebugLocLists,
     SectionId::DebugRanges,
     SectionId::DebugRngLists,
 ];
@@ -99,9 +216,33 @@ impl DwarfCell {
             let dwarf = gimli::Dwarf::load(|id| {
                 Ok::<_, gimli::Error>(EndianSlice::new(o.slice(id), o.endian))
             })?;
-            let dwarf = Arc::new(dwarf);
-            let ctx = addr2line::Context::from_arc_dwarf(dwarf.clone())?;
-            Ok::<_, gimli::Error>(DwarfDep { dwarf, ctx })
+            let mut aranges = Vec::new();
+            let mut headers = dwarf.debug_aranges.headers();
+            while let Ok(Some(h)) = headers.next() {
+                let unit = h.debug_info_offset().0;
+                let mut entries = h.entries();
+                while let Ok(Some(e)) = entries.next() {
+                    let r = e.range();
+                    if r.end > r.begin {
+                        aranges.push((r.begin, r.end, unit));
+                    }
+                }
+                if aranges.len() > 1 << 22 {
+                    break;
+                }
+            }
+            aranges.sort_unstable();
+            let mut units: Vec<usize> = aranges.iter().map(|(_, _, u)| *u).collect();
+            units.sort_unstable();
+            units.dedup();
+            let unit_ctx = units.iter().map(|_| OnceCell::new()).collect();
+            Ok::<_, gimli::Error>(DwarfDep {
+                dwarf: Arc::new(dwarf),
+                full: OnceCell::new(),
+                aranges,
+                units,
+                unit_ctx,
+            })
         })
         .ok()
     }

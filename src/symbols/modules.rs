@@ -178,13 +178,16 @@ impl Module {
             .map(|c| c.with_dependent(|_, dep| f(&dep.dwarf)))
     }
 
-    /// Run `f` over the module's `addr2line` context.
+    /// Run `f` over an `addr2line` context that knows the link-time address
+    /// `probe`: the context of its compilation unit alone when `.debug_aranges`
+    /// names it, else one over the whole DWARF.
     pub fn with_addr2line<T>(
         &self,
+        probe: u64,
         f: impl for<'s, 'a> FnOnce(&'s addr2line::Context<Reader<'a>>) -> T,
     ) -> Option<T> {
         self.dwarf_cell()
-            .map(|c| c.with_dependent(|_, dep| f(&dep.ctx)))
+            .and_then(|c| c.with_dependent(|owner, dep| dep.ctx_for(owner, probe).map(f)))
     }
 
     /// The module holds this runtime address.

@@ -84,7 +84,7 @@ impl Module {
     pub fn source_frames(&self, vaddr: u64, detail: Detail) -> Vec<SourceFrame> {
         let mut out = Vec::new();
         if detail.dwarf {
-            self.with_addr2line(|ctx| {
+            self.with_addr2line(vaddr, |ctx| {
                 let Ok(mut it) = ctx.find_frames(vaddr).skip_all_loads() else {
                     return;
                 };

@@ -11,13 +11,32 @@ use super::dwarf::Reader;
 use super::modules::{Module, Modules};
 
 /// One call site of a function.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub(crate) struct CallSite {
     /// Link-time address right after the call or jump.
     pub(crate) return_pc: u64,
     pub(crate) tail: bool,
-    /// Runtime address of the called function, when known.
-    pub(crate) target: Option<u64>,
+    pub(crate) target: Target,
+}
+
+/// The called function.
+#[derive(Clone, Debug)]
+pub(crate) enum Target {
+    /// Runtime address.
+    Address(u64),
+    /// A name to look up in the module's symbol tables.
+    Name(String),
+    Unknown,
+}
+
+impl CallSite {
+    fn resolve(&self, m: &Module) -> Option<u64> {
+        match &self.target {
+            Target::Address(a) => Some(*a),
+            Target::Name(n) => m.find_symbol(n).map(|s| s.address),
+            Target::Unknown => None,
+        }
+    }
 }
 
 /// Deepest chain of tail calls looked for.
@@ -29,13 +48,21 @@ fn site_target(
     m: &Module,
     unit: gimli::UnitRef<'_, Reader<'_>>,
     entry: &gimli::DebuggingInformationEntry<Reader<'_>>,
-) -> Option<u64> {
+) -> Target {
+    target_of(m, unit, entry).unwrap_or(Target::Unknown)
+}
+
+fn target_of(
+    m: &Module,
+    unit: gimli::UnitRef<'_, Reader<'_>>,
+    entry: &gimli::DebuggingInformationEntry<Reader<'_>>,
+) -> Option<Target> {
     if let Some(AttributeValue::Exprloc(e)) = entry.attr_value(dw::DW_AT_call_target) {
         // DW_OP_addr X.
         let b = e.0.slice();
         if b.first() == Some(&0x03) && b.len() == 9 {
             let v = u64::from_le_bytes(b[1..9].try_into().ok()?);
-            return Some(v.wrapping_add(m.bias));
+            return Some(Target::Address(v.wrapping_add(m.bias)));
         }
         return None;
     }
@@ -53,7 +80,7 @@ fn site_target(
             && let Ok(Some(a)) = unit.attr_address(v)
             && a != 0
         {
-            return Some(a.wrapping_add(m.bias));
+            return Some(Target::Address(a.wrapping_add(m.bias)));
         }
         let name = die
             .attr_value(dw::DW_AT_linkage_name)
@@ -62,7 +89,7 @@ fn site_target(
             && let Ok(s) = unit.attr_string(n)
             && let Ok(s) = std::str::from_utf8(s.slice())
         {
-            return m.find_symbol(s).map(|x| x.address);
+            return Some(Target::Name(s.to_string()));
         }
         match die
             .attr_value(dw::DW_AT_abstract_origin)
@@ -79,7 +106,7 @@ impl Module {
     /// The call sites of the (non-inlined) function holding a link-time address,
     /// and that function's DWARF entry address (runtime).
     pub(crate) fn call_sites(&self, vaddr: u64) -> Option<Vec<CallSite>> {
-        self.with_addr2line(|ctx| {
+        self.with_addr2line(vaddr, |ctx| {
             let unit = ctx.find_dwarf_and_unit(vaddr).skip_all_loads()?;
             let mut frames = ctx.find_frames(vaddr).skip_all_loads().ok()?;
             let mut die = None;
@@ -151,7 +178,7 @@ pub(crate) fn missing_tail_calls(modules: &Modules, callee_pc: u64, return_addr:
     let Some(target) = sites
         .iter()
         .find(|s| s.return_pc == link_ra && !s.tail)
-        .and_then(|s| s.target)
+        .and_then(|s| s.resolve(cm))
     else {
         return Vec::new();
     };
@@ -174,7 +201,7 @@ pub(crate) fn missing_tail_calls(modules: &Modules, callee_pc: u64, return_addr:
             continue;
         };
         for s in sites.iter().filter(|s| s.tail) {
-            let Some(t) = s.target else { continue };
+            let Some(t) = s.resolve(m) else { continue };
             let mut p = path.clone();
             p.push(s.return_pc.wrapping_add(m.bias));
             if t == callee {
