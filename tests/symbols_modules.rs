@@ -220,3 +220,80 @@ fn wrong_build_id_is_not_used() {
         Some("node_value")
     );
 }
+
+#[test]
+fn abort_message_of_the_assert_fixture() {
+    use mutexdiag::memory::AddressSpace;
+    use mutexdiag::symbols::abort_msg;
+    let facts = facts("assert", "parent");
+    let (_tmp, f) = core_file("assert", "parent");
+    let core = f.parse().unwrap();
+    let maps = mappings::build(&core);
+    let m = Modules::load(&core, &maps, &opts("assert"));
+    let space = AddressSpace::new(&core);
+    let msg = abort_msg::abort_message(&space, &m).unwrap();
+    assert_eq!(msg.text, facts["expected_abort_message"].as_str().unwrap());
+    let a = msg.assertion.as_ref().unwrap();
+    assert_eq!(a.function.as_deref(), Some("___pthread_mutex_lock"));
+    assert_eq!(a.expression, "mutex->__data.__owner == 0");
+    let ma = abort_msg::mutex_assertion(&core, &space, &m, &msg).unwrap();
+    eprintln!("{ma:?}");
+    assert_eq!(ma.tid, Some(facts["main_tid"].as_u64().unwrap() as u32));
+    // gdb shows `mutex=<optimized out>` in that frame: DWARF has no location for
+    // it at the call to __assert_fail. We say so rather than guess.
+    assert_eq!(ma.mutex, None);
+    assert!(ma.how.contains("cannot be recovered"), "{}", ma.how);
+    // The child of the same scenario did not assert: no message.
+    let (_tmp2, f2) = core_file("assert", "child");
+    let core2 = f2.parse().unwrap();
+    let maps2 = mappings::build(&core2);
+    let m2 = Modules::load(&core2, &maps2, &opts("assert"));
+    assert_eq!(
+        abort_msg::abort_message(&AddressSpace::new(&core2), &m2),
+        None
+    );
+}
+
+#[test]
+fn mutex_argument_located_by_dwarf() {
+    use mutexdiag::memory::AddressSpace;
+    use mutexdiag::symbols::{abort_msg, unwind};
+    // In abba, each waiter is in ___pthread_mutex_lock(mutex=&mN), which gdb
+    // shows; the DWARF location of `mutex` must give the same address.
+    let facts = facts("abba", "main");
+    let (_tmp, f) = core_file("abba", "main");
+    let core = f.parse().unwrap();
+    let maps = mappings::build(&core);
+    let m = Modules::load(&core, &maps, &opts("abba"));
+    let space = AddressSpace::new(&core);
+    let mut found = 0;
+    for w in facts["waiters"].as_array().unwrap() {
+        let tid = w["tid"].as_u64().unwrap() as u32;
+        let want = u64::from_str_radix(
+            w["futex_address"]
+                .as_str()
+                .unwrap()
+                .trim_start_matches("0x"),
+            16,
+        )
+        .unwrap();
+        let t = core.thread(tid).unwrap();
+        let (raw, _) = unwind::unwind_raw(&space, &m, core.arch, t);
+        let got: Vec<_> = (0..raw.len())
+            .filter_map(|i| {
+                abort_msg::parameter_in_frame(
+                    &space,
+                    &m,
+                    &raw,
+                    i,
+                    Some("___pthread_mutex_lock"),
+                    "mutex",
+                )
+                .ok()
+            })
+            .collect();
+        assert_eq!(got, vec![want], "thread {tid}");
+        found += 1;
+    }
+    assert!(found >= 3);
+}

@@ -15,11 +15,34 @@ pub type Reader<'a> = EndianSlice<'a, RunTimeEndian>;
 /// The sections of one DWARF, by id, and where their bytes are.
 pub(crate) struct DwarfOwner {
     file: Arc<FileBytes>,
-    endian: RunTimeEndian,
+    pub(crate) endian: RunTimeEndian,
     sections: Vec<(SectionId, SectionData)>,
+    /// `.debug_loc` and `.debug_loclists`, inflated on first use.
+    loc: OnceCell<Option<SectionData>>,
+    loclists: OnceCell<Option<SectionData>>,
 }
 
 impl DwarfOwner {
+    /// The location lists (`.debug_loc`, `.debug_loclists`), loaded on first use.
+    pub(crate) fn location_lists(&self) -> gimli::LocationLists<Reader<'_>> {
+        gimli::LocationLists::new(
+            gimli::DebugLoc::new(self.lazy(&self.loc, ".debug_loc"), self.endian),
+            gimli::DebugLocLists::new(self.lazy(&self.loclists, ".debug_loclists"), self.endian),
+        )
+    }
+
+    fn lazy<'s>(&'s self, cell: &'s OnceCell<Option<SectionData>>, name: &str) -> &'s [u8] {
+        let d = cell.get_or_init(|| {
+            let file = object::File::parse(&**self.file).ok()?;
+            section_data(&file, &self.file, name)
+        });
+        match d {
+            Some(SectionData::Range(r)) => self.file.get(r.clone()).unwrap_or(&[]),
+            Some(SectionData::Owned(v)) => v,
+            None => &[],
+        }
+    }
+
     fn slice(&self, id: SectionId) -> &[u8] {
         for (sid, d) in &self.sections {
             if *sid == id {
@@ -211,6 +234,8 @@ impl DwarfCell {
             file: elf.bytes().clone(),
             endian,
             sections,
+            loc: OnceCell::new(),
+            loclists: OnceCell::new(),
         };
         DwarfCell::try_new(owner, |o| {
             let dwarf = gimli::Dwarf::load(|id| {

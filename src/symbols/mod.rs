@@ -14,6 +14,9 @@
 //! modules.find_symbol("__abort_msg")      // -> SymbolAddress { address (runtime), size, module }
 //! modules.data_symbol(addr)               // -> DataSymbol { name: "config_lock", offset, .. }
 //! modules.symbolize(addr)                 // -> Symbol { module, offset, function, file, line, frames }
+//! unwind::backtrace(&space, &modules, core.arch, thread, Detail::FULL)  // -> Backtrace { frames, stopped }
+//! abort_msg::abort_message(&space, &modules)        // -> AbortMessage { text, assertion }
+//! abort_msg::mutex_assertion(&core, &space, &modules, &msg)  // -> MutexAssertion { tid, mutex, how }
 //! ```
 //!
 //! Files are memory-mapped and parsed lazily (DWARF on first use); nothing here
@@ -21,6 +24,7 @@
 //! are joined under the sysroot and never leave it. Nothing is fetched from the
 //! network: the debuginfod client *cache* is read, the server never asked.
 
+pub mod abort_msg;
 mod dwarf;
 mod elf;
 pub mod modules;

@@ -190,6 +190,21 @@ impl Module {
             .and_then(|c| c.with_dependent(|owner, dep| dep.ctx_for(owner, probe).map(f)))
     }
 
+    /// Like [`Module::with_addr2line`], with the DWARF's owner (for the lazily
+    /// loaded location lists).
+    pub(crate) fn with_dwarf_parts<T>(
+        &self,
+        probe: u64,
+        f: impl for<'s, 'a> FnOnce(
+            &'a super::dwarf::DwarfOwner,
+            &'s addr2line::Context<Reader<'a>>,
+        ) -> T,
+    ) -> Option<T> {
+        self.dwarf_cell().and_then(|c| {
+            c.with_dependent(|owner, dep| dep.ctx_for(owner, probe).map(|ctx| f(owner, ctx)))
+        })
+    }
+
     /// The module holds this runtime address.
     pub fn contains(&self, addr: u64) -> bool {
         addr >= self.start && addr < self.end

@@ -71,6 +71,8 @@ pub struct RawFrame {
     /// The pc is a return address (look up `pc - 1`); false for frame 0 and for
     /// the frame a signal interrupted.
     pub is_return_address: bool,
+    /// The registers known in this frame (DWARF numbering).
+    pub(crate) regs: Regs,
 }
 
 /// A symbolized frame: one per inlined function too (innermost first).
@@ -110,6 +112,9 @@ struct ArchRegs {
     fp: u16,
     ra: u16,
     word: usize,
+    /// Registers a call may clobber (their value in a caller is unknown unless the
+    /// CFI says where it is).
+    caller_saved: &'static [u16],
 }
 
 fn arch_regs(arch: Arch) -> Option<ArchRegs> {
@@ -120,6 +125,7 @@ fn arch_regs(arch: Arch) -> Option<ArchRegs> {
             fp: 6,
             ra: 16,
             word: 8,
+            caller_saved: &[0, 1, 2, 4, 5, 8, 9, 10, 11],
         },
         Arch::I386 => ArchRegs {
             n: 9,
@@ -127,6 +133,7 @@ fn arch_regs(arch: Arch) -> Option<ArchRegs> {
             fp: 5,
             ra: 8,
             word: 4,
+            caller_saved: &[0, 1, 2],
         },
         Arch::Aarch64 => ArchRegs {
             n: 32,
@@ -134,6 +141,9 @@ fn arch_regs(arch: Arch) -> Option<ArchRegs> {
             fp: 29,
             ra: 30,
             word: 8,
+            caller_saved: &[
+                0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18,
+            ],
         },
         _ => return None,
     })
@@ -141,7 +151,7 @@ fn arch_regs(arch: Arch) -> Option<ArchRegs> {
 
 /// The registers of one frame, by DWARF number.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct Regs {
+pub struct Regs {
     v: [u64; 33],
     valid: u64,
 }
@@ -288,13 +298,21 @@ impl Module {
 }
 
 /// Memory of the process: the core's address space.
-pub(crate) struct Mem<'a, 'd> {
+pub struct Mem<'a, 'd> {
     pub(crate) space: &'a AddressSpace<'d>,
     pub(crate) word: usize,
 }
 
-impl Mem<'_, '_> {
-    pub(crate) fn word(&self, addr: u64) -> Option<u64> {
+/// Reads of process memory the unwinder needs.
+pub(crate) trait ReadMem {
+    /// A pointer-sized word.
+    fn word(&self, addr: u64) -> Option<u64>;
+    /// `size` bytes (at most a word) as an integer.
+    fn sized(&self, addr: u64, size: u8) -> Option<u64>;
+}
+
+impl ReadMem for Mem<'_, '_> {
+    fn word(&self, addr: u64) -> Option<u64> {
         self.space.read_word(addr, self.word).ok()
     }
     fn sized(&self, addr: u64, size: u8) -> Option<u64> {
@@ -308,7 +326,7 @@ pub(crate) fn eval_expr(
     expr: gimli::Expression<EndianSlice<'_, RunTimeEndian>>,
     address_size: u8,
     regs: &Regs,
-    mem: &Mem<'_, '_>,
+    mem: &dyn ReadMem,
     initial: Option<u64>,
 ) -> Option<u64> {
     let enc = gimli::Encoding {
@@ -372,7 +390,7 @@ fn apply_row<'s, S: UnwindSection<Slice<'s>>>(
     a: ArchRegs,
     view: &CfiView<'_>,
     regs: &Regs,
-    mem: &Mem<'_, '_>,
+    mem: &dyn ReadMem,
 ) -> Option<(Regs, u64)> {
     let cfa = match row.cfa() {
         CfaRule::RegisterAndOffset { register, offset } => {
@@ -383,8 +401,11 @@ fn apply_row<'s, S: UnwindSection<Slice<'s>>>(
         }
     };
     let mut out = *regs;
-    // Registers the CFI does not mention keep their value (callee-saved
-    // convention); the stack pointer becomes the CFA.
+    // Registers the CFI does not mention keep their value if callee-saved, and
+    // are unknown if caller-saved; the stack pointer becomes the CFA.
+    for &r in a.caller_saved {
+        out.unset(r);
+    }
     out.set(a.sp, cfa);
     let mut ra_set = false;
     for (reg, rule) in row.registers() {
@@ -452,7 +473,7 @@ pub(crate) fn cfi_step(
     view: &CfiView<'_>,
     lookup: u64,
     regs: &Regs,
-    mem: &Mem<'_, '_>,
+    mem: &dyn ReadMem,
     ctx: &mut UnwindContext<usize>,
 ) -> Option<Step> {
     let a = arch_regs(arch)?;
@@ -656,6 +677,7 @@ pub fn unwind_raw(
             source,
             signal_trampoline: false,
             is_return_address: is_ra,
+            regs,
         });
         let lookup = if is_ra { pc.wrapping_sub(1) } else { pc };
         let module = modules.module_at(lookup);
@@ -893,6 +915,7 @@ pub fn with_tail_calls(modules: &Modules, raw: Vec<RawFrame>) -> Vec<RawFrame> {
                 source: FrameSource::TailCall,
                 signal_trampoline: false,
                 is_return_address: true,
+                regs: Regs::new(),
             });
         }
     }
@@ -915,5 +938,109 @@ pub fn backtrace(
         tid: t.tid,
         frames: symbolize_frames(modules, &raw, detail),
         stopped,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use gimli::write::{
+        Address, CallFrameInstruction, CommonInformationEntry, EndianVec, FrameDescriptionEntry,
+        FrameTable,
+    };
+    use std::collections::HashMap;
+
+    struct FakeMem(HashMap<u64, u64>);
+    impl ReadMem for FakeMem {
+        fn word(&self, addr: u64) -> Option<u64> {
+            self.0.get(&addr).copied()
+        }
+        fn sized(&self, addr: u64, _size: u8) -> Option<u64> {
+            self.word(addr)
+        }
+    }
+
+    /// aarch64: `stp x29, x30, [sp, #-32]!; mov x29, sp` at 0x1000, described by
+    /// CFI as GCC does; one step must give the caller's pc, sp and x29.
+    #[test]
+    fn aarch64_cfi_step_on_a_synthetic_stack() {
+        let enc = gimli::Encoding {
+            address_size: 8,
+            format: gimli::Format::Dwarf32,
+            version: 1,
+        };
+        let mut cie = CommonInformationEntry::new(enc, 4, -8, gimli::Register(30));
+        cie.add_instruction(CallFrameInstruction::Cfa(gimli::Register(31), 0));
+        let mut table = FrameTable::default();
+        let cie_id = table.add_cie(cie);
+        let mut fde = FrameDescriptionEntry::new(Address::Constant(0x1000), 0x100);
+        fde.add_instruction(4, CallFrameInstruction::CfaOffset(32));
+        fde.add_instruction(4, CallFrameInstruction::Offset(gimli::Register(29), -32));
+        fde.add_instruction(4, CallFrameInstruction::Offset(gimli::Register(30), -24));
+        fde.add_instruction(8, CallFrameInstruction::CfaRegister(gimli::Register(29)));
+        table.add_fde(cie_id, fde);
+        let mut eh = gimli::write::EhFrame(EndianVec::new(gimli::LittleEndian));
+        table.write_eh_frame(&mut eh).unwrap();
+        let bytes = eh.0.into_vec();
+
+        let bias = 0x5500_0000_0000;
+        let view = CfiView {
+            eh_frame: Some((&bytes, 0)),
+            eh_frame_hdr: None,
+            debug_frame: None,
+            text: None,
+            got: None,
+            endian: RunTimeEndian::Little,
+            address_size: 8,
+            bias,
+        };
+        let sp = 0x7fff_0000_8000u64;
+        let mut regs = Regs::new();
+        regs.set(31, sp);
+        regs.set(29, sp);
+        regs.set(30, 0xdead); // clobbered since the prologue: must not be used
+        regs.set(0, 42); // caller-saved: unknown in the caller
+        let mut mem = HashMap::new();
+        mem.insert(sp, 0x7fff_0000_8100); // saved x29
+        mem.insert(sp + 8, bias + 0x2044); // saved x30
+        let mem = FakeMem(mem);
+        let mut ctx = UnwindContext::new();
+        let pc = bias + 0x1040;
+        let step = cfi_step(Arch::Aarch64, &view, pc, &regs, &mem, &mut ctx).unwrap();
+        assert_eq!(step.pc, bias + 0x2044);
+        assert_eq!(step.regs.get(31), Some(sp + 32));
+        assert_eq!(step.regs.get(29), Some(0x7fff_0000_8100));
+        assert_eq!(step.regs.get(0), None);
+        assert!(!step.signal);
+        // Before the prologue (at the entry), the return address is still in x30.
+        let mut at_entry = Regs::new();
+        at_entry.set(31, sp);
+        at_entry.set(30, bias + 0x3000);
+        let step = cfi_step(
+            Arch::Aarch64,
+            &view,
+            bias + 0x1000,
+            &at_entry,
+            &mem,
+            &mut ctx,
+        )
+        .unwrap();
+        assert_eq!(step.pc, bias + 0x3000);
+        assert_eq!(step.regs.get(31), Some(sp));
+        // No FDE covers the address: no step.
+        assert!(cfi_step(Arch::Aarch64, &view, bias + 0x5000, &regs, &mem, &mut ctx).is_none());
+    }
+
+    #[test]
+    fn sigreturn_trampolines_are_recognised() {
+        assert!(is_sigreturn(
+            Arch::X86_64,
+            &[0x48, 0xc7, 0xc0, 0x0f, 0, 0, 0, 0x0f, 0x05]
+        ));
+        assert!(is_sigreturn(
+            Arch::Aarch64,
+            &[0x68, 0x11, 0x80, 0xd2, 0x01, 0x00, 0x00, 0xd4]
+        ));
+        assert!(!is_sigreturn(Arch::X86_64, &[0x90; 9]));
     }
 }
