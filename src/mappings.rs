@@ -236,6 +236,25 @@ pub fn build(core: &Core<'_>) -> Vec<Mapping> {
     out
 }
 
+/// `reach[j]`: the highest end among `maps[..=j]`.
+fn reach(maps: &[Mapping]) -> Vec<u64> {
+    maps.iter()
+        .scan(0u64, |r, m| {
+            *r = (*r).max(m.end);
+            Some(*r)
+        })
+        .collect()
+}
+
+/// The index of the first mapping (in the order of `maps`, sorted by start) that
+/// contains `addr`, overlapping mappings included: the first `j` whose `reach`
+/// passes `addr`, if that mapping starts at or below `addr`.
+fn first_containing(maps: &[Mapping], reach: &[u64], addr: u64) -> Option<usize> {
+    let started = maps.partition_point(|m| m.start <= addr);
+    let first = reach.partition_point(|&e| e <= addr);
+    (first < started).then_some(first)
+}
+
 fn from_segment(s: &Segment, file: Option<&coredump::FileEntry>) -> Mapping {
     let perms = s.perms();
     let writable = perms.as_bytes().get(1) == Some(&b'w');
@@ -329,10 +348,12 @@ fn classify_anonymous(core: &Core<'_>, maps: &mut [Mapping]) {
             }
         }
     }
-    // Stacks: mappings holding a thread's stack pointer.
+    // Stacks: mappings holding a thread's stack pointer (looked up in O(log n): a
+    // core with thousands of threads and mappings must not cost threads x mappings).
+    let reach = reach(maps);
     for t in &core.threads {
         let Some(sp) = t.sp else { continue };
-        if let Some(m) = maps.iter_mut().find(|m| m.contains(sp)) {
+        if let Some(m) = first_containing(maps, &reach, sp).map(|i| &mut maps[i]) {
             if m.path.is_none() && matches!(m.kind, MappingKind::Anon | MappingKind::Stack) {
                 m.kind = MappingKind::Stack;
             }
@@ -416,5 +437,55 @@ mod tests {
         assert_eq!(kind_from_path("/dev/zero"), Some(MappingKind::AnonShared));
         assert_eq!(kind_from_path("/memfd:x"), Some(MappingKind::Memfd));
         assert_eq!(kind_from_path("/dev/shm/a"), Some(MappingKind::PosixShm));
+    }
+
+    /// The binary-search lookup of stack mappings finds what a linear search finds,
+    /// overlapping (corrupt) mappings included.
+    #[test]
+    fn first_containing_equals_linear_search() {
+        let map = |start: u64, end: u64| {
+            let mut m = from_segment(
+                &Segment {
+                    index: 0,
+                    vaddr: start,
+                    memsz: end - start,
+                    offset: 0,
+                    filesz: 0,
+                    flags: 6,
+                    align: 0,
+                    available: 0,
+                },
+                None,
+            );
+            m.end = end;
+            m
+        };
+        let sets = [
+            vec![
+                map(0x1000, 0x2000),
+                map(0x3000, 0x5000),
+                map(0x5000, 0x6000),
+            ],
+            // Overlaps: a long mapping covering later ones, and equal starts.
+            vec![
+                map(0x1000, 0x9000),
+                map(0x2000, 0x3000),
+                map(0x2000, 0x4000),
+                map(0x8000, 0xa000),
+                map(0xb000, 0xc000),
+            ],
+            vec![],
+        ];
+        for mut maps in sets {
+            maps.sort_by_key(|m| (m.start, m.end));
+            let reach = reach(&maps);
+            for addr in (0..0xd000u64)
+                .step_by(0x800)
+                .chain([0xfff, 0x1fff, 0x2fff, 0x9fff])
+            {
+                let linear = maps.iter().position(|m| m.contains(addr));
+                assert_eq!(first_containing(&maps, &reach, addr), linear, "{addr:#x}");
+            }
+        }
     }
 }
