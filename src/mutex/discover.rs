@@ -248,7 +248,7 @@ fn fast_filters(layout: &dyn Layout) -> Option<Vec<WordFilter>> {
     Some(v)
 }
 
-/// The fast path. `filters[0]` is tested at every position by [`first_pass`]; the
+/// The fast path. `filters[0]` is tested at every position in one tight pass; the
 /// rest (which end with the futex word) and `plausible_locked` only where it passes.
 fn scan_range_fast(
     layout: &dyn Layout,
@@ -269,62 +269,92 @@ fn scan_range_fast(
     else {
         return;
     };
-    // Positions skew + k * align for k in 0..n hold a whole mutex.
-    let n = room / align + 1;
-    // Their first-filter words, one per `align`-byte chunk (inside `bytes`, because
-    // filters[0].offset + align <= size).
-    let start = skew + filters[0].offset;
-    let words = &bytes[start..start + n * align];
-    let (lo, span) = (filters[0].min, filters[0].max - filters[0].min);
-    let rest = &filters[1..];
-    let mut candidate = |k: usize, read: fn([u8; 4]) -> u32| -> bool {
-        let off = skew + k * align;
-        let m = &bytes[off..off + size];
-        let pass = rest.iter().all(|f| {
+    let range = Range {
+        layout,
+        filters,
+        base,
+        bytes,
+        endian,
+        skew,
+        // Positions skew + k * align for k in 0..n hold a whole mutex.
+        n: room / align + 1,
+        size,
+    };
+    match (align, endian) {
+        (8, Endian::Little) => range.pass::<8, _>(u32::from_le_bytes, out, limit),
+        (8, Endian::Big) => range.pass::<8, _>(u32::from_be_bytes, out, limit),
+        (_, Endian::Little) => range.pass::<4, _>(u32::from_le_bytes, out, limit),
+        (_, Endian::Big) => range.pass::<4, _>(u32::from_be_bytes, out, limit),
+    }
+}
+
+/// One range under the fast path.
+struct Range<'a, 'b> {
+    layout: &'a dyn Layout,
+    filters: &'a [WordFilter],
+    base: u64,
+    bytes: &'b [u8],
+    endian: Endian,
+    skew: usize,
+    n: usize,
+    size: usize,
+}
+
+impl Range<'_, '_> {
+    /// The tight pass over the first filter's words, one per `A`-byte chunk (they stay
+    /// inside `bytes` because `filters[0].offset + A <= size`). `read` is a function
+    /// item (`u32::from_le_bytes`), so the loop has no call and no bounds check.
+    #[inline(always)]
+    fn pass<const A: usize, R: Fn([u8; 4]) -> u32 + Copy>(
+        &self,
+        read: R,
+        out: &mut Vec<u64>,
+        limit: usize,
+    ) {
+        let f0 = self.filters[0];
+        let start = self.skew + f0.offset;
+        let words = &self.bytes[start..start + self.n * A];
+        let span = f0.max - f0.min;
+        for (k, c) in words.chunks_exact(A).enumerate() {
+            let w = read([c[0], c[1], c[2], c[3]]);
+            if w.wrapping_sub(f0.min) <= span && self.candidate::<A, R>(k, read, out, limit) {
+                return;
+            }
+        }
+    }
+
+    /// Position `k` passed the first filter: the other filters, then the full test.
+    /// True when the hit limit is reached.
+    #[inline(always)]
+    fn candidate<const A: usize, R: Fn([u8; 4]) -> u32>(
+        &self,
+        k: usize,
+        read: R,
+        out: &mut Vec<u64>,
+        limit: usize,
+    ) -> bool {
+        let off = self.skew + k * A;
+        let Some(m) = self.bytes.get(off..off + self.size) else {
+            return false;
+        };
+        let pass = self.filters[1..].iter().all(|f| {
             m.get(f.offset..f.offset + 4)
                 .and_then(|w| <[u8; 4]>::try_from(w).ok())
                 .is_some_and(|w| read(w).wrapping_sub(f.min) <= f.max - f.min)
         });
-        if pass && layout.plausible_locked(m, endian) {
-            out.push(base + off as u64);
+        pass && self.full_test(m, off, out, limit)
+    }
+
+    /// `plausible_locked`, and the hit recorded. True when the hit limit is reached.
+    #[inline(never)]
+    fn full_test(&self, m: &[u8], off: usize, out: &mut Vec<u64>, limit: usize) -> bool {
+        if self.layout.plausible_locked(m, self.endian) {
+            out.push(self.base + off as u64);
             if out.len() >= limit {
                 return true;
             }
         }
         false
-    };
-    match (align, endian) {
-        (8, Endian::Little) => first_pass::<8, _>(words, lo, span, u32::from_le_bytes, |k| {
-            candidate(k, u32::from_le_bytes)
-        }),
-        (8, Endian::Big) => first_pass::<8, _>(words, lo, span, u32::from_be_bytes, |k| {
-            candidate(k, u32::from_be_bytes)
-        }),
-        (_, Endian::Little) => first_pass::<4, _>(words, lo, span, u32::from_le_bytes, |k| {
-            candidate(k, u32::from_le_bytes)
-        }),
-        (_, Endian::Big) => first_pass::<4, _>(words, lo, span, u32::from_be_bytes, |k| {
-            candidate(k, u32::from_be_bytes)
-        }),
-    }
-}
-
-/// Call `candidate(k)` for every `A`-byte chunk `k` of `words` whose first four bytes,
-/// read with `read`, lie in `lo..=lo + span`; stop when it returns true. `read` is a
-/// function item (`u32::from_le_bytes`), so the loop has no call and no bounds check.
-#[inline(always)]
-fn first_pass<const A: usize, R: Fn([u8; 4]) -> u32>(
-    words: &[u8],
-    lo: u32,
-    span: u32,
-    read: R,
-    mut candidate: impl FnMut(usize) -> bool,
-) {
-    for (k, c) in words.chunks_exact(A).enumerate() {
-        let w = read([c[0], c[1], c[2], c[3]]);
-        if w.wrapping_sub(lo) <= span && candidate(k) {
-            return;
-        }
     }
 }
 
