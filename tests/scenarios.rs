@@ -138,7 +138,12 @@ const EXPECTED: &[(&str, &str, &[&str], &[&str])] = &[
         &[],
     ),
     ("lost-wakeup", "child", &[], &[]),
-    ("assert", "parent", &["cross-process-private-mutex"], &[]),
+    (
+        "assert",
+        "parent",
+        &["cross-process-private-mutex", "mutex-assertion"],
+        &[],
+    ),
     ("abandoned", "main", &["abandoned-lock"], &[]),
     ("robust-dead", "main", &[], &["owner-died"]),
     ("self-deadlock", "main", &["self-deadlock"], &[]),

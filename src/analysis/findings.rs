@@ -23,6 +23,7 @@ pub const DEADLOCK_CYCLE: &str = "deadlock-cycle";
 pub const CORRUPT_MUTEX: &str = "corrupt-mutex";
 pub const SEGMENT_NOT_DUMPED: &str = "segment-not-dumped";
 pub const BINARY_MISMATCH: &str = "binary-mismatch";
+pub const MUTEX_ASSERTION: &str = "mutex-assertion";
 pub const OWNER_DEREF_CRASH: &str = "owner-deref-crash";
 
 pub static CODES: &[Code] = &[
@@ -163,6 +164,21 @@ pointer lies in a mapping whose contents the kernel did not write into the core 
 (or set it in the parent shell: it is inherited); bit 1 keeps anonymous shared memory (SysV \
 shm, memfd, /dev/zero), bit 3 keeps shared file mappings such as POSIX shm under /dev/shm, \
 bit 2 private file mappings, bits 5/6 hugetlb memory.",
+    },
+    Code {
+        code: MUTEX_ASSERTION,
+        severity: Severity::Error,
+        title: "the process aborted on a glibc mutex assertion",
+        explanation: "glibc's abort message (__abort_msg) holds a failed assertion from its \
+mutex code, such as \"Assertion `mutex->__data.__owner == 0' failed\" in \
+pthread_mutex_lock.c: the lock word was acquired while the owner field still named a \
+thread. The rightful unlock clears the owner before it releases the lock word, so something \
+else released or overwrote the lock word: two processes using a process-private mutex (glibc's \
+single-threaded fast path takes and releases it with plain stores), an unlock by a thread \
+that did not own it, a double unlock, memory corruption, or re-initialisation while in use.",
+        fix: "If the mutex is in shared memory, initialise it PTHREAD_PROCESS_SHARED; \
+otherwise check that every unlock is made by the owner exactly once, and look for writes \
+over the mutex (AddressSanitizer, a watchpoint on its address).",
     },
     Code {
         code: BINARY_MISMATCH,

@@ -339,13 +339,48 @@ pub fn analyze_core(inputs: &Inputs<'_, '_>, opts: &Options, mut warnings: Vec<W
     let mut findings = rules::run(&facts);
     if let (Some(mods), Some(bin)) = (modules, &opts.binary) {
         findings.extend(rules::binary_mismatch(mods, bin));
-        findings.sort_by_key(|f| f.severity);
     }
+    let abort = modules.and_then(|mods| crate::symbols::abort_msg::abort_message(&space, mods));
+    if let (Some(mods), Some(msg)) = (modules, &abort) {
+        let ma = crate::symbols::abort_msg::mutex_assertion(core, &space, mods, msg);
+        findings.extend(rules::mutex_assertion(&facts, msg, ma.as_ref()));
+    }
+    findings.sort_by_key(|f| f.severity);
     if let Some(mods) = modules {
         warnings.extend(mods.warnings().iter().cloned());
     }
 
     let process = model::process_model(core, maps, &space);
+
+    // Backtraces of the threads that matter: waiters, local owners, the crashed
+    // thread and every thread a finding names.
+    let mut threads = model::thread_models(core);
+    if let Some(mods) = modules {
+        let mut involved: Vec<u32> = findings
+            .iter()
+            .flat_map(|f| f.threads.iter().copied())
+            .collect();
+        for m in &mutexes {
+            involved.extend(m.waiters.iter().copied());
+            if m.owner_class == "own-thread" {
+                involved.extend(m.decoded.as_ref().and_then(|d| d.owner_tid));
+            }
+        }
+        involved.extend(core.threads.iter().filter(|t| t.crashed).map(|t| t.tid));
+        for (tm, t) in threads.iter_mut().zip(&core.threads) {
+            if involved.contains(&t.tid) {
+                let b = crate::symbols::unwind::backtrace(
+                    &space,
+                    mods,
+                    core.arch,
+                    t,
+                    crate::symbols::Detail::FULL,
+                );
+                tm.frames = Some(model::frame_models(&b.frames));
+                tm.backtrace_stopped = b.stopped;
+            }
+        }
+    }
     warnings.extend(core.warnings.iter().cloned());
     Report {
         schema_version: 1,
@@ -361,8 +396,9 @@ pub fn analyze_core(inputs: &Inputs<'_, '_>, opts: &Options, mut warnings: Vec<W
             layout: layout.as_ref().map(|l| l.name().to_string()),
             signal: process.signal,
             truncated: core.truncated,
+            abort_message: abort.as_ref().map(|m| m.text.trim_end().to_string()),
         },
-        threads: model::thread_models(core),
+        threads,
         mappings: model::mapping_models(maps),
         mutexes: mutexes.iter().map(|m| mutex_model(m, maps)).collect(),
         findings,

@@ -882,3 +882,71 @@ pub(crate) fn binary_mismatch(
         evidence,
     ))
 }
+
+/// `mutex-assertion`: glibc's abort message is one of its mutex assertions. Tied to
+/// the mutex when the asserting frame's `mutex` argument is recoverable from DWARF;
+/// otherwise, when exactly one process-private mutex in shared memory is in the
+/// core, to that one (said so in the evidence).
+pub(crate) fn mutex_assertion(
+    f: &Facts<'_, '_>,
+    msg: &crate::symbols::abort_msg::AbortMessage,
+    ma: Option<&crate::symbols::abort_msg::MutexAssertion>,
+) -> Option<FindingModel> {
+    let ma = ma?;
+    let a = msg.assertion.as_ref()?;
+    let mut evidence = vec![format!(
+        "__abort_msg at {:#x}: {:?}",
+        msg.address,
+        msg.text.trim_end()
+    )];
+    if let Some(t) = ma.tid {
+        evidence.push(format!(
+            "thread {t} called __assert_fail from {}",
+            ma.function.as_deref().unwrap_or("glibc's mutex code")
+        ));
+    }
+    let mut mutexes = Vec::new();
+    match ma.mutex {
+        Some(addr) => {
+            mutexes.push(addr);
+            evidence.push(format!("the mutex argument is {addr:#x} ({})", ma.how));
+        }
+        None => {
+            evidence.push(format!("the mutex argument is not recoverable: {}", ma.how));
+            let suspects: Vec<&Mutex> = f
+                .mutexes
+                .iter()
+                .filter(|m| private_mutex_in_shared(f, m))
+                .collect();
+            if let [m] = suspects.as_slice() {
+                mutexes.push(m.address);
+                evidence.push(format!(
+                    "{} is the only process-private mutex in shared memory in this core: the assertion is most likely about it",
+                    name(m)
+                ));
+            }
+        }
+    }
+    let at = match (&a.file, a.line) {
+        (Some(file), Some(line)) => format!(" ({file}:{line})"),
+        _ => String::new(),
+    };
+    let which = mutexes
+        .first()
+        .and_then(|a| f.mutex_at(*a))
+        .map(|m| format!(" on {}", name(m)))
+        .unwrap_or_default();
+    Some(finding(
+        findings::MUTEX_ASSERTION,
+        mutexes,
+        ma.tid.into_iter().collect(),
+        format!(
+            "{} aborted: glibc assertion `{}' failed in {}{at}{which}",
+            ma.tid
+                .map_or_else(|| "the process".to_string(), |t| format!("thread {t}")),
+            a.expression,
+            a.function.as_deref().unwrap_or("?"),
+        ),
+        evidence,
+    ))
+}

@@ -340,6 +340,8 @@ pub struct CoreModel {
     pub layout: Option<String>,
     pub signal: Option<SignalModel>,
     pub truncated: bool,
+    /// glibc's `__abort_msg` text (assertions, malloc and fortify failures), if set.
+    pub abort_message: Option<String>,
 }
 
 /// The full analysis (`mutexdiag CORE --format json`); `schema_version` 1.

@@ -280,6 +280,9 @@ pub fn report(r: &super::model::Report, color: bool) -> String {
         100,
         "",
     ));
+    if let Some(m) = &c.abort_message {
+        out.push_str(&wrap(&format!("Abort message: {m}"), 100, ""));
+    }
 
     // The text report shows the mutexes that matter: held, waited on, named by a
     // finding, in shared memory, not dumped or odd. The rest are counted (all are in
@@ -408,6 +411,45 @@ pub fn report(r: &super::model::Report, color: bool) -> String {
         }
         out.push_str(&format!("{t}\n"));
     }
+    // Backtraces of the threads involved (when the files were available).
+    let traced: Vec<&super::model::ThreadModel> = r
+        .threads
+        .iter()
+        .filter(|t| t.frames.as_ref().is_some_and(|f| !f.is_empty()))
+        .collect();
+    if !traced.is_empty() {
+        out.push_str("\nBacktraces\n");
+        for t in traced {
+            out.push_str(&format!(
+                "  thread {}{}\n",
+                t.tid,
+                if t.crashed { " (crashed)" } else { "" }
+            ));
+            let frames = t.frames.as_deref().unwrap_or(&[]);
+            for (i, f) in frames.iter().take(16).enumerate() {
+                let func = f.function.as_deref().unwrap_or("??");
+                let at = match (&f.file, f.line) {
+                    (Some(file), Some(line)) => {
+                        format!(" at {}:{line}", file.rsplit('/').next().unwrap_or(file))
+                    }
+                    _ => f
+                        .module
+                        .as_deref()
+                        .map(|m| format!(" in {}", m.rsplit('/').next().unwrap_or(m)))
+                        .unwrap_or_default(),
+                };
+                let how = if f.source == "scan" { " [scan]" } else { "" };
+                out.push_str(&format!(
+                    "    #{i:<2} {}{func}{at}{how}\n",
+                    if f.inlined { "(inlined) " } else { "" }
+                ));
+            }
+            if frames.len() > 16 {
+                out.push_str(&format!("    ... {} more frames\n", frames.len() - 16));
+            }
+        }
+    }
+
     let mut addrs: Vec<u64> = shown.iter().map(|m| m.address.0).collect();
     addrs.extend(
         r.threads
