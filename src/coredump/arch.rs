@@ -42,6 +42,27 @@ pub const EM_AARCH64: u16 = 183;
 pub const EM_RISCV: u16 = 243;
 pub const EM_LOONGARCH: u16 = 258;
 
+/// The Linux architectures with a known register layout, in a stable order.
+pub const LINUX_ARCHES: &[Arch] = &[
+    Arch::X86_64,
+    Arch::X32,
+    Arch::I386,
+    Arch::Aarch64,
+    Arch::Arm,
+    Arch::Ppc,
+    Arch::Ppc64,
+    Arch::S390,
+    Arch::S390x,
+    Arch::Sparc,
+    Arch::Sparc64,
+    Arch::Mips,
+    Arch::Mips64,
+    Arch::Riscv32,
+    Arch::Riscv64,
+    Arch::M68k,
+    Arch::Loongarch64,
+];
+
 impl Arch {
     pub fn from_machine(machine: u16, is64: bool) -> Arch {
         match (machine, is64) {

@@ -72,78 +72,34 @@ pub fn detect_libc(maps: &[Mapping], exe_bytes: Option<&[u8]>) -> LibcGuess {
     }
 }
 
-/// Every built-in layout name, for `--layout` and the docs.
-pub fn builtin_names() -> Vec<String> {
-    use crate::coredump::Arch::*;
-    let mut v = Vec::new();
-    for a in [
-        X86_64,
-        X32,
-        I386,
-        Aarch64,
-        Arm,
-        Ppc,
-        Ppc64,
-        S390,
-        S390x,
-        Mips,
-        Mips64,
-        Riscv32,
-        Riscv64,
-        M68k,
-        Loongarch64,
-    ] {
+/// Every built-in layout: glibc and musl for each Linux architecture, Solaris
+/// `mutex_t` for each ISA.
+pub fn builtins() -> Vec<Box<dyn Layout>> {
+    let mut v: Vec<Box<dyn Layout>> = Vec::new();
+    for &a in crate::coredump::arch::LINUX_ARCHES {
         if let Some(g) = Glibc::for_arch(a) {
-            v.push(g.name().to_string());
+            v.push(Box::new(g));
         }
         if let Some(m) = Musl::for_arch(a) {
-            v.push(m.name().to_string());
+            v.push(Box::new(m));
         }
     }
     for isa in SOLARIS_ISAS {
-        v.push(SolarisMutex::new(isa).name().to_string());
+        v.push(Box::new(SolarisMutex::new(isa)));
     }
     v
+}
+
+/// Every built-in layout name, for `--layout` and the docs.
+pub fn builtin_names() -> Vec<String> {
+    builtins().iter().map(|l| l.name().to_string()).collect()
 }
 
 const SOLARIS_ISAS: [Isa; 4] = [Isa::Amd64, Isa::I386, Isa::Sparcv9, Isa::Sparc];
 
 /// A built-in layout by name (`glibc-x86_64`, `musl-aarch64`, ...).
 pub fn builtin(name: &str) -> Option<Box<dyn Layout>> {
-    use crate::coredump::Arch::*;
-    for a in [
-        X86_64,
-        X32,
-        I386,
-        Aarch64,
-        Arm,
-        Ppc,
-        Ppc64,
-        S390,
-        S390x,
-        Mips,
-        Mips64,
-        Riscv32,
-        Riscv64,
-        M68k,
-        Loongarch64,
-    ] {
-        if let Some(g) = Glibc::for_arch(a)
-            && g.name() == name
-        {
-            return Some(Box::new(g));
-        }
-        if let Some(m) = Musl::for_arch(a)
-            && m.name() == name
-        {
-            return Some(Box::new(m));
-        }
-    }
-    SOLARIS_ISAS
-        .into_iter()
-        .map(SolarisMutex::new)
-        .find(|l| l.name() == name)
-        .map(|l| Box::new(l) as Box<dyn Layout>)
+    builtins().into_iter().find(|l| l.name() == name)
 }
 
 /// The layout for a core's architecture and C library.

@@ -24,6 +24,22 @@ pub fn warnings(out: &mut String, ws: &[WarningModel]) {
     }
 }
 
+/// "FUTEX_WAIT (private) on 0x…", "pause", "syscall 7", or nothing.
+fn blocked_in(th: &super::model::ThreadModel) -> String {
+    match (&th.futex, &th.syscall) {
+        (Some(f), _) => format!(
+            "{}{} on {}",
+            f.op,
+            if f.private { " (private)" } else { " (shared)" },
+            f.address
+        ),
+        (None, Some(s)) => s
+            .name
+            .map_or_else(|| format!("syscall {}", s.number), str::to_string),
+        (None, None) => String::new(),
+    }
+}
+
 pub fn maps(doc: &MapsDoc) -> String {
     let mut t = table(&[
         "start",
@@ -91,18 +107,7 @@ pub fn threads(doc: &ThreadsDoc) -> String {
     }
     let mut t = table(&["tid", "", "pc", "sp", "thread pointer", "blocked in"]);
     for th in &doc.threads {
-        let blocked = match (&th.futex, &th.syscall) {
-            (Some(f), _) => format!(
-                "{}{} on {}",
-                f.op,
-                if f.private { " (private)" } else { " (shared)" },
-                f.address
-            ),
-            (None, Some(s)) => s
-                .name
-                .map_or_else(|| format!("syscall {}", s.number), str::to_string),
-            (None, None) => String::new(),
-        };
+        let blocked = blocked_in(th);
         t.add_row(vec![
             th.tid.to_string(),
             if th.crashed {
@@ -386,18 +391,7 @@ pub fn report(r: &super::model::Report, color: bool) -> String {
         out.push_str("\nThreads involved\n");
         let mut t = table(&["tid", "", "pc", "blocked in"]);
         for th in r.threads.iter().filter(|t| involved.contains(&t.tid)) {
-            let blocked = match (&th.futex, &th.syscall) {
-                (Some(f), _) => format!(
-                    "{}{} on {}",
-                    f.op,
-                    if f.private { " (private)" } else { " (shared)" },
-                    f.address
-                ),
-                (None, Some(s)) => s
-                    .name
-                    .map_or_else(|| format!("syscall {}", s.number), str::to_string),
-                (None, None) => String::new(),
-            };
+            let blocked = blocked_in(th);
             t.add_row(vec![
                 th.tid.to_string(),
                 if th.crashed {
