@@ -13,14 +13,25 @@ use mutexdiag::mutex::solaris::{self, SolarisMutex};
 use mutexdiag::mutex::{Layout, LockState, MutexType, magic};
 use support::solaris_core::{SeedFacts, Target, seed};
 
-const TARGETS: [Target; 3] = [Target::Amd64, Target::Sparcv9, Target::Sparc32];
+const TARGETS: [Target; 4] = [
+    Target::Amd64,
+    Target::Sparcv9,
+    Target::Sparc32,
+    Target::I386,
+];
 
 fn arch_of(t: Target) -> Arch {
     match t {
         Target::Amd64 => Arch::X86_64,
         Target::Sparcv9 => Arch::Sparc64,
         Target::Sparc32 => Arch::Sparc,
+        Target::I386 => Arch::I386,
     }
+}
+
+/// The thread pointer the core records: none on i386 (the %gs base is not saved).
+fn tp(t: Target, ulwp: u64) -> Option<u64> {
+    (t != Target::I386).then_some(ulwp)
 }
 
 /// The whole analysis of an in-memory core.
@@ -69,11 +80,11 @@ fn process_lwps_registers_and_signal() {
         assert_eq!(crashed.tid, f.spinner);
         assert_eq!(crashed.pc, Some(f.spinner_pc));
         assert_eq!(crashed.sp, Some(f.spinner_sp));
-        assert_eq!(crashed.thread_pointer, Some(f.ulwps[1].1));
+        assert_eq!(crashed.thread_pointer, tp(t, f.ulwps[1].1));
         assert_eq!(crashed.cursig, 11);
         let waiter = core.thread(f.waiter).unwrap();
         assert!(!waiter.crashed);
-        assert_eq!(waiter.thread_pointer, Some(f.ulwps[0].1));
+        assert_eq!(waiter.thread_pointer, tp(t, f.ulwps[0].1));
         let sc = waiter.syscall.as_ref().unwrap();
         assert_eq!((sc.number, sc.name), (77, Some("lwp_park")));
         let zombie = core.thread(f.zombie).unwrap();
@@ -90,6 +101,8 @@ fn process_lwps_registers_and_signal() {
             Target::Sparcv9 => {
                 assert_eq!(crashed.reg("g7"), Some(f.ulwps[1].1));
                 assert_eq!(crashed.reg("o0"), Some(f.mutex));
+                // %o6 is biased by 2047; sp is the real stack pointer.
+                assert_eq!(crashed.reg("o6"), Some(f.spinner_sp - 2047));
                 assert_eq!(crashed.reg("npc"), Some(f.spinner_pc + 4));
                 assert!(crashed.reg("ccr").is_some() && crashed.reg("psr").is_none());
             }
@@ -98,6 +111,20 @@ fn process_lwps_registers_and_signal() {
                 assert_eq!(crashed.reg("o1"), Some(f.owner));
                 assert!(crashed.reg("psr").is_some() && crashed.reg("ccr").is_none());
                 assert!(crashed.regs.iter().all(|r| *r <= u64::from(u32::MAX)));
+            }
+            Target::I386 => {
+                assert_eq!(crashed.regs.len(), 19);
+                assert_eq!(crashed.reg("eip"), Some(f.spinner_pc));
+                assert_eq!(crashed.reg("uesp"), Some(f.spinner_sp));
+                assert_eq!(crashed.reg("eax"), Some(f.owner));
+                assert_eq!(crashed.reg("gs"), Some(0x1c3));
+                assert!(
+                    crashed
+                        .syscall_note
+                        .as_deref()
+                        .unwrap()
+                        .contains("%gs base")
+                );
             }
         }
 
@@ -121,10 +148,7 @@ fn process_lwps_registers_and_signal() {
             sol.lwp_names,
             vec![(1, "main".to_string()), (2, "worker".to_string())]
         );
-        assert_eq!(
-            sol.data_model,
-            Some(if t == Target::Sparc32 { 1 } else { 2 })
-        );
+        assert_eq!(sol.data_model, Some(if t.lp64() { 2 } else { 1 }));
         assert!(core.auxv.contains(&(6, 0x1000)));
         assert!(
             core.warnings
@@ -162,7 +186,7 @@ fn seed_mutex_decodes_at_documented_offsets() {
         let layout = SolarisMutex::for_arch(core.arch).unwrap();
         let raw = space.slice(f.mutex, layout.size()).unwrap();
         // The documented bytes, checked directly.
-        let (lockw, waiters, magic) = if t == Target::Amd64 {
+        let (lockw, waiters, magic) = if !t.big() {
             (15, 14, [0x58, 0x4d])
         } else {
             (12, 15, [0x4d, 0x58])
@@ -208,15 +232,8 @@ fn magic_scan_and_owner_classes() {
         assert_eq!((e.container, e.address), ("rwlock", f.rwlock));
         assert!(r.hits.iter().all(|h| h.found_by == "magic"));
 
-        let offsets = owner::self_pointer_offsets(core.os, core.arch);
-        let classify = |p| {
-            owner::classify(
-                &core.threads,
-                &maps,
-                p,
-                Some((&space, core.pointer_size(), offsets)),
-            )
-        };
+        let shape = owner::BlockShape::for_core(core.os, core.arch);
+        let classify = |p| owner::classify(&core.threads, &maps, p, Some((&space, shape)));
         let seed_hit = r.hits.iter().find(|h| h.address == f.mutex).unwrap();
         let c = classify(seed_hit.decoded.owner_pointer.unwrap());
         assert_eq!(c.class, OwnerClass::ForeignUnmapped, "{t:?}");
@@ -253,7 +270,7 @@ fn old_notes_only() {
         assert_eq!(ids, vec![1, 2]);
         let crashed = core.crashed_thread().unwrap();
         assert_eq!(crashed.tid, f.spinner);
-        assert_eq!(crashed.thread_pointer, Some(f.ulwps[1].1));
+        assert_eq!(crashed.thread_pointer, tp(t, f.ulwps[1].1));
         assert_eq!(crashed.pc, Some(f.spinner_pc));
         assert_eq!(core.signal().unwrap().addr, Some(f.fault));
         assert_eq!(sol.brk_base, Some(f.own_mutex - 0x100));
@@ -389,6 +406,7 @@ fn synthetic_seed_cores_give_owner_deref_crash() {
                     Target::Amd64 => "amd64",
                     Target::Sparcv9 => "sparcv9",
                     Target::Sparc32 => "sparc",
+                    Target::I386 => "i386",
                 }
             )
         );

@@ -627,11 +627,7 @@ fn build_mutex(
             &core.threads,
             maps,
             p,
-            Some((
-                space,
-                core.pointer_size(),
-                owner_ptr::self_pointer_offsets(core.os, core.arch),
-            )),
+            Some((space, owner_ptr::BlockShape::for_core(core.os, core.arch))),
         )
     });
     let (owner_class, owner_note) = classify_owner(

@@ -247,6 +247,14 @@ fn parse_lwpstatus(arch: Arch, l: &LwpLayout, d: Bytes<'_>) -> Option<Thread> {
         if regs.len() == names.len() {
             t.pc = regs.get(pc).copied();
             t.sp = regs.get(sp).copied();
+            // SPARC V9 keeps %o6 biased by STACK_BIAS (2047) in 64-bit code: an odd
+            // %o6 is the real stack pointer minus 2047.
+            if arch == Arch::Sparc64
+                && let Some(v) = t.sp
+                && v & 1 == 1
+            {
+                t.sp = Some(v.wrapping_add(2047));
+            }
             t.thread_pointer = tp.and_then(|i| regs.get(i).copied());
             t.reg_names = names;
             t.regs = regs;

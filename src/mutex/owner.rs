@@ -68,26 +68,45 @@ pub struct OwnerPointer {
     pub self_pointing: bool,
 }
 
-/// Where a thread block points to itself, per ABI: Solaris `ul_self` (0 on x86, 80
-/// on SPARC); glibc x86_64 `tcbhead_t.tcb` (0) and `.self` (16).
-pub fn self_pointer_offsets(os: Os, arch: Arch) -> &'static [u64] {
-    match (os, arch) {
-        (Os::Solaris, Arch::X86_64 | Arch::I386) => &[0],
-        (Os::Solaris, Arch::Sparc64 | Arch::Sparc) => &[80],
-        (_, Arch::X86_64) => &[0, 16],
-        (_, Arch::I386) => &[0, 8],
-        _ => &[],
+/// What a thread block of this ABI looks like, to recognise one in memory.
+#[derive(Clone, Copy, Debug)]
+pub struct BlockShape {
+    pub pointer_size: usize,
+    /// Offsets of words that hold the block's own address: Solaris `ul_self` (0 on
+    /// x86, 80 on SPARC); glibc x86_64 `tcbhead_t.tcb` (0) and `.self` (16).
+    pub self_offsets: &'static [u64],
+    /// Offset of the LWP id in the block (Solaris `ul_lwpid`), if known.
+    pub lwpid_offset: Option<u64>,
+}
+
+impl BlockShape {
+    pub fn for_core(os: Os, arch: Arch) -> BlockShape {
+        let solaris = crate::mutex::solaris::Isa::for_arch(arch).filter(|_| os == Os::Solaris);
+        BlockShape {
+            pointer_size: arch.pointer_size(),
+            self_offsets: match (os, arch) {
+                (Os::Solaris, Arch::X86_64 | Arch::I386) => &[0],
+                (Os::Solaris, Arch::Sparc64 | Arch::Sparc) => &[80],
+                (_, Arch::X86_64) => &[0, 16],
+                (_, Arch::I386) => &[0, 8],
+                _ => &[],
+            },
+            lwpid_offset: solaris.map(|i| i.lwpid_offset()),
+        }
     }
 }
 
-/// Classify `pointer` against this process's threads and mappings. `space` (with
-/// the pointer size and self-pointer offsets) lets a `foreign-mapped` pointer be
-/// checked for the shape of a thread block; pass `None` to skip that.
+/// Classify `pointer` against this process's threads and mappings. With the
+/// address space and the ABI's [`BlockShape`], a pointer that is no thread's
+/// thread pointer is checked for the shape of a thread block; and where the core
+/// records no thread pointer for a thread (Solaris i386 keeps it in the `%gs` base,
+/// which is not in the core), a self-pointing block whose `ul_lwpid` is that
+/// thread's id is taken as its thread block (`own-thread`).
 pub fn classify(
     threads: &[Thread],
     maps: &[Mapping],
     pointer: u64,
-    space: Option<(&AddressSpace<'_>, usize, &[u64])>,
+    space: Option<(&AddressSpace<'_>, BlockShape)>,
 ) -> OwnerPointer {
     let mut out = OwnerPointer {
         pointer,
@@ -115,14 +134,27 @@ pub fn classify(
                 m.perms,
                 m.describe()
             ));
-            if let Some((space, ptr_size, offsets)) = space {
-                out.self_pointing = !offsets.is_empty()
-                    && offsets.iter().all(|&o| {
+            if let Some((space, shape)) = space {
+                out.self_pointing = !shape.self_offsets.is_empty()
+                    && shape.self_offsets.iter().all(|&o| {
                         pointer
                             .checked_add(o)
-                            .and_then(|a| space.read_word(a, ptr_size).ok())
+                            .and_then(|a| space.read_word(a, shape.pointer_size).ok())
                             == Some(pointer)
                     });
+                let lwpid = shape
+                    .lwpid_offset
+                    .and_then(|o| pointer.checked_add(o))
+                    .and_then(|a| space.read_u32(a).ok());
+                if out.self_pointing
+                    && let Some(t) = threads.iter().find(|t| {
+                        Some(t.tid) == lwpid && t.thread_pointer.is_none() && !t.regs.is_empty()
+                    })
+                {
+                    out.class = OwnerClass::OwnThread;
+                    out.tid = Some(t.tid);
+                    out.mapping = None;
+                }
             }
         }
     }

@@ -5,8 +5,9 @@
 //! mapping. It shares no code and no constant with the parser in `src/`: every
 //! offset is written out again here.
 //!
-//! Targets: amd64 (ELFCLASS64, little-endian), sparcv9 (ELFCLASS64, big-endian) and
-//! sparc (ELFCLASS32, big-endian, V8 registers).
+//! Targets: amd64 (ELFCLASS64, little-endian), sparcv9 (ELFCLASS64, big-endian),
+//! sparc (ELFCLASS32, big-endian, V8 registers) and i386 (ELFCLASS32, little-endian,
+//! no thread pointer in the registers).
 
 #![allow(dead_code)]
 
@@ -15,14 +16,15 @@ pub enum Target {
     Amd64,
     Sparcv9,
     Sparc32,
+    I386,
 }
 
 impl Target {
     pub fn big(self) -> bool {
-        !matches!(self, Target::Amd64)
+        matches!(self, Target::Sparcv9 | Target::Sparc32)
     }
     pub fn lp64(self) -> bool {
-        !matches!(self, Target::Sparc32)
+        matches!(self, Target::Amd64 | Target::Sparcv9)
     }
     /// Bytes of a `long` / pointer / register.
     pub fn word(self) -> usize {
@@ -33,11 +35,13 @@ impl Target {
             Target::Amd64 => 62,   // EM_AMD64
             Target::Sparcv9 => 43, // EM_SPARCV9
             Target::Sparc32 => 2,  // EM_SPARC
+            Target::I386 => 3,     // EM_386
         }
     }
     fn nregs(self) -> usize {
         match self {
             Target::Amd64 => 28, // _NGREG
+            Target::I386 => 19,  // _NGREG
             _ => 38,             // NPRGREG
         }
     }
@@ -47,12 +51,13 @@ impl Target {
             Target::Amd64 => 0x128,
             Target::Sparcv9 => 0x140,
             Target::Sparc32 => 0xf0,
+            Target::I386 => 0xc8,
         }
     }
     /// offsetof(ulwp_t, ul_self) and ul_lwpid.
     pub fn ul_self(self) -> usize {
         match self {
-            Target::Amd64 => 0,
+            Target::Amd64 | Target::I386 => 0,
             _ => 80,
         }
     }
@@ -61,6 +66,7 @@ impl Target {
             Target::Amd64 => 0xc4,
             Target::Sparcv9 => 0xdc,
             Target::Sparc32 => 0x98,
+            Target::I386 => 0x70,
         }
     }
     pub fn lockset(self) -> u8 {
@@ -81,6 +87,14 @@ pub mod reg {
     pub const RIP: usize = 17;
     pub const RSP: usize = 20;
     pub const FSBASE: usize = 26;
+    // i386 (sys/regset.h)
+    pub const I386_GS: usize = 0;
+    pub const I386_EDX: usize = 9;
+    pub const I386_EAX: usize = 11;
+    pub const I386_TRAPNO: usize = 12;
+    pub const I386_ERR: usize = 13;
+    pub const I386_EIP: usize = 14;
+    pub const I386_UESP: usize = 17;
     // SPARC (sys/procfs_isa.h)
     pub const G7: usize = 7;
     pub const O0: usize = 8;
@@ -212,7 +226,7 @@ fn lwpstatus_offsets(t: Target) -> LwpOffsets {
             reg: 544,
             size: if t == Target::Amd64 { 1296 } else { 1392 },
         },
-        Target::Sparc32 => LwpOffsets {
+        Target::Sparc32 | Target::I386 => LwpOffsets {
             lwpid: 4,
             why: 8,
             cursig: 12,
@@ -222,7 +236,7 @@ fn lwpstatus_offsets(t: Target) -> LwpOffsets {
             nsysarg: 226,
             sysarg: 232,
             reg: 344,
-            size: 896,
+            size: if t == Target::I386 { 800 } else { 896 },
         },
     }
 }
@@ -316,6 +330,7 @@ impl SolarisCore {
             Target::Amd64 => 1680,
             Target::Sparcv9 => 1776,
             Target::Sparc32 => 1232,
+            Target::I386 => 1136,
         };
         let mut b = vec![0u8; size];
         let live = self.lwps.iter().filter(|l| !l.zombie).count() as u64;
@@ -627,7 +642,7 @@ fn addrs(t: Target) -> Addrs {
             foreign_owner: 0xffff_ffff_7e5a_1240,
             excluded: 0xffff_ffff_7e70_0000,
         },
-        Target::Sparc32 => Addrs {
+        Target::Sparc32 | Target::I386 => Addrs {
             text: 0x1_0000,
             heap: 0x2_0000,
             shm: 0xfe00_0000,
@@ -747,18 +762,37 @@ pub fn seed(t: Target) -> (SolarisCore, SeedFacts) {
                 (reg::FSBASE, ulwps[0].1),
             ]);
         }
+        Target::I386 => {
+            // No thread pointer: libc keeps it in the %gs base, not in pr_reg.
+            spinner_regs.extend([
+                (reg::I386_EIP, spinner_pc),
+                (reg::I386_UESP, spinner_sp),
+                (reg::I386_EDX, mutex),
+                (reg::I386_EAX, a.foreign_owner),
+                (reg::I386_TRAPNO, 14),
+                (reg::I386_ERR, 4),
+                (reg::I386_GS, 0x1c3),
+            ]);
+            waiter_regs.extend([
+                (reg::I386_EIP, a.text + 0x2000 - 0x10),
+                (reg::I386_UESP, waiter_sp),
+                (reg::I386_GS, 0x1c3),
+            ]);
+        }
         Target::Sparcv9 | Target::Sparc32 => {
+            // sparcv9 keeps %o6 biased by STACK_BIAS (2047).
+            let bias = if t == Target::Sparcv9 { 2047 } else { 0 };
             spinner_regs.extend([
                 (reg::PC, spinner_pc),
                 (reg::NPC, spinner_pc + 4),
-                (reg::O6, spinner_sp),
+                (reg::O6, spinner_sp - bias),
                 (reg::O0, mutex),
                 (reg::O1, a.foreign_owner),
                 (reg::G7, ulwps[1].1),
             ]);
             waiter_regs.extend([
                 (reg::PC, a.text + 0x2000 - 0x10),
-                (reg::O6, waiter_sp),
+                (reg::O6, waiter_sp - bias),
                 (reg::G7, ulwps[0].1),
             ]);
         }
@@ -850,7 +884,7 @@ pub fn seed(t: Target) -> (SolarisCore, SeedFacts) {
         brk: (a.heap, page as u64),
         stack: (a.stack1, page as u64),
         platform: match t {
-            Target::Amd64 => "i86pc".into(),
+            Target::Amd64 | Target::I386 => "i86pc".into(),
             _ => "SUNW,SPARC-Enterprise-T5220".into(),
         },
         uname: [
@@ -859,7 +893,7 @@ pub fn seed(t: Target) -> (SolarisCore, SeedFacts) {
             "5.11".into(),
             "illumos-synthetic".into(),
             match t {
-                Target::Amd64 => "i86pc".into(),
+                Target::Amd64 | Target::I386 => "i86pc".into(),
                 _ => "sun4v".into(),
             },
         ],
