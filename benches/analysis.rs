@@ -1,7 +1,8 @@
 //! The whole analysis (`mutexdiag::analysis::analyze`: open, parse, layout, discovery,
 //! decoding, findings) of fixture cores, expanded once from `fixtures/NAME/core.ROLE.zst`
 //! into the cache folder; with default options (no `--binary`) and with the
-//! fixture's `app` as `--binary` (symbols and DWARF). Also the default analysis of
+//! fixture's `app` as `--binary` (symbols and DWARF), and with an empty sysroot (no
+//! library or debug file found: the analysis alone). Also the default analysis of
 //! the 1 GiB generated core of the `scan` benchmark, where the scan dominates.
 //!
 //! `cargo bench --bench analysis`.
@@ -16,6 +17,8 @@ use mutexdiag::analysis::{self, Options};
 
 fn bench(c: &mut Criterion) {
     common::print_machine();
+    let empty = common::bench_dir().join("empty-sysroot");
+    std::fs::create_dir_all(&empty).expect("create the empty sysroot");
     let mut g = c.benchmark_group("analysis/fixture");
     g.warm_up_time(Duration::from_secs(2))
         .measurement_time(Duration::from_secs(5));
@@ -44,6 +47,17 @@ fn bench(c: &mut Criterion) {
         g.bench_with_input(BenchmarkId::new("with-binary", &label), &core, |b, core| {
             b.iter(|| analysis::analyze(black_box(core), &with_binary).expect("analyze"))
         });
+        // An empty sysroot: the core's libraries (and their debug info) are not found,
+        // so this is the analysis without reading any other file.
+        let bare = Options {
+            sysroot: empty.clone(),
+            ..Options::default()
+        };
+        g.bench_with_input(
+            BenchmarkId::new("empty-sysroot", &label),
+            &core,
+            |b, core| b.iter(|| analysis::analyze(black_box(core), &bare).expect("analyze")),
+        );
     }
     g.finish();
 
