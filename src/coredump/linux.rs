@@ -112,19 +112,11 @@ fn parse_prstatus(arch: Arch, d: Bytes<'_>) -> Result<Thread, String> {
             let tid = d.u32(if d.len() > 200 { 32 } else { 24 });
             return match tid {
                 Some(tid) => Ok(Thread {
-                    tid,
-                    crashed: false,
                     cursig: d.u16(12).map(u32::from).unwrap_or(0),
                     signo: d.u32(0).unwrap_or(0),
                     code: d.i32(4).unwrap_or(0),
-                    pc: None,
-                    sp: None,
-                    thread_pointer: None,
-                    reg_names: &[],
-                    regs: Vec::new(),
-                    syscall: None,
-                    futex: None,
                     syscall_note: Some("unknown architecture: registers not decoded".into()),
+                    ..Thread::new(tid)
                 }),
                 None => Err(format!("NT_PRSTATUS of {} bytes is too short", d.len())),
             };
@@ -151,19 +143,13 @@ fn parse_prstatus(arch: Arch, d: Bytes<'_>) -> Result<Thread, String> {
         ),
     };
     let mut t = Thread {
-        tid,
-        crashed: false,
         cursig: d.u16(layout.cursig).map(u32::from).unwrap_or(0),
         signo: d.u32(0).unwrap_or(0),
         code: d.i32(4).unwrap_or(0),
-        pc: None,
-        sp: None,
-        thread_pointer: None,
         reg_names,
         regs,
-        syscall: None,
-        futex: None,
         syscall_note: note,
+        ..Thread::new(tid)
     };
     if !t.regs.is_empty() {
         t.pc = t.regs.get(layout.regs.pc).copied();

@@ -252,6 +252,25 @@ pub struct Thread {
 }
 
 impl Thread {
+    /// A thread known only by its id: no registers, no signal, no syscall.
+    pub fn new(tid: u32) -> Thread {
+        Thread {
+            tid,
+            crashed: false,
+            cursig: 0,
+            signo: 0,
+            code: 0,
+            pc: None,
+            sp: None,
+            thread_pointer: None,
+            reg_names: &[],
+            regs: Vec::new(),
+            syscall: None,
+            futex: None,
+            syscall_note: None,
+        }
+    }
+
     pub fn reg(&self, name: &str) -> Option<u64> {
         let i = self.reg_names.iter().position(|n| *n == name)?;
         self.regs.get(i).copied()

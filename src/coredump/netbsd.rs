@@ -103,19 +103,8 @@ pub(super) fn apply_notes(core: &mut Core<'_>, notes: &[Note<'_>]) {
                     continue;
                 }
                 core.threads.push(Thread {
-                    tid,
-                    crashed: false,
-                    cursig: 0,
-                    signo: 0,
-                    code: 0,
-                    pc: None,
-                    sp: None,
-                    thread_pointer: None,
-                    reg_names: &[],
-                    regs: Vec::new(),
-                    syscall: None,
-                    futex: None,
                     syscall_note: Some("NetBSD: system call state is not decoded".into()),
+                    ..Thread::new(tid)
                 });
             }
             if n.n_type == PT_AMD64_GETREGS && core.arch == Arch::X86_64 {

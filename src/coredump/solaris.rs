@@ -222,19 +222,10 @@ fn parse_lwpstatus(arch: Arch, l: &LwpLayout, d: Bytes<'_>) -> Option<Thread> {
     let signo = d.u32(l.info).unwrap_or(0);
     let code = d.i32(l.info + 4).unwrap_or(0);
     let mut t = Thread {
-        tid,
-        crashed: false,
         cursig,
         signo,
         code,
-        pc: None,
-        sp: None,
-        thread_pointer: None,
-        reg_names: &[],
-        regs: Vec::new(),
-        syscall: None,
-        futex: None,
-        syscall_note: None,
+        ..Thread::new(tid)
     };
     if let Some((names, pc, sp, tp)) = regset(arch) {
         let mut regs = Vec::with_capacity(names.len());
@@ -515,19 +506,8 @@ pub(super) fn apply_notes(core: &mut Core<'_>, notes: &[Note<'_>]) {
     for id in lwpsinfo_ids {
         if core.thread(id).is_none() && core.threads.len() < MAX_THREADS {
             core.threads.push(Thread {
-                tid: id,
-                crashed: false,
-                cursig: 0,
-                signo: 0,
-                code: 0,
-                pc: None,
-                sp: None,
-                thread_pointer: None,
-                reg_names: &[],
-                regs: Vec::new(),
-                syscall: None,
-                futex: None,
                 syscall_note: Some("zombie LWP: no status in the core".into()),
+                ..Thread::new(id)
             });
         }
     }

@@ -169,19 +169,8 @@ mod tests {
 
     fn thread(tid: u32, tp: Option<u64>) -> Thread {
         Thread {
-            tid,
-            crashed: false,
-            cursig: 0,
-            signo: 0,
-            code: 0,
-            pc: None,
-            sp: None,
             thread_pointer: tp,
-            reg_names: &[],
-            regs: Vec::new(),
-            syscall: None,
-            futex: None,
-            syscall_note: None,
+            ..Thread::new(tid)
         }
     }
 
