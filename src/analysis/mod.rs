@@ -270,7 +270,7 @@ pub fn analyze_core(inputs: &Inputs<'_, '_>, opts: &Options, mut warnings: Vec<W
             );
         }
         for addr in discover::scan(l, &space, maps, opts.scan) {
-            if scan_hit_fits(core, maps, &space, l, addr) {
+            if scan_hit_fits(core, maps, &space, l, peers, addr) {
                 cands.add(addr, FoundBy::Scan, None, false);
             }
         }
@@ -406,22 +406,31 @@ pub fn analyze_core(inputs: &Inputs<'_, '_>, opts: &Options, mut warnings: Vec<W
     }
 }
 
-/// A scan hit in private memory must be owned by a thread of this process, or by a
-/// thread id this process could have had (not below its pid, not far beyond its
-/// newest thread): in private memory nobody else can lock it. Shared memory is
-/// exempt (other processes' threads own mutexes there). This rejects byte patterns
-/// that happen to look like a held mutex (e.g. five 32-bit ones: a recursive mutex
-/// "owned by TID 1").
+/// How far (in thread ids) a scan-only foreign owner in shared memory may be from
+/// this process's threads. See `docs/layouts.md#scan-plausibility`.
+pub const FOREIGN_OWNER_WINDOW: u32 = 1024;
+
+/// The scan's check that needs the core (the layout's byte test cannot do it):
+/// - in private memory nobody else can lock a mutex, so the owner must be a thread of
+///   this process or a thread id it could have had (not below its lowest TID, not
+///   far beyond its newest) — this rejects e.g. five 32-bit ones, a recursive mutex
+///   "owned by TID 1";
+/// - in shared memory the owner may be another process's thread; a hit found by the
+///   scan alone is kept when its owner is a thread here, a thread of a `--peer` core,
+///   or a TID within [`FOREIGN_OWNER_WINDOW`] of one of this process's threads
+///   (processes sharing memory are started together: fork, or the same supervisor).
+///   Bytes alone cannot tell "lock 2, owner 202, nusers 2" in an array of small
+///   integers from a mutex held by thread 202; this is what keeps a large core of
+///   ordinary data free of spurious mutexes. A foreign owner started far apart is
+///   still found through a futex wait, a symbol, a pointer, or its core (`--peer`).
 fn scan_hit_fits(
     core: &Core<'_>,
     maps: &[Mapping],
     space: &AddressSpace<'_>,
     layout: &dyn Layout,
+    peers: &[Peer],
     addr: u64,
 ) -> bool {
-    if mapping_index(maps, addr).is_some_and(|i| maps[i].shared) {
-        return true;
-    }
     let Ok(bytes) = space.read(addr, layout.size()) else {
         return false;
     };
@@ -434,7 +443,13 @@ fn scan_hit_fits(
     }
     let lo = core.threads.iter().map(|t| t.tid).min().unwrap_or(0);
     let hi = core.threads.iter().map(|t| t.tid).max().unwrap_or(0);
-    owner >= lo && owner <= hi.saturating_add(100_000)
+    if mapping_index(maps, addr).is_some_and(|i| maps[i].shared) {
+        peers.iter().any(|p| p.tids.contains(&owner))
+            || (owner >= lo.saturating_sub(FOREIGN_OWNER_WINDOW)
+                && owner <= hi.saturating_add(FOREIGN_OWNER_WINDOW))
+    } else {
+        owner >= lo && owner <= hi.saturating_add(100_000)
+    }
 }
 
 /// Type names that denote a mutex for a layout (DWARF typedef or struct names).

@@ -213,6 +213,9 @@ pub fn plausible_locked_fields(lock: u32, count: u32, owner: u32, nusers: u32, k
         // glibc always sets the pshared bit on robust mutexes.
         return false;
     }
+    if !elision_bits_possible(kind) {
+        return false;
+    }
     if owner == 0 || owner >= PID_MAX_LIMIT {
         return false;
     }
@@ -245,6 +248,20 @@ pub fn plausible_locked_fields(lock: u32, count: u32, owner: u32, nusers: u32, k
         }
     }
     true
+}
+
+/// The elision flags as glibc (≤ 2.42) writes them: `PTHREAD_MUTEX_NO_ELISION_NP`
+/// (512) only by `pthread_mutexattr_settype(PTHREAD_MUTEX_NORMAL)` (a later settype
+/// clears it), so only on type 0; `PTHREAD_MUTEX_ELISION_NP` (256) only on the first
+/// lock of a plain `PTHREAD_MUTEX_TIMED_NP` mutex when elision is forced, so only on
+/// type 0 without robust/PI/PP; never both (`nptl/pthread_mutexattr_settype.c`,
+/// `sysdeps/nptl/lowlevellock.h` FORCE_ELISION).
+pub fn elision_bits_possible(kind: u32) -> bool {
+    let elision = kind & KIND_ELISION != 0;
+    let no_elision = kind & KIND_NO_ELISION != 0;
+    let ty = kind & 3;
+    let special = kind & (KIND_ROBUST | KIND_PRIO_INHERIT | KIND_PRIO_PROTECT) != 0;
+    !(elision && no_elision || no_elision && ty != 0 || elision && (ty != 0 || special))
 }
 
 /// Decode glibc fields (shared by every glibc ABI).
@@ -326,6 +343,11 @@ pub fn decode_fields(
     };
     if pi && pp {
         anomalies.push("__kind has both PRIO_INHERIT and PRIO_PROTECT".into());
+    }
+    if kind_valid && !elision_bits_possible(kind) {
+        anomalies.push(format!(
+            "__kind = {kind:#x}: elision flags glibc never combines this way (512 only on normal mutexes, 256 only on plain normal ones, never both)"
+        ));
     }
     if d.robust && pp {
         anomalies
@@ -463,6 +485,16 @@ mod tests {
         assert_eq!((d.state, d.owner_tid), (LockState::Unlocked, None));
         let d = dec(0x446e, 1, PTHREAD_MUTEX_INCONSISTENT, 1, 656);
         assert_eq!(d.state, LockState::Inconsistent);
+    }
+
+    #[test]
+    fn elision_flags() {
+        for ok in [0, 512, 544, 576, 656, 256, 128, 3, 146] {
+            assert!(elision_bits_possible(ok), "{ok:#x}");
+        }
+        for bad in [0x391, 0x393, 0x1b1, 0x221, 768, 512 | 1, 256 | 3, 256 | 16] {
+            assert!(!elision_bits_possible(bad), "{bad:#x}");
+        }
     }
 
     #[test]
