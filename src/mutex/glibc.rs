@@ -261,7 +261,13 @@ pub fn elision_bits_possible(kind: u32) -> bool {
     let no_elision = kind & KIND_NO_ELISION != 0;
     let ty = kind & 3;
     let special = kind & (KIND_ROBUST | KIND_PRIO_INHERIT | KIND_PRIO_PROTECT) != 0;
-    !(elision && no_elision || no_elision && ty != 0 || elision && (ty != 0 || special))
+    if no_elision {
+        !elision && ty == 0
+    } else if elision {
+        ty == 0 && !special
+    } else {
+        true
+    }
 }
 
 /// Decode glibc fields (shared by every glibc ABI).
