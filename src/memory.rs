@@ -185,8 +185,9 @@ impl<'d> AddressSpace<'d> {
                 .get(start..start + len)
                 .ok_or(ReadError::Truncated { addr });
         }
-        // Which byte is the first we cannot give?
-        let missing = addr + s.available.max(o) - o;
+        // Which byte is the first we cannot give? (`vaddr + max(available, o)`; it
+        // saturates at the top of the address space rather than overflow.)
+        let missing = s.vaddr.saturating_add(s.available.max(o));
         if want_end > s.memsz {
             // Crosses the end of this segment: the caller may use `read`.
             if s.available >= s.memsz {
