@@ -153,6 +153,10 @@ fn strip_deleted(path: &str) -> (&str, bool) {
     }
 }
 
+/// At most this many segments are examined for one NT_FILE entry that matches no
+/// segment exactly (bounds the work on corrupt cores whose segments all overlap).
+const MAX_OVERLAP_SCAN: usize = 256;
+
 /// Build the mapping list of a core.
 pub fn build(core: &Core<'_>) -> Vec<Mapping> {
     let empty = Vec::new();
@@ -160,28 +164,39 @@ pub fn build(core: &Core<'_>) -> Vec<Mapping> {
     let mut out: Vec<Mapping> = Vec::with_capacity(core.segments.len() + 8);
     let mut used = vec![false; files.len()];
 
-    // Index NT_FILE entries by start for exact matches.
-    let mut by_start: Vec<(u64, usize)> = files
+    // Index NT_FILE entries by (start, end) for exact matches: every lookup is a
+    // binary search, so a core with many entries and segments stays linear-ish.
+    let mut by_range: Vec<(u64, u64, usize)> = files
         .iter()
         .enumerate()
-        .map(|(i, f)| (f.start, i))
+        .map(|(i, f)| (f.start, f.end, i))
         .collect();
-    by_start.sort_unstable();
+    by_range.sort_unstable();
 
     for s in &core.segments {
         if s.memsz == 0 {
             continue;
         }
-        let lo = by_start.partition_point(|(st, _)| *st < s.vaddr);
-        let file = by_start[lo..]
-            .iter()
-            .take_while(|(st, _)| *st == s.vaddr)
-            .map(|(_, i)| *i)
-            .find(|&i| files[i].end == s.end());
+        let key = (s.vaddr, s.end());
+        let lo = by_range.partition_point(|&(st, en, _)| (st, en) < key);
+        let file = by_range
+            .get(lo)
+            .filter(|&&(st, en, _)| (st, en) == key)
+            .map(|&(_, _, i)| i);
         if let Some(i) = file {
             used[i] = true;
         }
         out.push(from_segment(s, file.map(|i| &files[i])));
+    }
+    // Segments by start address, with the running maximum of their ends, to find
+    // those overlapping a range without scanning them all.
+    let mut by_addr: Vec<&Segment> = core.segments.iter().collect();
+    by_addr.sort_by_key(|s| (s.vaddr, s.index));
+    let mut max_end = Vec::with_capacity(by_addr.len());
+    let mut m = 0u64;
+    for s in &by_addr {
+        m = m.max(s.end());
+        max_end.push(m);
     }
     // NT_FILE entries without a PT_LOAD of the same range (gcore omits what it does
     // not dump; or the ranges differ): list them too.
@@ -189,11 +204,22 @@ pub fn build(core: &Core<'_>) -> Vec<Mapping> {
         if used[i] {
             continue;
         }
-        let overlapping: Vec<&Segment> = core
-            .segments
-            .iter()
-            .filter(|s| s.vaddr < f.end && s.end() > f.start)
-            .collect();
+        // Segments starting before the entry's end, scanned backwards while some
+        // earlier segment may still reach into it. Only corrupt cores overlap
+        // segments; there, at most MAX_OVERLAP_SCAN segments are examined.
+        let hi = by_addr.partition_point(|s| s.vaddr < f.end);
+        let mut overlapping: Vec<&Segment> = Vec::new();
+        let mut j = hi;
+        let mut steps = 0;
+        while j > 0 && max_end[j - 1] > f.start && steps < MAX_OVERLAP_SCAN {
+            j -= 1;
+            steps += 1;
+            let s = by_addr[j];
+            if s.end() > f.start {
+                overlapping.push(s);
+            }
+        }
+        overlapping.sort_by_key(|s| s.index);
         let avail: u64 = overlapping
             .iter()
             .map(|s| {

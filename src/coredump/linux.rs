@@ -54,9 +54,7 @@ pub(super) fn apply_notes(core: &mut Core<'_>, notes: &[Note<'_>]) {
             NT_AUXV if is_core && core.auxv.is_empty() => core.auxv = parse_auxv(d, word),
             NT_FILE if is_core => match parse_file_note(d, word) {
                 Ok((f, warn)) => {
-                    if let Some(w) = warn {
-                        core.warnings.push(w);
-                    }
+                    core.warnings.extend(warn);
                     core.files = Some(f);
                 }
                 Err(msg) => core.warnings.push(Warning::new("bad-note", msg)),
@@ -269,19 +267,22 @@ fn parse_auxv(d: Bytes<'_>, word: usize) -> Vec<(u64, u64)> {
     v
 }
 
-fn parse_file_note(d: Bytes<'_>, word: usize) -> Result<(FileNote, Option<Warning>), String> {
+pub(super) fn parse_file_note(
+    d: Bytes<'_>,
+    word: usize,
+) -> Result<(FileNote, Vec<Warning>), String> {
     let count = d
         .word(0, word)
         .ok_or_else(|| format!("NT_FILE of {} bytes is too short", d.len()))?;
     let page_size = d
         .word(word, word)
         .ok_or_else(|| format!("NT_FILE of {} bytes is too short", d.len()))?;
-    let mut warn = None;
+    let mut warn = Vec::new();
     // Each entry needs 3 words plus at least a NUL: bound the count by the note.
     let room = (d.len().saturating_sub(2 * word) / (3 * word + 1)) as u64;
     let mut n = count;
     if n > room {
-        warn = Some(Warning::new(
+        warn.push(Warning::new(
             "bad-note",
             format!(
                 "NT_FILE claims {count} entries but its {} bytes can hold at most {room}; reading {room}",
@@ -291,7 +292,7 @@ fn parse_file_note(d: Bytes<'_>, word: usize) -> Result<(FileNote, Option<Warnin
         n = room;
     }
     if n > MAX_FILE_ENTRIES as u64 {
-        warn = Some(Warning::new(
+        warn.push(Warning::new(
             "limit",
             format!("NT_FILE has {n} entries: only the first {MAX_FILE_ENTRIES} are read"),
         ));
@@ -299,7 +300,7 @@ fn parse_file_note(d: Bytes<'_>, word: usize) -> Result<(FileNote, Option<Warnin
     }
     let n = n as usize;
     let page = if page_size == 0 {
-        warn = Some(Warning::new(
+        warn.push(Warning::new(
             "bad-note",
             "NT_FILE page size is 0: file offsets are taken as 0",
         ));
@@ -309,6 +310,7 @@ fn parse_file_note(d: Bytes<'_>, word: usize) -> Result<(FileNote, Option<Warnin
     };
     let mut names = 2 * word + n * 3 * word;
     let mut entries = Vec::with_capacity(n.min(4096));
+    let mut names_ended = false;
     for i in 0..n {
         let base = 2 * word + i * 3 * word;
         let (Some(start), Some(end), Some(pgoff)) = (
@@ -327,10 +329,13 @@ fn parse_file_note(d: Bytes<'_>, word: usize) -> Result<(FileNote, Option<Warnin
                 p
             }
             None => {
-                warn = Some(Warning::new(
-                    "bad-note",
-                    format!("NT_FILE names end early: entry {i} and later have no path"),
-                ));
+                if !names_ended {
+                    warn.push(Warning::new(
+                        "bad-note",
+                        format!("NT_FILE names end early: entry {i} and later have no path"),
+                    ));
+                }
+                names_ended = true;
                 names = d.len();
                 String::new()
             }

@@ -22,7 +22,13 @@ pub use syscall::{FutexCall, Syscall};
 /// has at most `vm.max_map_count` = 65530 mappings by default).
 pub const MAX_SEGMENTS: usize = 1 << 18;
 pub const MAX_THREADS: usize = 1 << 16;
-pub const MAX_NOTES: usize = 1 << 20;
+/// Notes held at once. Each costs about 100 bytes (the note and its summary), so
+/// this bounds their memory to ~27 MiB whatever the file claims; it is 4 notes for
+/// each of 65536 threads.
+pub const MAX_NOTES: usize = 1 << 18;
+/// A core has one PT_NOTE segment; corrupt program headers can declare thousands,
+/// each re-reading the file as notes.
+pub const MAX_NOTE_SEGMENTS: usize = 64;
 pub const MAX_FILE_ENTRIES: usize = 1 << 18;
 pub const MAX_AUXV: usize = 4096;
 
@@ -483,6 +489,7 @@ impl<'d> Core<'d> {
 
         let mut segments = Vec::new();
         let mut note_ranges = Vec::new();
+        let mut extra_note_segments = 0usize;
         let mut truncated = false;
         let mut bad_offsets = 0usize;
         for i in 0..phnum as usize {
@@ -550,6 +557,10 @@ impl<'d> Core<'d> {
                     });
                 }
                 PT_NOTE => {
+                    if note_ranges.len() >= MAX_NOTE_SEGMENTS {
+                        extra_note_segments += 1;
+                        continue;
+                    }
                     if available < p_filesz {
                         warnings.push(Warning::new(
                             "truncated",
@@ -564,6 +575,15 @@ impl<'d> Core<'d> {
                 }
                 _ => {}
             }
+        }
+        if extra_note_segments > 0 {
+            warnings.push(Warning::new(
+                "limit",
+                format!(
+                    "{} PT_NOTE segments: only the first {MAX_NOTE_SEGMENTS} are read (a core has one)",
+                    extra_note_segments + MAX_NOTE_SEGMENTS
+                ),
+            ));
         }
         if segments.len() >= MAX_SEGMENTS {
             warnings.push(Warning::new(
@@ -619,6 +639,9 @@ impl<'d> Core<'d> {
 
         let mut notes = Vec::new();
         for (off, size) in note_ranges {
+            if notes.len() >= MAX_NOTES {
+                break;
+            }
             iterate_notes(data, off, size, h.endian, &mut notes, &mut core.warnings);
         }
         core.os = detect_os(&notes);
@@ -766,6 +789,16 @@ impl<'d> Core<'d> {
             sender_uid: None,
         })
     }
+}
+
+/// Decode an NT_FILE descriptor on its own (for the fuzz targets and tests).
+#[doc(hidden)]
+pub fn parse_file_note(
+    desc: &[u8],
+    endian: Endian,
+    word: usize,
+) -> Result<(FileNote, Vec<Warning>), String> {
+    linux::parse_file_note(Bytes::new(desc, endian), word)
 }
 
 fn detect_os(notes: &[Note<'_>]) -> Os {

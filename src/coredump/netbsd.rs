@@ -32,6 +32,13 @@ pub(super) fn note_name(n: &Note<'_>) -> Option<&'static str> {
 pub(super) fn apply_notes(core: &mut Core<'_>, notes: &[Note<'_>]) {
     let endian = core.endian;
     let mut siglwp = None;
+    // tid -> index in core.threads (a lookup per note must not scan every thread).
+    let mut index: std::collections::HashMap<u32, usize> = core
+        .threads
+        .iter()
+        .enumerate()
+        .map(|(i, t)| (t.tid, i))
+        .collect();
     for n in notes {
         let d = Bytes::new(n.desc, endian);
         let owner = n.owner_str();
@@ -95,13 +102,14 @@ pub(super) fn apply_notes(core: &mut Core<'_>, notes: &[Note<'_>]) {
             let Ok(tid) = lwp.parse::<u32>() else {
                 continue;
             };
-            if n.n_type != PT_AMD64_GETREGS && core.thread(tid).is_some() {
+            if n.n_type != PT_AMD64_GETREGS && index.contains_key(&tid) {
                 continue;
             }
-            if core.thread(tid).is_none() {
+            if let std::collections::hash_map::Entry::Vacant(e) = index.entry(tid) {
                 if core.threads.len() >= MAX_THREADS {
                     continue;
                 }
+                e.insert(core.threads.len());
                 core.threads.push(Thread {
                     syscall_note: Some("NetBSD: system call state is not decoded".into()),
                     ..Thread::new(tid)
@@ -115,7 +123,7 @@ pub(super) fn apply_notes(core: &mut Core<'_>, notes: &[Note<'_>]) {
                         None => break,
                     }
                 }
-                if let Some(t) = core.threads.iter_mut().find(|t| t.tid == tid)
+                if let Some(t) = index.get(&tid).and_then(|&i| core.threads.get_mut(i))
                     && regs.len() == AMD64_REGS.len()
                 {
                     t.pc = regs.get(21).copied();

@@ -503,8 +503,9 @@ pub(super) fn apply_notes(core: &mut Core<'_>, notes: &[Note<'_>]) {
     info.wstat = wstat.or(old_wstat);
     info.gcore = info.wstat == Some(0);
     // Zombie LWPs have an lwpsinfo but no lwpstatus.
+    let mut known: std::collections::HashSet<u32> = core.threads.iter().map(|t| t.tid).collect();
     for id in lwpsinfo_ids {
-        if core.thread(id).is_none() && core.threads.len() < MAX_THREADS {
+        if core.threads.len() < MAX_THREADS && known.insert(id) {
             core.threads.push(Thread {
                 syscall_note: Some("zombie LWP: no status in the core".into()),
                 ..Thread::new(id)
