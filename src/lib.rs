@@ -7,6 +7,7 @@
 pub mod analysis;
 pub mod coredump;
 pub mod error;
+pub mod guard;
 pub mod input;
 pub mod mappings;
 pub mod memory;

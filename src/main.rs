@@ -158,6 +158,8 @@ fn explain(code: Option<&str>) -> ExitCode {
 
 fn main() -> ExitCode {
     let cli = Cli::parse_from(args());
+    // A plain core that shrinks while mapped: say so instead of dying silently.
+    mutexdiag::guard::install_sigbus_handler();
     match cli.command {
         Command::Analyze(a) => analyze(&a),
         Command::Explain { code } => explain(code.as_deref()),
