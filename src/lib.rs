@@ -14,6 +14,7 @@ pub mod memory;
 pub mod mutex;
 pub mod report;
 pub mod symbols;
+pub mod sysroot;
 
 pub use error::{Error, Result};
 
