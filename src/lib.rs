@@ -7,6 +7,8 @@
 pub mod analysis;
 pub mod coredump;
 pub mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod guard;
 pub mod input;
 pub mod mappings;
