@@ -15,6 +15,7 @@ use super::elf::{self, ElfCell, FileBytes, HeaderInfo};
 use crate::coredump::{self, Core, Endian, Warning};
 use crate::mappings::{Mapping, MappingKind};
 use crate::memory::AddressSpace;
+use crate::sysroot::Sysroot;
 
 /// How the file found for a module compares with what the core recorded.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -395,24 +396,20 @@ pub struct Modules {
     pub(crate) arch: coredump::Arch,
 }
 
-/// Join a path read from the core under the sysroot: only absolute paths, and no
-/// `..` (a path from a core is data, never a way out of the sysroot).
-/// A path recorded in the core, under the sysroot (`None` if it is relative or
-/// climbs out with `..`).
+/// Find a path read from the core under the sysroot: only absolute paths, and no
+/// `..` (a path from a core is data, never a way out of the sysroot); symbolic
+/// links met on the way are resolved inside the sysroot ([`Sysroot::resolve`]:
+/// an absolute link target starts again at the sysroot). `None` when the file is
+/// not there.
 pub fn join_sysroot(sysroot: &Path, core_path: &str) -> Option<PathBuf> {
     let p = Path::new(core_path);
-    if !p.is_absolute() {
+    if !p.is_absolute()
+        || p.components()
+            .any(|c| matches!(c, Component::ParentDir | Component::Prefix(_)))
+    {
         return None;
     }
-    let mut out = sysroot.to_path_buf();
-    for c in p.components() {
-        match c {
-            Component::RootDir | Component::CurDir => {}
-            Component::Normal(s) => out.push(s),
-            Component::ParentDir | Component::Prefix(_) => return None,
-        }
-    }
-    Some(out)
+    Sysroot::new(sysroot).ok()?.resolve(p)
 }
 
 struct Group {
@@ -927,16 +924,29 @@ mod tests {
 
     #[test]
     fn sysroot_join_is_safe() {
-        let r = Path::new("/sr");
+        let t = tempfile::tempdir().unwrap();
+        let r = std::fs::canonicalize(t.path()).unwrap();
+        std::fs::create_dir_all(r.join("usr/lib")).unwrap();
+        std::fs::write(r.join("usr/lib/libc.so.6"), b"libc").unwrap();
         assert_eq!(
-            join_sysroot(r, "/usr/lib/libc.so.6"),
-            Some(PathBuf::from("/sr/usr/lib/libc.so.6"))
+            join_sysroot(&r, "/usr/lib/libc.so.6"),
+            Some(r.join("usr/lib/libc.so.6"))
         );
-        assert_eq!(join_sysroot(r, "/usr/../../etc/passwd"), None);
-        assert_eq!(join_sysroot(r, "relative"), None);
+        assert_eq!(join_sysroot(&r, "/usr/lib/missing.so"), None);
+        assert_eq!(join_sysroot(&r, "/usr/../../etc/passwd"), None);
+        assert_eq!(join_sysroot(&r, "relative"), None);
+        // An absolute link inside the sysroot is resolved against the sysroot, not
+        // the host: `/usr/lib/evil -> /etc/hostname` finds nothing here.
+        std::os::unix::fs::symlink("/etc/hostname", r.join("usr/lib/evil")).unwrap();
+        assert_eq!(join_sysroot(&r, "/usr/lib/evil"), None);
+        std::os::unix::fs::symlink("/usr/lib/libc.so.6", r.join("usr/lib/abs")).unwrap();
         assert_eq!(
-            join_sysroot(Path::new("/"), "/lib/x.so"),
-            Some(PathBuf::from("/lib/x.so"))
+            join_sysroot(&r, "/usr/lib/abs"),
+            Some(r.join("usr/lib/libc.so.6"))
+        );
+        assert_eq!(
+            join_sysroot(Path::new("/"), "/proc/self"),
+            std::fs::canonicalize("/proc/self").ok()
         );
     }
 
