@@ -2,7 +2,7 @@
 """Build the fuzz seed corpora from the fixture cores and the shared corpus.
 
 Usage (from the repository root): python3 fuzz/make-seeds.py
-Writes fuzz/corpus/{core,notes,nt_file,layout}/ (git-ignored). Needs `zstd`.
+Writes fuzz/corpus/{core,analysis,notes,nt_file,layout}/ (git-ignored). Needs `zstd`.
 """
 import glob
 import hashlib
@@ -98,9 +98,10 @@ def main():
                 for name, typ, desc in notes(seg, e):
                     if typ == 0x46494C45 and name.startswith(b"CORE"):
                         put("nt_file", bytes([(0 if is64 else 1) | (2 if e == ">" else 0)]) + desc)
-        put("core", data[:min(len(data), max(note_end + 65536, 8192), CORE_MAX)])
-        if len(data) <= CORE_MAX:
-            put("core", data)
+        for kind in ("core", "analysis"):
+            put(kind, data[:min(len(data), max(note_end + 65536, 8192), CORE_MAX)])
+            if len(data) <= CORE_MAX:
+                put(kind, data)
         if facts and sel is not None:
             for m in facts.get("mutexes", []):
                 a = int(m["address"], 16)

@@ -3,13 +3,14 @@
 //! drive the parsers with arbitrary bytes and must never panic, hang or allocate in
 //! proportion to a size read from those bytes (see `docs/reliability.md`).
 
+use crate::analysis::{self, Inputs, Options};
 use crate::coredump::{self, Arch, Core, Endian, FileNote, Warning};
 use crate::mappings;
 use crate::memory::AddressSpace;
 use crate::mutex::Layout;
 use crate::mutex::glibc::Glibc;
 use crate::mutex::musl::Musl;
-use crate::report::{model, text};
+use crate::report::{markdown, model, text};
 
 /// Every architecture the readers know, in a fixed order (fuzz selectors index it).
 pub const ARCHES: [Arch; 17] = [
@@ -208,6 +209,42 @@ pub fn exercise(core: &Core<'_>) -> usize {
 pub fn core(data: &[u8]) -> usize {
     match Core::parse(data) {
         Ok(c) => exercise(&c),
+        Err(e) => e.to_string().len(),
+    }
+}
+
+/// The whole analysis of an in-memory core (`analysis::analyze_core`, no file
+/// access: no symbols, no peers), with `scan` choosing which mappings are scanned
+/// for locked mutexes, then the three renderings of the report. Returns the bytes
+/// rendered.
+pub fn analyze(core: &Core<'_>, scan: crate::mutex::discover::ScanScope) -> usize {
+    let maps = mappings::build(core);
+    let opts = Options {
+        scan,
+        ..Options::default()
+    };
+    let r = analysis::analyze_core(
+        &Inputs {
+            core,
+            maps: &maps,
+            path: "fuzz.core",
+            exe: None,
+            modules: None,
+            peers: &[],
+        },
+        &opts,
+        Vec::new(),
+    );
+    let _ = r.has_errors();
+    text::report(&r, false).len()
+        + markdown::report(&r).len()
+        + serde_json::to_string(&r).map_or(0, |s| s.len())
+}
+
+/// Parse `data` and run [`exercise`] and the whole analysis (scanning every mapping).
+pub fn core_and_analysis(data: &[u8]) -> usize {
+    match Core::parse(data) {
+        Ok(c) => exercise(&c) + analyze(&c, crate::mutex::discover::ScanScope::All),
         Err(e) => e.to_string().len(),
     }
 }

@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 use common::*;
 use mutexdiag::coredump::{Arch, Core, NT_FILE};
 use mutexdiag::memory::AddressSpace;
+use mutexdiag::mutex::discover::ScanScope;
 
 struct Counting;
 
@@ -349,7 +350,7 @@ fn mutations(tc: &TestCore, elf: &Elf, rng: &mut Rng) -> Vec<Mutation> {
                 vec![(at(p) + f[3].1, word(v, f[3].2, big))],
             );
         }
-        for _ in 0..400 {
+        for _ in 0..200 {
             let o = p.offset + rng.below(p.filesz.max(1));
             let bit = rng.below(8) as u32;
             m(
@@ -451,13 +452,15 @@ fn mutations(tc: &TestCore, elf: &Elf, rng: &mut Rng) -> Vec<Mutation> {
     out
 }
 
-/// Run everything the library does on `data`, plus the mutex layouts at the
-/// recorded mutex addresses.
+/// Run everything the library does on `data` (the `maps` and `threads` work and
+/// the whole analysis with its default scan of shared mappings), plus the mutex
+/// layouts at the recorded mutex addresses.
 fn analyse(data: &[u8], mutexes: &[u64]) {
     let Ok(core) = Core::parse(data) else {
         return;
     };
     mutexdiag::fuzzing::exercise(&core);
+    mutexdiag::fuzzing::analyze(&core, ScanScope::Shared);
     let space = AddressSpace::new(&core);
     let arch = if core.arch == Arch::Unknown {
         Arch::X86_64

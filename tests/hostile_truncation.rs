@@ -16,6 +16,7 @@ use std::time::Duration;
 use common::*;
 use mutexdiag::coredump::{Core, CoreError};
 use mutexdiag::memory::{AddressSpace, Presence, ReadError};
+use mutexdiag::mutex::discover::ScanScope;
 
 /// The offsets at which one core is cut.
 fn cuts(data: &[u8], elf: &Elf) -> BTreeSet<usize> {
@@ -205,10 +206,11 @@ fn check_cut(
             }
         }
     }
-    // Everything downstream (mappings, models, rendering) on the cuts that change
+    // Everything downstream (mappings, models, the analysis, rendering) on the cuts that change
     // what the notes say, and on one page cut in 16 beyond them.
     if phdr_cut || note_cut || cut % (16 * 4096) == 0 {
         mutexdiag::fuzzing::exercise(&core);
+        mutexdiag::fuzzing::analyze(&core, ScanScope::Shared);
     }
     None
 }
