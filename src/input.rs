@@ -162,6 +162,24 @@ impl Input {
     }
 }
 
+/// Open a file read-only without ever blocking (`O_NONBLOCK`: a FIFO does not wait
+/// for a writer) and only if it is a regular file. For every file whose name comes
+/// from input (cores name their libraries; a hostile core can name a FIFO or a
+/// device).
+pub fn open_regular(path: &Path) -> io::Result<File> {
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)?;
+    if !file.metadata()?.is_file() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "not a regular file (a FIFO, socket or device)",
+        ));
+    }
+    Ok(file)
+}
+
 /// Read the first bytes without moving the file position (the decoders read the
 /// stream from offset 0).
 fn read_head(file: &File, buf: &mut [u8]) -> io::Result<usize> {

@@ -100,7 +100,9 @@ impl<'d> AddressSpace<'d> {
                 .entry(path.clone())
                 .or_insert_with(|| {
                     let p = resolve(path)?;
-                    let f = std::fs::File::open(p).ok()?;
+                    // A core names any path it likes: never wait on a FIFO, never
+                    // map a device (only regular files back memory).
+                    let f = crate::input::open_regular(&p).ok()?;
                     // SAFETY: read-only private mapping of a file we only read; the
                     // same SIGBUS caveat as for cores applies (docs/reliability.md).
                     unsafe { memmap2::Mmap::map(&f) }

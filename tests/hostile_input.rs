@@ -490,3 +490,57 @@ fn a_core_that_shrinks_while_mapped_is_reported() {
         }
     }
 }
+
+/// A core names the files it mapped; with `--sysroot`, each is looked up there. A
+/// sysroot where every such name is a FIFO (or a link to a host file) must neither
+/// hang the analysis (opening a FIFO waits for a writer) nor lead outside it.
+#[test]
+fn core_named_fifos_and_links_do_not_hang_or_escape() {
+    let tc = fixture("/sysv-private/core.parent");
+    let core = mutexdiag::coredump::Core::parse(&tc.data).unwrap();
+    let maps = mutexdiag::mappings::build(&core);
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("sysroot");
+    let mut named = 0;
+    for (i, m) in maps.iter().enumerate() {
+        let Some(p) = &m.path else { continue };
+        let p = p.strip_suffix(" (deleted)").unwrap_or(p);
+        let Some(rel) = p.strip_prefix('/') else {
+            continue;
+        };
+        let at = root.join(rel);
+        if at.exists() || std::fs::symlink_metadata(&at).is_ok() {
+            continue;
+        }
+        std::fs::create_dir_all(at.parent().unwrap()).unwrap();
+        if i % 2 == 0 {
+            let c = std::ffi::CString::new(at.to_str().unwrap()).unwrap();
+            // SAFETY: a valid NUL-terminated path.
+            assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        } else {
+            // An absolute link to the real file on this machine: re-rooted, so it
+            // is not found in the sysroot.
+            std::os::unix::fs::symlink(p, &at).unwrap();
+        }
+        named += 1;
+    }
+    assert!(named >= 3, "the fixture names too few files: {named}");
+    let f = dir.path().join("core");
+    std::fs::write(&f, &tc.data).unwrap();
+    for fmt in ["text", "json"] {
+        let r = run_bin(
+            &[
+                "analyze".as_ref(),
+                "--format".as_ref(),
+                fmt.as_ref(),
+                "--sysroot".as_ref(),
+                root.as_os_str(),
+                f.as_os_str(),
+            ],
+            &[],
+            LIMIT,
+        );
+        assert!(!r.timed_out, "analysis hung on a sysroot of FIFOs");
+        assert!(matches!(r.code, Some(0) | Some(1)), "{r:?}");
+    }
+}

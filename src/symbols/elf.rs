@@ -2,7 +2,6 @@
 //! copied out of the core, for the vDSO), parsed once with `object`, and minimal
 //! parsing of ELF headers and notes found in a core's memory.
 
-use std::fs::File;
 use std::ops::Deref;
 use std::path::Path;
 use std::sync::Arc;
@@ -36,14 +35,10 @@ impl std::fmt::Debug for FileBytes {
 
 /// Map a file read-only. Regular files only (a FIFO or device never is a module).
 pub(crate) fn map_file(path: &Path) -> std::io::Result<FileBytes> {
-    let file = File::open(path)?;
+    // Opened without blocking (a FIFO named by a core must not hang us) and only if
+    // it is a regular file.
+    let file = crate::input::open_regular(path)?;
     let meta = file.metadata()?;
-    if !meta.is_file() {
-        return Err(std::io::Error::new(
-            std::io::ErrorKind::InvalidInput,
-            "not a regular file",
-        ));
-    }
     if meta.len() == 0 {
         return Ok(FileBytes::Owned(Vec::new()));
     }
