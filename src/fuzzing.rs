@@ -13,25 +13,7 @@ use crate::mutex::musl::Musl;
 use crate::report::{markdown, model, text};
 
 /// Every architecture the readers know, in a fixed order (fuzz selectors index it).
-pub const ARCHES: [Arch; 17] = [
-    Arch::X86_64,
-    Arch::X32,
-    Arch::I386,
-    Arch::Aarch64,
-    Arch::Arm,
-    Arch::Ppc,
-    Arch::Ppc64,
-    Arch::S390,
-    Arch::S390x,
-    Arch::Sparc,
-    Arch::Sparc64,
-    Arch::Mips,
-    Arch::Mips64,
-    Arch::Riscv32,
-    Arch::Riscv64,
-    Arch::M68k,
-    Arch::Loongarch64,
-];
+pub const ARCHES: &[Arch] = coredump::arch::LINUX_ARCHES;
 
 /// `(e_machine, is64)` for each entry of [`ARCHES`].
 const MACHINES: [(u16, bool); 17] = [
@@ -246,5 +228,18 @@ pub fn core_and_analysis(data: &[u8]) -> usize {
     match Core::parse(data) {
         Ok(c) => exercise(&c) + analyze(&c, crate::mutex::discover::ScanScope::All),
         Err(e) => e.to_string().len(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn machines_follow_arches() {
+        assert_eq!(MACHINES.len(), ARCHES.len());
+        for (&(m, is64), &a) in MACHINES.iter().zip(ARCHES) {
+            assert_eq!(Arch::from_machine(m, is64), a);
+        }
     }
 }
