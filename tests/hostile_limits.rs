@@ -257,8 +257,8 @@ fn claimed_sizes_do_not_cost_memory_or_time() {
 ///
 /// Memory here follows the real content, not a claimed size; it is checked against
 /// the same budget except for the `maps` text table, whose renderer needs about
-/// 3 KiB per row (docs/reliability.md, "Known gaps"): its peak is printed, and
-/// bounded only loosely.
+/// 3 KiB per row, and the whole analysis (docs/reliability.md, "Known gaps"): their
+/// peaks are printed, and bounded only loosely.
 #[test]
 fn dense_core_is_handled_in_bounded_time() {
     let d = dense_core(50_000, 50_000, 16_384);
@@ -296,6 +296,34 @@ fn dense_core_is_handled_in_bounded_time() {
             );
             runs.push(r);
         }
+    }
+    // The whole analysis too: bounded in time; its memory (models of 100000
+    // mappings) is printed and bounded loosely, like the text table.
+    for fmt in ["text", "json"] {
+        let args: [&OsStr; 4] = [
+            "analyze".as_ref(),
+            "--format".as_ref(),
+            fmt.as_ref(),
+            f.as_os_str(),
+        ];
+        let r = run_bin(&args, &[], LIMIT);
+        assert!(!r.timed_out, "dense: analyze {fmt} killed after {LIMIT:?}");
+        assert!(
+            matches!(r.code, Some(0) | Some(1)),
+            "dense: analyze {fmt}: {}",
+            r.stderr
+        );
+        println!(
+            "dense core: analyze {fmt}: {} ms, peak RSS {} KiB (input {} KiB)",
+            r.elapsed.as_millis(),
+            r.maxrss >> 10,
+            len >> 10
+        );
+        assert!(
+            r.maxrss <= len + (512 << 20),
+            "dense: analyze {fmt}: {} MiB",
+            r.maxrss >> 20
+        );
     }
     let json: serde_json::Value = serde_json::from_str(&runs[3].stdout).unwrap();
     assert_eq!(json["threads"].as_array().unwrap().len(), 16_384);
