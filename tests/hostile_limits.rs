@@ -284,11 +284,7 @@ fn dense_core_is_handled_in_bounded_time() {
                 r.maxrss >> 10,
                 len >> 10
             );
-            let bound = if (cmd, fmt) == ("maps", "text") {
-                len + (512 << 20)
-            } else {
-                len + BUDGET
-            };
+            let bound = len + BUDGET;
             assert!(
                 r.maxrss <= bound,
                 "dense: {cmd} {fmt}: peak RSS {} MiB",

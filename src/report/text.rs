@@ -40,41 +40,69 @@ fn blocked_in(th: &super::model::ThreadModel) -> String {
     }
 }
 
+/// pmap-like listing, one line per mapping (a plain writer, not a table: a core can
+/// hold hundreds of thousands of mappings, and a table builder keeps every cell).
 pub fn maps(doc: &MapsDoc) -> String {
-    let mut t = table(&[
-        "start",
-        "end",
-        "perms",
-        "offset",
-        "kind",
-        "dumped",
-        "path / note",
-    ]);
-    for m in &doc.mappings {
-        let mut note = m.path.clone().unwrap_or_default();
-        if let Some(k) = m.key {
-            note.push_str(&format!("  [key {:#010x}]", k.0));
-        }
-        if !m.stack_of.is_empty() {
-            let tids: Vec<String> = m.stack_of.iter().map(u32::to_string).collect();
-            note.push_str(&format!("  [stack of {}]", tids.join(", ")));
-        }
-        let kind = if m.shared {
+    use std::fmt::Write;
+    let kind_of = |m: &super::model::MappingModel| {
+        if m.shared {
             format!("{} (shared)", m.kind)
         } else {
             m.kind.to_string()
-        };
-        t.add_row(vec![
+        }
+    };
+    // Column widths from the data (addresses and kinds only; the path is last).
+    let w_addr = doc
+        .mappings
+        .iter()
+        .map(|m| m.end.to_string().len().max(m.start.to_string().len()))
+        .max()
+        .unwrap_or(10)
+        .max(5);
+    let w_off = doc
+        .mappings
+        .iter()
+        .map(|m| m.offset.to_string().len())
+        .max()
+        .unwrap_or(6)
+        .max(6);
+    let w_kind = doc
+        .mappings
+        .iter()
+        .map(|m| kind_of(m).len())
+        .max()
+        .unwrap_or(4)
+        .max(4);
+    let mut out = String::with_capacity(doc.mappings.len().min(1 << 16) * 100);
+    let _ = writeln!(
+        out,
+        "{:<w_addr$}  {:<w_addr$}  perms  {:<w_off$}  {:<w_kind$}  dumped   path / note",
+        "start", "end", "offset", "kind"
+    );
+    let mut line = String::new();
+    for m in &doc.mappings {
+        line.clear();
+        let _ = write!(
+            line,
+            "{:<w_addr$}  {:<w_addr$}  {:<5}  {:<w_off$}  {:<w_kind$}  {:<7}  {}",
             m.start.to_string(),
             m.end.to_string(),
-            m.perms.clone(),
+            m.perms,
             m.offset.to_string(),
-            kind,
-            m.dumped.to_string(),
-            note,
-        ]);
+            kind_of(m),
+            m.dumped,
+            m.path.as_deref().unwrap_or("")
+        );
+        if let Some(k) = m.key {
+            let _ = write!(line, "  [key {:#010x}]", k.0);
+        }
+        if !m.stack_of.is_empty() {
+            let tids: Vec<String> = m.stack_of.iter().map(u32::to_string).collect();
+            let _ = write!(line, "  [stack of {}]", tids.join(", "));
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
     }
-    let mut out = format!("{t}\n");
     warnings(&mut out, &doc.warnings);
     out
 }
