@@ -197,7 +197,7 @@ fn read_head(file: &File, buf: &mut [u8]) -> io::Result<usize> {
 }
 
 fn map_file(file: &File) -> io::Result<Mmap> {
-    // SAFETY: the mapping is read-only and private to this process. If another
+    // SAFETY: the mapping is read-only (PROT_READ; memmap2 maps it MAP_SHARED, so nothing is ever written). If another
     // process truncates the file while it is mapped, touching the lost pages raises
     // SIGBUS; docs/reliability.md describes this risk and its mitigation (the reader
     // never trusts sizes beyond the length seen at open, and compressed inputs are

@@ -103,7 +103,7 @@ impl<'d> AddressSpace<'d> {
                     // A core names any path it likes: never wait on a FIFO, never
                     // map a device (only regular files back memory).
                     let f = crate::input::open_regular(&p).ok()?;
-                    // SAFETY: read-only private mapping of a file we only read; the
+                    // SAFETY: read-only (PROT_READ) mapping of a file we only read; the
                     // same SIGBUS caveat as for cores applies (docs/reliability.md).
                     unsafe { memmap2::Mmap::map(&f) }
                         .ok()

@@ -103,7 +103,7 @@ pub fn analyze(path: &Path, opts: &Options) -> Result<Report> {
         .as_ref()
         .and_then(|p| std::fs::File::open(p).ok())
         .and_then(|f| {
-            // SAFETY: read-only private mapping of a file we only read; see input.rs.
+            // SAFETY: read-only (PROT_READ) mapping of a file we only read; see input.rs.
             unsafe { memmap2::Mmap::map(&f) }.ok()
         });
     let mut warnings = Vec::new();
