@@ -169,6 +169,8 @@ pub(crate) struct Mutex {
 pub(crate) struct Facts<'a, 'd> {
     pub core: &'a Core<'d>,
     pub maps: &'a [Mapping],
+    /// The analysis' address space (with file backing when files are available).
+    pub space: &'a AddressSpace<'d>,
     pub mutexes: &'a [Mutex],
     pub layout: Option<&'a dyn Layout>,
 }
@@ -333,6 +335,7 @@ pub fn analyze_core(inputs: &Inputs<'_, '_>, opts: &Options, mut warnings: Vec<W
     let facts = Facts {
         core,
         maps,
+        space: &space,
         mutexes: &mutexes,
         layout: layout.as_deref(),
     };

@@ -784,7 +784,7 @@ fn segment_not_dumped(f: &Facts<'_, '_>, out: &mut Vec<FindingModel>) {
     /// Per mapping: what points there, the threads involved, the addresses.
     type Pointers = (Vec<String>, Vec<u32>, Vec<u64>);
     let mut by_map: HashMap<usize, Pointers> = HashMap::new();
-    let space = crate::memory::AddressSpace::new(f.core);
+    let space = f.space;
     for (addr, what, threads) in points {
         if space.presence(addr) != Presence::NotDumped {
             continue;
