@@ -156,6 +156,40 @@ fn backtraces(case: &Case) -> (Vec<Backtrace>, Vec<String>) {
     (bts, problems)
 }
 
+/// Compare our backtraces of one core with gdb's function names per thread;
+/// returns how many threads were compared, pushing every disagreement.
+fn compare(case: &Case, gdb: &BTreeMap<u32, Vec<String>>, failures: &mut Vec<String>) -> usize {
+    let (bts, problems) = backtraces(case);
+    if !problems.is_empty() {
+        failures.push(format!(
+            "{}/{}: the files on this machine are not those of the core: {}",
+            case.name,
+            case.role,
+            problems.join("; ")
+        ));
+        return 0;
+    }
+    let mut checked = 0;
+    for bt in &bts {
+        let Some(want) = gdb.get(&bt.tid) else {
+            failures.push(format!(
+                "{}/{}: gdb shows no thread {}",
+                case.name, case.role, bt.tid
+            ));
+            continue;
+        };
+        let got = names(bt);
+        checked += 1;
+        if !agree(want, &got) {
+            failures.push(format!(
+                "{}/{} thread {}:\n  gdb: {:?}\n  us:  {:?} ({:?})",
+                case.name, case.role, bt.tid, want, got, bt.stopped
+            ));
+        }
+    }
+    checked
+}
+
 #[test]
 fn function_names_equal_gdb_oracles() {
     let mut failures = Vec::new();
@@ -169,33 +203,7 @@ fn function_names_equal_gdb_oracles() {
             )
             .unwrap(),
         );
-        let (bts, problems) = backtraces(&case);
-        if !problems.is_empty() {
-            failures.push(format!(
-                "{}/{}: the files on this machine are not those of the core: {}",
-                case.name,
-                case.role,
-                problems.join("; ")
-            ));
-            continue;
-        }
-        for bt in &bts {
-            let Some(want) = gdb.get(&bt.tid) else {
-                failures.push(format!(
-                    "{}/{}: gdb has no thread {}",
-                    case.name, case.role, bt.tid
-                ));
-                continue;
-            };
-            let got = names(bt);
-            checked += 1;
-            if !agree(want, &got) {
-                failures.push(format!(
-                    "{}/{} thread {}:\n  gdb: {:?}\n  us:  {:?} ({:?})",
-                    case.name, case.role, bt.tid, want, got, bt.stopped
-                ));
-            }
-        }
+        checked += compare(&case, &gdb, &mut failures);
     }
     eprintln!("{checked} threads compared");
     assert!(
@@ -238,33 +246,7 @@ fn function_names_equal_live_gdb() {
             .output()
             .unwrap();
         let gdb = parse_gdb(&String::from_utf8_lossy(&out.stdout));
-        let (bts, problems) = backtraces(&case);
-        if !problems.is_empty() {
-            failures.push(format!(
-                "{}/{}: the files on this machine are not those of the core: {}",
-                case.name,
-                case.role,
-                problems.join("; ")
-            ));
-            continue;
-        }
-        for bt in &bts {
-            let Some(want) = gdb.get(&bt.tid) else {
-                failures.push(format!(
-                    "{}/{}: gdb shows no thread {}",
-                    case.name, case.role, bt.tid
-                ));
-                continue;
-            };
-            let got = names(bt);
-            checked += 1;
-            if !agree(want, &got) {
-                failures.push(format!(
-                    "{}/{} thread {}:\n  gdb: {:?}\n  us:  {:?}",
-                    case.name, case.role, bt.tid, want, got
-                ));
-            }
-        }
+        checked += compare(&case, &gdb, &mut failures);
     }
     eprintln!("{checked} threads compared with live gdb");
     assert!(checked > 0);
