@@ -69,10 +69,6 @@ fn mapping<'a>(f: &'a Facts<'_, '_>, m: &Mutex) -> Option<&'a Mapping> {
     m.mapping.map(|i| &f.maps[i])
 }
 
-fn where_(_: &Facts<'_, '_>, m: &Mutex) -> String {
-    m.location.clone()
-}
-
 fn name(m: &Mutex) -> String {
     match &m.candidate.symbol {
         Some(s) => format!("{s} ({:#x})", m.address),
@@ -152,7 +148,7 @@ fn cross_process_evidence(f: &Facts<'_, '_>, m: &Mutex) -> Option<Vec<String>> {
     (!ev.is_empty()).then_some(ev)
 }
 
-fn mutex_facts(f: &Facts<'_, '_>, m: &Mutex) -> Vec<String> {
+fn mutex_facts(m: &Mutex) -> Vec<String> {
     let mut ev = Vec::new();
     if let Some(d) = &m.decoded {
         let kind = d.field("__kind").or_else(|| d.field("_m_type"));
@@ -160,7 +156,7 @@ fn mutex_facts(f: &Facts<'_, '_>, m: &Mutex) -> Vec<String> {
             "{} at {:#x} in {}: {:?} {} mutex, {}{}",
             d.layout,
             m.address,
-            where_(f, m),
+            m.location,
             d.mtype,
             if d.pshared {
                 "process-shared"
@@ -220,7 +216,7 @@ fn deref_crash(f: &Facts<'_, '_>, m: &Mutex) -> Option<(u32, u64, u64, Vec<Strin
     if !exact && holds_owner.is_empty() && holds_mutex.is_empty() && !holds_fault {
         return None;
     }
-    let mut ev = mutex_facts(f, m);
+    let mut ev = mutex_facts(m);
     ev.push(format!(
         "thread {} died of {sname}{} at {fault:#x} = owner pointer {p:#x} + {off:#x}",
         t.tid,
@@ -298,7 +294,7 @@ fn deref_crash(f: &Facts<'_, '_>, m: &Mutex) -> Option<(u32, u64, u64, Vec<Strin
     if f.core.os == Os::Solaris {
         ev.push(format!(
             "Solaris cores record no mapping names and no SysV shm ids or shared flags: {} is shared memory by inference (it holds a lock whose owner is not mapped in this process)",
-            where_(f, m)
+            m.location
         ));
         if d.waiters_flag {
             for w in &f.core.threads {
@@ -352,7 +348,7 @@ fn owner_deref_crash(f: &Facts<'_, '_>, out: &mut Vec<FindingModel>) {
             format!(
                 "thread {tid} crashed at {fault:#x} reading owner pointer {p:#x} + {off:#x} of {} in {}: this process dereferenced a thread pointer of another process",
                 name(m),
-                where_(f, m)
+                m.location
             ),
             evidence,
         );
@@ -374,7 +370,7 @@ fn cross_process_private(f: &Facts<'_, '_>, out: &mut Vec<FindingModel>) {
         let shared_desc = map.map_or_else(String::new, |x| x.describe());
         match cross_process_evidence(f, m) {
             Some(ev) => {
-                let mut evidence = mutex_facts(f, m);
+                let mut evidence = mutex_facts(m);
                 evidence.extend(ev);
                 let owner = m.decoded.as_ref().and_then(|d| d.owner_tid);
                 let mut threads: Vec<u32> = m.waiters.clone();
@@ -405,7 +401,7 @@ fn cross_process_private(f: &Facts<'_, '_>, out: &mut Vec<FindingModel>) {
                 ));
             }
             None => {
-                let mut evidence = mutex_facts(f, m);
+                let mut evidence = mutex_facts(m);
                 if let Some(d) = &m.decoded
                     && d.waiters_flag
                     && m.waiters.is_empty()
@@ -469,7 +465,7 @@ fn private_futex_on_shared_memory(f: &Facts<'_, '_>, out: &mut Vec<FindingModel>
         if let Some(m) = m
             && let Some(d) = &m.decoded
         {
-            evidence.extend(mutex_facts(f, m));
+            evidence.extend(mutex_facts(m));
             if d.state == LockState::Unlocked {
                 evidence.push(
                     "the futex word is free, yet the thread still sleeps: a lost wake-up".into(),
@@ -525,11 +521,11 @@ fn abandoned_lock(f: &Facts<'_, '_>, out: &mut Vec<FindingModel>) {
                 )
             }
         };
-        let mut evidence = mutex_facts(f, m);
+        let mut evidence = mutex_facts(m);
         evidence.push(owner_ev);
         evidence.push(format!(
             "the mutex is in {}, which no other process can reach",
-            where_(f, m)
+            m.location
         ));
         if !m.waiters.is_empty() {
             evidence.push(format!(
@@ -544,7 +540,7 @@ fn abandoned_lock(f: &Facts<'_, '_>, out: &mut Vec<FindingModel>) {
             format!(
                 "{} in {} is held by {owner}, which no longer exists{}",
                 name(m),
-                where_(f, m),
+                m.location,
                 if m.waiters.is_empty() {
                     String::new()
                 } else {
@@ -580,13 +576,13 @@ fn owner_died(f: &Facts<'_, '_>, out: &mut Vec<FindingModel>) {
             }
             _ => continue,
         };
-        let mut evidence = mutex_facts(f, m);
+        let mut evidence = mutex_facts(m);
         evidence.extend(d.fields.iter().map(|(n, v)| format!("{n} = {v:#x}")));
         out.push(finding(
             findings::OWNER_DIED,
             vec![m.address],
             m.waiters.clone(),
-            format!("robust {} in {}: {what}", name(m), where_(f, m)),
+            format!("robust {} in {}: {what}", name(m), m.location),
             evidence,
         ));
     }
@@ -603,7 +599,7 @@ fn self_deadlock(f: &Facts<'_, '_>, out: &mut Vec<FindingModel>) {
         {
             continue;
         }
-        let mut evidence = mutex_facts(f, m);
+        let mut evidence = mutex_facts(m);
         evidence.push(format!(
             "thread {owner} owns it (owner field) and is blocked locking it"
         ));
@@ -649,7 +645,7 @@ fn deadlock_cycle(f: &Facts<'_, '_>, out: &mut Vec<FindingModel>) {
                     let mut key = cycle.clone();
                     key.sort_unstable();
                     if reported.insert(key) {
-                        report_cycle(f, &cycle, &waits_for, out);
+                        report_cycle(&cycle, &waits_for, out);
                     }
                 }
                 break;
@@ -665,12 +661,7 @@ fn deadlock_cycle(f: &Facts<'_, '_>, out: &mut Vec<FindingModel>) {
     }
 }
 
-fn report_cycle(
-    f: &Facts<'_, '_>,
-    cycle: &[u32],
-    waits_for: &HashMap<u32, &Mutex>,
-    out: &mut Vec<FindingModel>,
-) {
+fn report_cycle(cycle: &[u32], waits_for: &HashMap<u32, &Mutex>, out: &mut Vec<FindingModel>) {
     let mut evidence = Vec::new();
     let mut mutexes = Vec::new();
     for (i, t) in cycle.iter().enumerate() {
@@ -702,7 +693,6 @@ fn report_cycle(
         ),
         evidence,
     ));
-    let _ = f;
 }
 
 fn corrupt_mutex(f: &Facts<'_, '_>, out: &mut Vec<FindingModel>) {
@@ -718,9 +708,7 @@ fn corrupt_mutex(f: &Facts<'_, '_>, out: &mut Vec<FindingModel>) {
         }
         let mut evidence = vec![format!(
             "{} at {:#x} in {}",
-            d.layout,
-            m.address,
-            where_(f, m)
+            d.layout, m.address, m.location
         )];
         evidence.extend(d.anomalies.iter().cloned());
         evidence.push(
