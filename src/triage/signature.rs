@@ -1,0 +1,261 @@
+//! Bucket signatures: a stable text naming the bug a core shows, independent of
+//! ASLR, PIDs/TIDs, paths and hosts (`docs/triage.md`, "Buckets").
+//!
+//! `CODE | WHERE | FRAMES`:
+//! - `CODE`: the primary finding's code (the first finding of the highest severity,
+//!   in report order); `signal:SIGNAME` when the core has no finding but died of a
+//!   signal; `clean` otherwise.
+//! - `WHERE`: where the finding's first mutex lives: the mapping kind (`sysv-shm`,
+//!   `anon-shared`, `heap`, ...), the section when known (`.bss`, `.data`), and the
+//!   symbol or DWARF variable path when known (array indices dropped: `S[3].mu` and
+//!   `S[5].mu` are one bug); `-` when the finding names no mutex.
+//! - `FRAMES`: up to [`FRAMES`] function names of the involved thread (the
+//!   finding's first thread, else the crashing thread), innermost first, after the
+//!   frames inside the C library's lock and wait code are collapsed; a frame with no
+//!   name is `MODULE+0xOFFSET` (module base name, link-time offset).
+
+use sha2::{Digest, Sha256};
+
+use crate::report::model::{FrameModel, Report, Severity, ThreadModel};
+
+/// Version of the signature algorithm: a change that moves cores between buckets
+/// bumps it.
+pub const SIGNATURE_VERSION: u32 = 1;
+
+/// How many frames a signature keeps.
+pub const FRAMES: usize = 3;
+
+/// The signature of a report, with the primary finding's index.
+pub fn of(report: &Report) -> (String, Option<usize>) {
+    let primary = primary_finding(report);
+    let (code, where_, thread) = match primary {
+        Some(i) => {
+            let f = &report.findings[i];
+            let where_ = f
+                .mutexes
+                .first()
+                .and_then(|a| report.mutexes.iter().find(|m| m.address == *a))
+                .map(|m| {
+                    let mut s = m.mapping_kind.unwrap_or("unmapped").to_string();
+                    if let Some(sec) = section(&m.location) {
+                        s.push(':');
+                        s.push_str(sec);
+                    }
+                    if let Some(sym) = &m.symbol {
+                        s.push(' ');
+                        s.push_str(&normalise_symbol(sym));
+                    }
+                    s
+                })
+                .unwrap_or_else(|| "-".to_string());
+            let thread = f
+                .threads
+                .first()
+                .and_then(|t| report.threads.iter().find(|x| x.tid == *t))
+                .or_else(|| crashed(report));
+            (f.code.to_string(), where_, thread)
+        }
+        None => match report.core.signal.as_ref() {
+            Some(s) => (
+                format!(
+                    "signal:{}",
+                    s.name
+                        .map(str::to_string)
+                        .unwrap_or_else(|| s.number.to_string())
+                ),
+                "-".to_string(),
+                crashed(report),
+            ),
+            None => ("clean".to_string(), "-".to_string(), None),
+        },
+    };
+    let frames = thread.map(frames_of).unwrap_or_default();
+    let frames = if frames.is_empty() {
+        "-".to_string()
+    } else {
+        frames.join(" < ")
+    };
+    (format!("{code} | {where_} | {frames}"), primary)
+}
+
+/// The bucket id of a signature: 12 hex digits of its SHA-256, prefixed with the
+/// signature version so that ids of different versions never collide.
+pub fn bucket_id(signature: &str) -> String {
+    let h = Sha256::digest(format!("{SIGNATURE_VERSION}\n{signature}").as_bytes());
+    h.iter().take(6).map(|b| format!("{b:02x}")).collect()
+}
+
+/// The first finding of the highest severity, in report order.
+pub fn primary_finding(report: &Report) -> Option<usize> {
+    [Severity::Error, Severity::Warning, Severity::Note]
+        .iter()
+        .find_map(|s| report.findings.iter().position(|f| f.severity == *s))
+}
+
+fn crashed(report: &Report) -> Option<&ThreadModel> {
+    report.threads.iter().find(|t| t.crashed)
+}
+
+/// `.bss` / `.data` / ... from a location such as ".bss of app".
+fn section(location: &str) -> Option<&str> {
+    let s = location.split(" of ").next()?;
+    (s.starts_with('.') && !s.contains(' ')).then_some(s)
+}
+
+/// Drop array indices: `S[3].mu` → `S[].mu`.
+fn normalise_symbol(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut in_index = false;
+    for c in s.chars() {
+        match c {
+            '[' => {
+                in_index = true;
+                out.push('[');
+            }
+            ']' => {
+                in_index = false;
+                out.push(']');
+            }
+            _ if in_index => {}
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+/// Function-name prefixes of the C libraries' lock, wait, abort and syscall
+/// plumbing (glibc, musl, Solaris libc): collapsed at the top of a stack, so that
+/// two builds of the C library, or a static and a dynamic one, give one signature.
+const LOCK_INTERNAL: &[&str] = &[
+    "futex_",
+    "__futex",
+    "__GI___futex",
+    "__lll_",
+    "__GI___lll_",
+    "lll_",
+    "___pthread_mutex_",
+    "__pthread_mutex_",
+    "pthread_mutex_",
+    "__GI___pthread_mutex_",
+    "__pthread_cond_",
+    "___pthread_cond_",
+    "pthread_cond_",
+    "__GI___pthread_cond_",
+    "__syscall",
+    "syscall",
+    "__libc_",
+    "__GI_raise",
+    "raise",
+    "__pthread_kill",
+    "pthread_kill",
+    "__GI_abort",
+    "abort",
+    "__assert_fail",
+    "__GI___assert_fail",
+    "__timedwait",
+    "__wait",
+    "__lock",
+    "a_",
+    "__lwp_",
+    "___lwp_",
+    "_lwp_",
+    "lwp_",
+    "mutex_lock",
+    "mutex_trylock",
+    "_mutex_lock",
+    "mutex_lock_impl",
+    "mutex_lock_queue",
+    "mutex_lock_internal",
+    "__mutex_lock",
+    "_lwp_mutex",
+    "std::sys::",
+    "std::sync::",
+    "std::mutex::lock",
+    "std::__1::mutex::lock",
+    "__gthread_",
+];
+
+fn is_c_library(module: &str) -> bool {
+    let base = module.rsplit('/').next().unwrap_or(module);
+    [
+        "libc.so",
+        "libc-",
+        "libpthread",
+        "ld-linux",
+        "ld-musl",
+        "ld.so",
+    ]
+    .iter()
+    .any(|p| base.starts_with(p))
+}
+
+fn lock_internal(f: &FrameModel) -> bool {
+    match &f.function {
+        Some(name) => {
+            LOCK_INTERNAL.iter().any(|p| name.starts_with(p))
+                || f.module.as_deref().is_some_and(is_c_library)
+        }
+        None => f.module.as_deref().is_some_and(is_c_library),
+    }
+}
+
+fn frame_name(f: &FrameModel) -> String {
+    if let Some(n) = &f.function {
+        // Drop a parameter list and anything after it (`ns::f(int) const`).
+        let n = match n.find('(') {
+            Some(i) if i > 0 => &n[..i],
+            _ => n.as_str(),
+        };
+        return n.to_string();
+    }
+    let module = f
+        .module
+        .as_deref()
+        .map(|m| m.rsplit('/').next().unwrap_or(m))
+        .unwrap_or("?");
+    match &f.offset {
+        Some(o) => format!("{module}+{o}"),
+        None => format!("{module}+?"),
+    }
+}
+
+/// The thread's top frames for a signature (`-` frames when it has no backtrace).
+pub fn frames_of(t: &ThreadModel) -> Vec<String> {
+    let Some(frames) = t.frames.as_ref() else {
+        return Vec::new();
+    };
+    frames
+        .iter()
+        .filter(|f| !f.signal_trampoline)
+        .skip_while(|f| lock_internal(f))
+        .take(FRAMES)
+        .map(frame_name)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn indices_are_dropped() {
+        assert_eq!(normalise_symbol("S[3].mu"), "S[].mu");
+        assert_eq!(normalise_symbol("a[1][22].b[3]"), "a[][].b[]");
+        assert_eq!(normalise_symbol("region->mu"), "region->mu");
+    }
+
+    #[test]
+    fn sections() {
+        assert_eq!(section(".bss of app"), Some(".bss"));
+        assert_eq!(section("SysV shm segment key 0x1"), None);
+        assert_eq!(section("heap"), None);
+    }
+
+    #[test]
+    fn bucket_ids_are_short_and_stable() {
+        let a = bucket_id("x | y | z");
+        assert_eq!(a.len(), 12);
+        assert_eq!(a, bucket_id("x | y | z"));
+        assert_ne!(a, bucket_id("x | y | w"));
+    }
+}
