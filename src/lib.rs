@@ -17,6 +17,7 @@ pub mod mutex;
 pub mod report;
 pub mod symbols;
 pub mod sysroot;
+pub mod triage;
 
 pub use error::{Error, Result};
 

@@ -1,0 +1,3 @@
+//! `mutexdiag triage`: batch triage of crash archives.
+
+pub mod sources;
