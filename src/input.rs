@@ -212,7 +212,7 @@ fn map_file(file: &File) -> io::Result<Mmap> {
 }
 
 /// Free bytes in the file system holding `dir`.
-fn free_space(dir: &Path) -> Option<u64> {
+pub(crate) fn free_space(dir: &Path) -> Option<u64> {
     use std::ffi::CString;
     use std::os::unix::ffi::OsStrExt;
     let c = CString::new(dir.as_os_str().as_bytes()).ok()?;

@@ -5,7 +5,8 @@
 //! each core to a worker process ([`worker`]), which analyses it with the same
 //! analysis as `mutexdiag CORE` and returns a [`model::CoreRecord`] with its
 //! [`signature`]; [`incidents`] links cores of processes that shared a mutex; the
-//! [`model::TriageDoc`] is rendered by [`render`].
+//! [`model::TriageDoc`] is rendered by `render`.
 
 pub mod model;
 pub mod signature;
+pub mod sources;
