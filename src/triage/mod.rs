@@ -8,4 +8,5 @@
 //! [`model::TriageDoc`] is rendered by [`render`].
 
 pub mod model;
+pub mod render;
 pub mod signature;
