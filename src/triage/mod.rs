@@ -8,5 +8,6 @@
 //! [`model::TriageDoc`] is rendered by `render`.
 
 pub mod model;
+pub mod render;
 pub mod signature;
 pub mod sources;
