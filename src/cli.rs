@@ -37,6 +37,13 @@ pub enum Command {
         /// The finding code.
         code: Option<String>,
     },
+    /// Triage a crash archive: many cores (directories, tar archives,
+    /// systemd-coredump, apport, ABRT), bucketed into distinct bugs and linked into
+    /// incidents across processes.
+    Triage(crate::triage_cmd::TriageArgs),
+    /// (internal) Analyse cores for `triage`: JSON lines on stdin and stdout.
+    #[command(hide = true)]
+    TriageWorker,
 }
 
 #[derive(Args, Debug, Clone)]

@@ -1,6 +1,7 @@
 //! The `mutexdiag` command: parse arguments, call the library, render, exit.
 
 mod cli;
+mod triage_cmd;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -46,7 +47,15 @@ fn fail(e: &mutexdiag::Error) -> ExitCode {
     ExitCode::from(2)
 }
 
-const SUBCOMMANDS: &[&str] = &["analyze", "maps", "threads", "explain", "help"];
+const SUBCOMMANDS: &[&str] = &[
+    "analyze",
+    "maps",
+    "threads",
+    "explain",
+    "triage",
+    "triage-worker",
+    "help",
+];
 
 /// `mutexdiag CORE ...` means `mutexdiag analyze CORE ...`.
 fn args() -> Vec<std::ffi::OsString> {
@@ -163,6 +172,8 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Analyze(a) => analyze(&a),
         Command::Explain { code } => explain(code.as_deref()),
+        Command::Triage(t) => triage_cmd::triage(&t),
+        Command::TriageWorker => triage_cmd::worker(),
         Command::Maps(a) => match mutexdiag::maps(&a.core, &input_options(&a)) {
             Ok(doc) => emit(&match a.format {
                 Format::Json => json(&doc),

@@ -7,7 +7,10 @@
 //! [`signature`]; [`incidents`] links cores of processes that shared a mutex; the
 //! [`model::TriageDoc`] is rendered by `render`.
 
+pub mod incidents;
 pub mod model;
 pub mod render;
+pub mod run;
 pub mod signature;
 pub mod sources;
+pub mod worker;

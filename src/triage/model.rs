@@ -55,6 +55,10 @@ pub struct FindingRef {
     pub severity: Severity,
     /// The mutexes it is about (hex addresses).
     pub mutexes: Vec<String>,
+    /// The core (among the inputs) of the process whose thread owns the mutex, when
+    /// incident linking found it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner_core: Option<String>,
 }
 
 /// A shared segment a process maps, identified in a way another process's core can

@@ -9,10 +9,11 @@
 //!   `anon-shared`, `heap`, ...), the section when known (`.bss`, `.data`), and the
 //!   symbol or DWARF variable path when known (array indices dropped: `S[3].mu` and
 //!   `S[5].mu` are one bug); `-` when the finding names no mutex.
-//! - `FRAMES`: up to [`FRAMES`] function names of the involved thread (the
-//!   finding's first thread, else the crashing thread), innermost first, after the
-//!   frames inside the C library's lock and wait code are collapsed; a frame with no
-//!   name is `MODULE+0xOFFSET` (module base name, link-time offset).
+//! - `FRAMES`: up to [`FRAMES`] frames of the involved thread (the finding's first
+//!   thread, else the crashing thread), innermost first, after the frames inside the
+//!   C library's lock and wait code (and the vDSO) are collapsed: `MODULE!FUNCTION`
+//!   with the module's base name and no parameter list, or `MODULE+0xOFFSET`
+//!   (link-time offset) for a frame with no name.
 
 use sha2::{Digest, Sha256};
 
@@ -173,6 +174,8 @@ const LOCK_INTERNAL: &[&str] = &[
     "std::mutex::lock",
     "std::__1::mutex::lock",
     "__gthread_",
+    "__kernel_vsyscall",
+    "__vdso_",
 ];
 
 fn is_c_library(module: &str) -> bool {
@@ -200,19 +203,19 @@ fn lock_internal(f: &FrameModel) -> bool {
 }
 
 fn frame_name(f: &FrameModel) -> String {
+    let module = f
+        .module
+        .as_deref()
+        .map(|m| m.rsplit('/').next().unwrap_or(m))
+        .unwrap_or("?");
     if let Some(n) = &f.function {
         // Drop a parameter list and anything after it (`ns::f(int) const`).
         let n = match n.find('(') {
             Some(i) if i > 0 => &n[..i],
             _ => n.as_str(),
         };
-        return n.to_string();
+        return format!("{module}!{n}");
     }
-    let module = f
-        .module
-        .as_deref()
-        .map(|m| m.rsplit('/').next().unwrap_or(m))
-        .unwrap_or("?");
     match &f.offset {
         Some(o) => format!("{module}+{o}"),
         None => format!("{module}+?"),
@@ -228,6 +231,9 @@ pub fn frames_of(t: &ThreadModel) -> Vec<String> {
         .iter()
         .filter(|f| !f.signal_trampoline)
         .skip_while(|f| lock_internal(f))
+        // Thread start-up and other C library frames further out say nothing
+        // about the bug.
+        .filter(|f| !f.module.as_deref().is_some_and(is_c_library))
         .take(FRAMES)
         .map(frame_name)
         .collect()

@@ -41,6 +41,19 @@ impl Materialized {
             .get(&build_id.to_ascii_lowercase())
             .map(PathBuf::as_path)
     }
+
+    /// Every ELF file of the same group with a build-id: `(build-id hex, path)`,
+    /// sorted by build-id.
+    pub fn executables(&self) -> impl Iterator<Item = (&str, &Path)> {
+        let mut v: Vec<(&str, &Path)> = self
+            .execs
+            .by_id
+            .iter()
+            .map(|(k, p)| (k.as_str(), p.as_path()))
+            .collect();
+        v.sort();
+        v.into_iter()
+    }
 }
 
 fn limit(opts: &ScanOptions) -> u64 {
