@@ -106,6 +106,10 @@ pub struct Correlation {
 pub struct CoreRecord {
     /// The path as found while walking the argument (`!MEMBER` for a tar member).
     pub id: String,
+    /// The input's position in the walk over all inputs (the same in every shard):
+    /// merged shard outputs are put back in this order.
+    #[serde(default)]
+    pub seq: u64,
     /// What kind of input it is.
     pub source: Source,
     /// What became of it.
@@ -138,6 +142,10 @@ pub struct CoreRecord {
     /// What incident linking needs (analysed cores only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub correlation: Option<Correlation>,
+    /// The bucket example this core gives (`--format jsonl` only: what a merge of
+    /// shard outputs needs to show the bucket's example).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub example: Option<Example>,
     /// The full single-core report (`--format jsonl` only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub report: Option<serde_json::Value>,

@@ -104,9 +104,10 @@ fn source(s: SourceKind) -> Source {
     }
 }
 
-fn base_record(e: &Entry, status: Status, reason: Option<String>) -> CoreRecord {
+fn base_record(seq: usize, e: &Entry, status: Status, reason: Option<String>) -> CoreRecord {
     CoreRecord {
         id: e.id.clone(),
+        seq: seq as u64,
         source: source(e.source),
         status,
         reason,
@@ -122,6 +123,7 @@ fn base_record(e: &Entry, status: Status, reason: Option<String>) -> CoreRecord 
         peers: Vec::new(),
         warnings: Vec::new(),
         correlation: None,
+        example: None,
         report: None,
     }
 }
@@ -131,8 +133,8 @@ pub fn epoch(ts: &str) -> Option<i64> {
     ts.parse::<jiff::Timestamp>().ok().map(|t| t.as_second())
 }
 
-fn analysed_record(e: &Entry, a: Analysed) -> (CoreRecord, Example) {
-    let mut r = base_record(e, Status::Analysed, None);
+fn analysed_record(seq: usize, e: &Entry, a: Analysed) -> CoreRecord {
+    let mut r = base_record(seq, e, Status::Analysed, None);
     r.pid = a.pid.or(e.meta.pid);
     r.executable = a.executable.or_else(|| e.meta.exe.clone());
     r.binary = a.binary;
@@ -149,7 +151,8 @@ fn analysed_record(e: &Entry, a: Analysed) -> (CoreRecord, Example) {
     r.report = a.report;
     let mut ex = a.example;
     ex.core = e.id.clone();
-    (r, ex)
+    r.example = Some(ex);
+    r
 }
 
 /// One worker process and the threads reading its output.
@@ -453,18 +456,17 @@ pub fn run(opts: &TriageOptions, mut on_event: impl FnMut(Event<'_>)) -> TriageD
                     {
                         *used_binaries.entry(x).or_default() += 1;
                     }
-                    let (r, ex) = analysed_record(e, a);
-                    if let Some(b) = &r.bucket
-                        && examples.get(b).is_none_or(|(j, _)| idx < *j)
-                    {
-                        examples.insert(b.clone(), (idx, ex));
-                    }
-                    r
+                    analysed_record(idx, e, a)
                 }
-                Err(reason) => base_record(e, Status::Failed, Some(reason)),
+                Err(reason) => base_record(idx, e, Status::Failed, Some(reason)),
             };
             on_event(Event::Record(&rec));
             rec.report = None;
+            if let (Some(b), Some(ex)) = (&rec.bucket, rec.example.take())
+                && examples.get(b).is_none_or(|(j, _)| idx < *j)
+            {
+                examples.insert(b.clone(), (idx, ex));
+            }
             records.push((idx, rec));
         }
     });
@@ -485,22 +487,28 @@ pub fn run(opts: &TriageOptions, mut on_event: impl FnMut(Event<'_>)) -> TriageD
                 } else {
                     what
                 };
-                base_record(e, Status::Skipped, Some(reason))
+                base_record(i, e, Status::Skipped, Some(reason))
             }
-            What::Skip(r) => base_record(e, Status::Skipped, Some(r.clone())),
-            What::Fail(r) => base_record(e, Status::Failed, Some(r.clone())),
+            What::Skip(r) => base_record(i, e, Status::Skipped, Some(r.clone())),
+            What::Fail(r) => base_record(i, e, Status::Failed, Some(r.clone())),
         };
         on_event(Event::Record(&rec));
         records.push((i, rec));
     }
-    records.sort_by_key(|(i, _)| *i);
     let records: Vec<CoreRecord> = records.into_iter().map(|(_, r)| r).collect();
     let examples = examples.into_iter().map(|(b, (_, ex))| (b, ex)).collect();
     assemble(records, &examples)
 }
 
-/// The document over records in input order: incidents, buckets, summary.
+/// The document over records (put in input order by `seq`): incidents, buckets,
+/// summary. `examples` maps a bucket id to its example (its first core's); a merge of
+/// shard outputs builds it from the records' `example` of the lowest `seq`.
 pub fn assemble(mut records: Vec<CoreRecord>, examples: &HashMap<String, Example>) -> TriageDoc {
+    records.sort_by_key(|r| r.seq);
+    for r in &mut records {
+        r.example = None;
+        r.report = None;
+    }
     let incidents = incidents::link(&mut records);
     let mut buckets: Vec<Bucket> = Vec::new();
     let mut at: HashMap<String, usize> = HashMap::new();
