@@ -25,7 +25,11 @@ fn opts(tmp: &std::path::Path) -> ScanOptions {
 }
 
 fn scan(b: &Built, o: &ScanOptions) -> Inventory {
-    sources::scan_from(&[b.root.clone()], o, &mut Cursor::new(Vec::new()))
+    sources::scan_from(
+        std::slice::from_ref(&b.root),
+        o,
+        &mut Cursor::new(Vec::new()),
+    )
 }
 
 #[test]
@@ -319,7 +323,11 @@ fn classification_reads_headers_only() {
     for i in 0..n_app {
         std::fs::hard_link(&app, d.join(format!("a{i:05}"))).unwrap();
     }
-    let inv = sources::scan_from(&[d.clone()], &opts(tmp.path()), &mut Cursor::new(vec![]));
+    let inv = sources::scan_from(
+        std::slice::from_ref(&d),
+        &opts(tmp.path()),
+        &mut Cursor::new(vec![]),
+    );
     assert_eq!(inv.entries.len(), n_core + n_zst + n_app);
     let cores = inv.entries.iter().filter(|e| e.what == What::Core).count();
     assert_eq!(cores, n_core + n_zst);

@@ -806,7 +806,7 @@ pub fn build() -> Built {
     );
 
     // Walk order: sorted by name within each directory.
-    ex.sort_by(|a, b| walk_key(&a.id).cmp(&walk_key(&b.id)));
+    ex.sort_by_key(|a| walk_key(&a.id));
     Built {
         _dir: dir,
         root,
