@@ -30,6 +30,8 @@ pub struct Expected {
     pub fixture: Option<(String, String)>,
     /// The group (relative to the root, or the archive id for members).
     pub group: String,
+    /// For a core that cannot be expanded (`materialize` fails): a phrase of the error.
+    pub expand_error: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -246,6 +248,7 @@ pub fn build() -> Built {
             meta,
             fixture,
             group: group.to_owned(),
+            expand_error: None,
         })
     };
 
@@ -386,6 +389,7 @@ pub fn build() -> Built {
         .to_timestamp(local)
         .unwrap()
         .to_string();
+    let apport_when = Some(when.clone());
     push(
         "crash/_opt_demo_app.1000.crash",
         SourceKind::Apport,
@@ -805,6 +809,68 @@ pub fn build() -> Built {
         "junk",
     );
 
+    // An apport report inside a tar.
+    let lw = fixture_core("lost-wakeup", "child");
+    let small_report = apport_report(
+        &[
+            ("ProblemType", "Crash"),
+            ("Date", date),
+            ("ExecutablePath", "/opt/demo/lw"),
+            ("ProcCmdline", "lw -n 2"),
+            ("Signal", "11"),
+        ],
+        Some(&lw),
+    );
+    let ct = "bundles/crash.tar.zst";
+    write(
+        &root,
+        ct,
+        &zstd(&tar_bytes(&[
+            Member::Dir("var/crash"),
+            Member::File("var/crash/_opt_demo_lw.0.crash", &small_report),
+        ])),
+    );
+    push(
+        &format!("{ct}!var/crash/_opt_demo_lw.0.crash"),
+        SourceKind::Apport,
+        Want::Core,
+        Meta {
+            signal: Some(11),
+            timestamp: apport_when.clone(),
+            exe: Some("/opt/demo/lw".into()),
+            cmdline: Some("lw -n 2".into()),
+            ..Meta::default()
+        },
+        fx("lost-wakeup", "child"),
+        ct,
+    );
+    // A zstd core (with a content checksum) damaged in its last quarter: its header
+    // reads, so it is a core; expanding it fails.
+    let lwp = fixture_core("lost-wakeup", "parent");
+    let mut enc = zstd::stream::Encoder::new(Vec::new(), 3).unwrap();
+    enc.include_checksum(true).unwrap();
+    enc.write_all(&lwp).unwrap();
+    let mut damaged = enc.finish().unwrap();
+    let at = damaged.len() * 3 / 4;
+    damaged[at] ^= 0x5a;
+    damaged[at + 1] ^= 0xa5;
+    write(&root, "junk/damaged.zst", &damaged);
+    push(
+        "junk/damaged.zst",
+        SourceKind::Core,
+        Want::Core,
+        none(),
+        fx("lost-wakeup", "parent"),
+        "junk",
+    );
+
+    for x in &mut ex {
+        x.expand_error = match x.id.as_str() {
+            "bundles/cut.tar.gz!t/core2" => Some("member cut short".into()),
+            "junk/damaged.zst" => Some("cannot expand the zstd-compressed core".into()),
+            _ => None,
+        };
+    }
     // Walk order: sorted by name within each directory.
     ex.sort_by_key(|a| walk_key(&a.id));
     Built {
