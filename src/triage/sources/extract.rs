@@ -56,8 +56,8 @@ impl Materialized {
     }
 }
 
-fn limit(opts: &ScanOptions) -> u64 {
-    opts.max_core_size.unwrap_or(opts.max_temp)
+fn limit(opts: &ScanOptions) -> Option<u64> {
+    opts.max_core_size
 }
 
 /// What went wrong expanding, in words.
@@ -82,11 +82,11 @@ fn expand(
     r: &mut dyn Read,
     enc: Encoding,
     temp: &TempSpace,
-    max: u64,
+    max: Option<u64>,
     pinned: u64,
     expected: Option<u64>,
 ) -> io::Result<TempGuard> {
-    let mut w = temp.create(Some(max), pinned)?;
+    let mut w = temp.create(max, pinned)?;
     match enc {
         Encoding::Plain => {
             io::copy(r, &mut w)?;

@@ -178,7 +178,8 @@ pub struct ScanOptions {
     pub max_temp: u64,
     /// Where temporary files go (default: the system temporary folder).
     pub temp_dir: Option<PathBuf>,
-    /// Refuse a core that expands past this many bytes (default: `max_temp`).
+    /// Refuse a core that expands past this many bytes (default: no limit but
+    /// `max_temp`).
     pub max_core_size: Option<u64>,
 }
 

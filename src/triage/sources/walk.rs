@@ -278,7 +278,7 @@ impl Scanner {
                 encoding,
                 size,
                 mtime,
-            }) => (what, source, meta, encoding, size, mtime),
+            }) => (what, source, *meta, encoding, size, mtime),
             Err(e) => (
                 What::Fail(format!("{id}: cannot read: {e}")),
                 SourceKind::Core,
@@ -317,7 +317,7 @@ impl Scanner {
         let done = |what, source, meta, encoding| FileClass::Done {
             what,
             source,
-            meta,
+            meta: Box::new(meta),
             encoding,
             size,
             mtime,
@@ -436,7 +436,7 @@ enum FileClass {
     Done {
         what: What,
         source: SourceKind,
-        meta: Meta,
+        meta: Box<Meta>,
         encoding: Option<Encoding>,
         size: u64,
         mtime: Option<i64>,
