@@ -84,18 +84,28 @@ pub fn link(records: &mut [CoreRecord]) -> Vec<Incident> {
                 [] => None,
                 [b] => Some(*b),
                 many => {
-                    // The nearest in time, when that decides.
-                    let dist = |b: usize| {
-                        records[b]
-                            .correlation
-                            .as_ref()
-                            .and_then(|c| Some((c.time? - ca.time?).abs()))
+                    // Several processes had that TID: prefer the same boot (both
+                    // known), then the same directory or archive, then the nearest
+                    // in time; a tie links nothing.
+                    let score = |b: usize| {
+                        let rb = &records[b];
+                        let cb = rb.correlation.as_ref();
+                        let boot = match (&ca.boot_id, cb.and_then(|c| c.boot_id.as_ref())) {
+                            (Some(x), Some(y)) if x == y => 0,
+                            _ => 1,
+                        };
+                        let group = u8::from(cb.is_none_or(|c| c.group != ca.group));
+                        let dist = match (ca.time, cb.and_then(|c| c.time)) {
+                            (Some(x), Some(y)) => (x - y).abs(),
+                            _ => i64::MAX,
+                        };
+                        (boot, group, dist)
                     };
-                    let mut d: Vec<(Option<i64>, usize)> =
-                        many.iter().map(|&b| (dist(b), b)).collect();
+                    let mut d: Vec<((u8, u8, i64), usize)> =
+                        many.iter().map(|&b| (score(b), b)).collect();
                     d.sort();
                     match d.as_slice() {
-                        [(Some(x), b), (Some(y), _), ..] if x < y => Some(*b),
+                        [(x, b), (y, _), ..] if x < y => Some(*b),
                         _ => None,
                     }
                 }

@@ -97,6 +97,9 @@ pub struct Correlation {
     pub boot_id: Option<String>,
     /// Host name, when known.
     pub hostname: Option<String>,
+    /// The directory or tar archive the input was found in.
+    #[serde(default)]
+    pub group: String,
     /// Seconds since the epoch of `timestamp`, when known.
     pub time: Option<i64>,
 }

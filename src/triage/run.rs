@@ -146,6 +146,7 @@ fn analysed_record(seq: usize, e: &Entry, a: Analysed) -> CoreRecord {
     let mut c = a.correlation;
     c.boot_id = e.meta.boot_id.clone();
     c.hostname = e.meta.hostname.clone();
+    c.group = e.group.clone();
     c.time = e.meta.timestamp.as_deref().and_then(epoch);
     r.correlation = Some(c);
     r.report = a.report;

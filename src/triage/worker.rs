@@ -430,6 +430,7 @@ pub fn summarise(report: &Report, binary: Option<String>, with_report: bool) -> 
         foreign_owners,
         boot_id: None,
         hostname: None,
+        group: String::new(),
         time: None,
     };
     let example = match primary {
