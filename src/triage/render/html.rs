@@ -28,6 +28,9 @@ table { border-collapse: collapse; margin: 4px 0 8px; }
 th, td { text-align: left; vertical-align: top; padding: 4px 10px; border-bottom: 1px solid #e4e4e4; }
 th { background: #f4f4f4; }
 td.count, th.count { text-align: right; font-variant-numeric: tabular-nums; }
+td.id, td.code, td.severity, td.first-seen, td.last-seen, td.mutexes { white-space: nowrap; }
+td.id code, td.code code, td.mutexes code { overflow-wrap: normal; }
+figure { margin: 0; }
 .message { color: #444; }
 .sev { font-weight: 600; }
 .sev-error { color: #b00020; }
@@ -200,7 +203,7 @@ pub fn html<W: Write + ?Sized>(doc: &TriageDoc, w: &mut W) -> io::Result<()> {
             for c in &inc.cores {
                 write!(w, "<li><code>{}</code></li>", esc(c))?;
             }
-            write!(w, "</ul></td><td>")?;
+            write!(w, r#"</ul></td><td class="mutexes">"#)?;
             let ms: Vec<String> = inc
                 .mutexes
                 .iter()

@@ -183,17 +183,28 @@ pub(crate) fn severity_name(s: Option<Severity>) -> &'static str {
 /// The summary line: `12 inputs: 8 analysed (2 cached), 1 failed, 3 skipped; 3
 /// buckets, 1 incident`.
 pub(crate) fn summary_line(doc: &TriageDoc) -> String {
+    let (a, b) = summary_parts(doc);
+    format!("{a}; {b}")
+}
+
+/// The summary line's two halves (the text output breaks between them first).
+pub(crate) fn summary_parts(doc: &TriageDoc) -> (String, String) {
     let s = &doc.summary;
     let plural = |n: u64, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
-    format!(
-        "{}: {} analysed ({} cached), {} failed, {} skipped; {}, {}",
-        plural(s.inputs, "input", "inputs"),
-        s.analysed,
-        s.cached,
-        s.failed,
-        s.skipped,
-        plural(s.buckets, "bucket", "buckets"),
-        plural(s.incidents, "incident", "incidents"),
+    (
+        format!(
+            "{}: {} analysed ({} cached), {} failed, {} skipped",
+            plural(s.inputs, "input", "inputs"),
+            s.analysed,
+            s.cached,
+            s.failed,
+            s.skipped,
+        ),
+        format!(
+            "{}, {}",
+            plural(s.buckets, "bucket", "buckets"),
+            plural(s.incidents, "incident", "incidents"),
+        ),
     )
 }
 

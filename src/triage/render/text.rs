@@ -14,6 +14,7 @@ use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
 use super::{
     GROUP_AT, GROUP_SHOWN, buckets_by_count, one_line, severity_name, skipped_groups, summary_line,
+    summary_parts,
 };
 use crate::triage::model::{Bucket, Severity, Status, TriageDoc};
 
@@ -26,7 +27,14 @@ pub fn text<W: Write + ?Sized>(
     color: bool,
 ) -> io::Result<()> {
     let mut out = Out { w, width, color };
-    out.wrapped(&summary_line(doc), "", "  ", None)?;
+    let line = summary_line(doc);
+    if line.width() <= width {
+        out.line(&[(&line, None)])?;
+    } else {
+        let (a, b) = summary_parts(doc);
+        out.wrapped(&format!("{a};"), "", "  ", None)?;
+        out.wrapped(&b, "  ", "  ", None)?;
+    }
 
     let buckets = buckets_by_count(doc);
     out.blank()?;
@@ -200,18 +208,30 @@ fn bucket_table<W: Write + ?Sized>(out: &mut Out<'_, W>, buckets: &[&Bucket]) ->
         };
         let head: Vec<String> = (0..6).map(|i| cell(header[i], i)).collect();
         out.line(&[(&head.join(GAP), None)])?;
-        for (b, r) in buckets.iter().zip(&rows) {
+        for (i, (b, r)) in buckets.iter().zip(&rows).enumerate() {
+            if i > 0 {
+                out.blank()?;
+            }
             let before = [cell(&r[0], 0), cell(&r[1], 1)].join(GAP);
             let after = [cell(&r[3], 3), cell(&r[4], 4), cell(&r[5], 5)].join(GAP);
             out.line(&[
                 (&format!("{before}{GAP}"), None),
-                (&cell(&r[2], 2), severity_style(b.severity)),
-                (&format!("{GAP}{after}"), None),
+                (&r[2], severity_style(b.severity)),
+                (
+                    &format!(
+                        "{}{GAP}{after}",
+                        pad("", widths[2].saturating_sub(r[2].width()))
+                    ),
+                    None,
+                ),
             ])?;
             example(out, b)?;
         }
     } else {
-        for (b, r) in buckets.iter().zip(&rows) {
+        for (i, (b, r)) in buckets.iter().zip(&rows).enumerate() {
+            if i > 0 {
+                out.blank()?;
+            }
             out.line(&[
                 (&format!("{}{GAP}", trunc_middle(&r[0], ID_MAX)), None),
                 (&r[2], severity_style(b.severity)),
@@ -224,7 +244,10 @@ fn bucket_table<W: Write + ?Sized>(out: &mut Out<'_, W>, buckets: &[&Bucket]) ->
                     None,
                 ),
             ])?;
-            out.id_line("  ", &r[1])?;
+            match &b.code {
+                Some(_) => out.id_line("  ", &r[1])?,
+                None => out.line(&[("  no finding", None)])?,
+            }
             let seen = match (&b.first_seen, &b.last_seen) {
                 (None, None) => vec!["  seen: time unknown".to_string()],
                 (f, l) if f == l => vec![format!("  seen {}", r[4])],
@@ -246,11 +269,10 @@ fn bucket_table<W: Write + ?Sized>(out: &mut Out<'_, W>, buckets: &[&Bucket]) ->
     Ok(())
 }
 
-/// A bucket's example core and its message, then a blank line.
+/// A bucket's example core and its message.
 fn example<W: Write + ?Sized>(out: &mut Out<'_, W>, b: &Bucket) -> io::Result<()> {
     out.id_line("  example ", &b.example.core)?;
-    out.wrapped(&b.example.message, "    ", "    ", None)?;
-    out.blank()
+    out.wrapped(&b.example.message, "    ", "    ", None)
 }
 
 struct Out<'w, W: Write + ?Sized> {
