@@ -1,6 +1,7 @@
 //! The analysis pipeline: core → mappings → layout → discovery → decoding →
 //! classification → findings → [`Report`]. Pure: no printing, no global state.
 
+mod analyzer;
 pub mod findings;
 mod rules;
 
@@ -10,7 +11,7 @@ use crate::CoreFile;
 use crate::coredump::{Core, Warning};
 use crate::error::Result;
 use crate::input::InputOptions;
-use crate::mappings::{self, Mapping, MappingKind};
+use crate::mappings::{Mapping, MappingKind};
 use crate::memory::AddressSpace;
 use crate::mutex::declared::DeclaredLayout;
 use crate::mutex::discover::{self, Candidate, Candidates, FoundBy, ScanScope};
@@ -20,7 +21,9 @@ use crate::mutex::solaris::{self, SolarisMutex};
 use crate::mutex::{Decoded, Layout, LockState, magic};
 use crate::report::Hex;
 use crate::report::model::{self, CoreModel, MutexModel, OwnerModel, Report};
-use crate::symbols::{Modules, SymbolOptions};
+use crate::symbols::Modules;
+
+pub use analyzer::{Analyzer, AnalyzerConfig, AnalyzerStats, CoreOptions, DEFAULT_CACHE_ENTRIES};
 
 /// What `analyze` should do.
 #[derive(Clone, Debug)]
@@ -94,56 +97,17 @@ impl Default for Options {
     }
 }
 
-/// Analyse the core at `path`.
+/// Analyse the core at `path`: one core, nothing kept afterwards. For many cores,
+/// use an [`Analyzer`], which shares module and debug files between them.
 pub fn analyze(path: &Path, opts: &Options) -> Result<Report> {
-    let file = CoreFile::open(path, &opts.input)?;
-    let core = file.parse()?;
-    let exe = opts
-        .binary
-        .as_ref()
-        .and_then(|p| std::fs::File::open(p).ok())
-        .and_then(|f| {
-            // SAFETY: read-only (PROT_READ) mapping of a file we only read; see input.rs.
-            unsafe { memmap2::Mmap::map(&f) }.ok()
-        });
-    let mut warnings = Vec::new();
-    let mut peers = Vec::new();
-    for p in &opts.peers {
-        match Peer::open(p, &opts.input) {
-            Ok(peer) => peers.push(peer),
-            Err(e) => warnings.push(Warning::new("peer", format!("peer core not used: {e}"))),
-        }
-    }
-    if let Some(b) = &opts.binary
-        && exe.is_none()
-    {
-        warnings.push(Warning::new(
-            "binary",
-            format!("cannot open --binary {}: analysing without it", b.display()),
-        ));
-    }
-    let maps = mappings::build(&core);
-    let modules = Modules::load(
-        &core,
-        &maps,
-        &SymbolOptions::new(
-            opts.binary.clone(),
-            opts.sysroot.clone(),
-            opts.debug_dirs.clone(),
-        ),
-    );
-    Ok(analyze_core(
-        &Inputs {
-            core: &core,
-            maps: &maps,
-            path: &path.display().to_string(),
-            exe: exe.as_deref(),
-            modules: Some(&modules),
-            peers: &peers,
-        },
-        opts,
-        warnings,
-    ))
+    Analyzer::new(opts.analyzer_config()).analyze(path, &opts.core_options())
+}
+
+/// The executable's bytes, mapped read-only, for static executables' libc detection.
+fn open_exe(p: &Path) -> Option<memmap2::Mmap> {
+    let f = std::fs::File::open(p).ok()?;
+    // SAFETY: read-only (PROT_READ) mapping of a file we only read; see input.rs.
+    unsafe { memmap2::Mmap::map(&f) }.ok()
 }
 
 /// One mutex under analysis.
@@ -479,18 +443,18 @@ fn symbol_candidates(
         if m.object().is_none() {
             continue;
         }
-        let found = m.with_dwarf(|d| crate::mutex::dwarf::find(d, names));
-        match found {
+        let found = m.mutex_variables(names);
+        match found.as_deref() {
             Some(Ok(found)) => {
-                for v in found.direct {
+                for v in &found.direct {
                     cands.add(
                         v.address.wrapping_add(m.bias),
                         FoundBy::Symbol,
-                        Some(v.name),
+                        Some(v.name.clone()),
                         true,
                     );
                 }
-                for p in found.pointers {
+                for p in &found.pointers {
                     let at = p.address.wrapping_add(m.bias);
                     let Ok(target) = space.read_word(at, ptr) else {
                         continue;
@@ -498,11 +462,11 @@ fn symbol_candidates(
                     if target == 0 {
                         continue;
                     }
-                    for v in p.mutexes {
+                    for v in &p.mutexes {
                         cands.add(
                             target.wrapping_add(v.address),
                             FoundBy::Pointer,
-                            Some(v.name),
+                            Some(v.name.clone()),
                             true,
                         );
                     }
