@@ -115,6 +115,39 @@ fn hundred_analyses_read_shared_debug_info_once() {
 }
 
 #[test]
+fn the_c_library_dwarf_is_not_walked_for_variables() {
+    if !libc_debug_installed() {
+        eprintln!("SKIP: libc6-dbg (the fixtures' libc debug file) is not installed");
+        return;
+    }
+    // abba: the program, libc.so.6, ld-linux-x86-64.so.2 and the vDSO. The program's
+    // and the dynamic linker's DWARF are walked for mutex variables; libc's is not
+    // (its symbol tables name its mutexes), yet its mutexes are found by name.
+    let a = Analyzer::new(AnalyzerConfig::default());
+    let r = a
+        .analyze(
+            &root().join("fixtures/abba/core.main.zst"),
+            &core_opts(Path::new("fixtures/abba/app")),
+        )
+        .unwrap();
+    let s = a.stats();
+    assert_eq!(s.dwarf_variable_walks, 2, "{s:?}");
+    let names: Vec<&str> = r
+        .mutexes
+        .iter()
+        .filter(|m| m.location.ends_with("of libc.so.6"))
+        .filter_map(|m| m.symbol.as_deref())
+        .collect();
+    for want in [
+        "__aio_requests_mutex",
+        "__gai_requests_mutex",
+        "__timer_active_sigev_thread_lock",
+    ] {
+        assert!(names.contains(&want), "{want} not in {names:?}");
+    }
+}
+
+#[test]
 fn fresh_analyses_read_debug_files_every_time() {
     if !libc_debug_installed() {
         eprintln!("SKIP: libc6-dbg (the fixtures' libc debug file) is not installed");

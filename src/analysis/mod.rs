@@ -443,6 +443,10 @@ fn symbol_candidates(
         if m.object().is_none() {
             continue;
         }
+        if symbol_table_suffices(m) {
+            elf_symbol_candidates(m, layout, cands);
+            continue;
+        }
         let found = m.mutex_variables(names);
         match found.as_deref() {
             Some(Ok(found)) => {
@@ -487,14 +491,37 @@ fn symbol_candidates(
     }
 }
 
-/// Without DWARF: data symbols exactly the size of the layout whose names say
-/// they are locks (`*mutex*`, `*lock*`, `*mtx*`). Not typed: the rules treat them
-/// like any other unconfirmed bytes.
+/// The C library's mutex variables are top-level data objects named after locks
+/// (`__aio_requests_mutex`, `__gai_requests_mutex`, `__timer_active_sigev_thread_lock`
+/// in glibc; none in musl, whose internal locks are not `pthread_mutex_t`), so its
+/// symbol tables (the debug file's `.symtab` included) name them without walking
+/// every DIE of its DWARF — which is most of a small core's analysis time. What the
+/// walk found besides is glibc's `__nptl_rtld_global` pointer to the dynamic linker's
+/// `_rtld_global`, whose mutexes the dynamic linker's own DWARF names too (see
+/// docs/performance.md, "System libraries").
+fn symbol_table_suffices(m: &crate::symbols::Module) -> bool {
+    use crate::symbols::ModuleKind;
+    if !matches!(m.kind, ModuleKind::Library | ModuleKind::Interpreter) {
+        return false;
+    }
+    let n = m.short_name();
+    n.starts_with("libc.so.")
+        || (n.starts_with("libc-2.") && n.ends_with(".so"))
+        || n.starts_with("libc.musl-")
+        || n.starts_with("ld-musl-")
+}
+
+/// Data symbols exactly the size of the layout whose names say they are locks
+/// (`*mutex*`, `*lock*`, `*mtx*`), from the module file's symbol tables and its
+/// debug file's: for modules without DWARF, and for the C library (see
+/// [`symbol_table_suffices`]). Not typed: the rules treat them like any other
+/// unconfirmed bytes.
 fn elf_symbol_candidates(m: &crate::symbols::Module, layout: &dyn Layout, cands: &mut Candidates) {
     use object::{Object, ObjectSymbol, SymbolKind};
     let Some(obj) = m.object() else { return };
     let size = layout.size() as u64;
-    for sym in obj.symbols().chain(obj.dynamic_symbols()) {
+    let debug = m.debug_object().into_iter().flat_map(|d| d.symbols());
+    for sym in obj.symbols().chain(obj.dynamic_symbols()).chain(debug) {
         if sym.kind() != SymbolKind::Data || sym.size() != size || sym.address() == 0 {
             continue;
         }
