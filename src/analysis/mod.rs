@@ -357,7 +357,7 @@ pub fn analyze_core(inputs: &Inputs<'_, '_>, opts: &Options, mut warnings: Vec<W
             ppid: process.ppid,
             executable: process.executable,
             args: process.args,
-            arch: core.arch.name(),
+            arch: core.arch.name().to_string(),
             os: core.os,
             libc: guess.libc,
             layout: layout.as_ref().map(|l| l.name().to_string()),
@@ -848,20 +848,31 @@ fn mutex_model(m: &Mutex, maps: &[Mapping]) -> MutexModel {
         owner: OwnerModel {
             tid: d.and_then(|d| d.owner_tid),
             pointer: d.and_then(|d| d.owner_pointer).map(Hex),
-            class: m.owner_class,
-            pointer_class: m.owner_pointer.as_ref().map(|o| o.class.as_str()),
+            class: m.owner_class.to_string(),
+            pointer_class: m
+                .owner_pointer
+                .as_ref()
+                .map(|o| o.class.as_str().to_string()),
             note: m.owner_note.clone(),
         },
         mapping: map.map(|m| Hex(m.start)),
-        mapping_kind: map.map(|m| m.kind.as_str()),
+        mapping_kind: map.map(|m| m.kind.as_str().to_string()),
         location: m.location.clone(),
         key: map.and_then(|m| m.key).map(|k| Hex(u64::from(k))),
         symbol: m.candidate.symbol.clone(),
         waiters: m.waiters.clone(),
-        found_by: m.candidate.found_by.iter().map(|f| f.as_str()).collect(),
+        found_by: m
+            .candidate
+            .found_by
+            .iter()
+            .map(|f| f.as_str().to_string())
+            .collect(),
         dumped: d.is_some(),
         fields: d.map_or_else(Vec::new, |d| {
-            d.fields.iter().map(|(n, v)| (*n, Hex(*v))).collect()
+            d.fields
+                .iter()
+                .map(|(n, v)| (n.to_string(), Hex(*v)))
+                .collect()
         }),
         anomalies: d.map_or_else(Vec::new, |d| d.anomalies.clone()),
         notes: {

@@ -27,7 +27,7 @@ pub fn report(r: &Report) -> String {
         out.push_str(&format!(
             "- signal: {} ({}){}\n",
             s.number,
-            s.name.unwrap_or("?"),
+            s.name.as_deref().unwrap_or("?"),
             s.address
                 .map(|a| format!(", fault address `{a}`"))
                 .unwrap_or_default()

@@ -35,7 +35,8 @@ fn blocked_in(th: &super::model::ThreadModel) -> String {
         ),
         (None, Some(s)) => s
             .name
-            .map_or_else(|| format!("syscall {}", s.number), str::to_string),
+            .clone()
+            .unwrap_or_else(|| format!("syscall {}", s.number)),
         (None, None) => String::new(),
     }
 }
@@ -123,8 +124,9 @@ pub fn threads(doc: &ThreadsDoc) -> String {
         out.push_str(&format!(
             "signal: {} ({}){}{}\n",
             s.number,
-            s.name.unwrap_or("?"),
+            s.name.as_deref().unwrap_or("?"),
             s.code_name
+                .as_ref()
                 .map(|c| format!(", {c}"))
                 .or_else(|| s.code.map(|c| format!(", code {c}")))
                 .unwrap_or_default(),
@@ -197,7 +199,7 @@ pub fn backtrace(frames: &[crate::report::model::FrameModel]) -> String {
                 _ => String::new(),
             },
         };
-        let how = match f.source {
+        let how = match f.source.as_str() {
             "scan" => "  [found by stack scan]",
             "frame-pointer" => "  [frame pointer]",
             "tail-call" => "  [tail call]",
@@ -304,7 +306,7 @@ pub fn report(r: &super::model::Report, color: bool) -> String {
                 .map(|s| format!(
                     ", signal {} ({}){}",
                     s.number,
-                    s.name.unwrap_or("?"),
+                    s.name.as_deref().unwrap_or("?"),
                     s.address.map(|a| format!(" at {a}")).unwrap_or_default()
                 ))
                 .unwrap_or_default(),
@@ -334,7 +336,7 @@ pub fn report(r: &super::model::Report, color: bool) -> String {
                 Some(crate::mutex::LockState::Unlocked) | Some(crate::mutex::LockState::Destroyed)
             ) || !m.waiters.is_empty()
                 || in_findings.contains(&m.address.0)
-                || m.mapping_kind.is_some_and(|k| {
+                || m.mapping_kind.as_deref().is_some_and(|k| {
                     matches!(
                         k,
                         "sysv-shm" | "posix-shm" | "memfd" | "anon-shared" | "file-shared"
