@@ -117,6 +117,10 @@ fn main() {
         "| core | eu-stack | eu-stack -i -s | mutexdiag{} | mutexdiag / eu-stack | mutexdiag / eu-stack -i -s |",
         if before.is_some() { " | before" } else { "" }
     );
+    println!(
+        "|---|---|---|---|{}---|---|",
+        if before.is_some() { "---|" } else { "" }
+    );
     let mut sums = [Duration::ZERO; 4];
     let mut n = 0u32;
     for c in &cores {
@@ -214,6 +218,7 @@ fn main() {
         let _ = warm.analyze(&c.core, &core_opts(c));
     }
     println!("| core | fresh analyze | warm Analyzer | warm / fresh |");
+    println!("|---|---|---|---|");
     let (mut fs, mut ws) = (Duration::ZERO, Duration::ZERO);
     for c in &cores {
         let opts = Options {
