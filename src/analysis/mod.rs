@@ -28,6 +28,7 @@ pub use analyzer::{Analyzer, AnalyzerConfig, AnalyzerStats, CoreOptions, DEFAULT
 /// What `analyze` should do.
 #[derive(Clone, Debug)]
 pub struct Options {
+    /// How the core file is read (decompression, size limit).
     pub input: InputOptions,
     /// The executable that produced the core (for symbols and debug info).
     pub binary: Option<PathBuf>,
@@ -51,14 +52,20 @@ pub struct Options {
 /// Another process's core, summarised: who its threads are.
 #[derive(Clone, Debug)]
 pub struct Peer {
+    /// The peer core's path, as given.
     pub path: String,
+    /// Its process id, when the core records one.
     pub pid: Option<u32>,
+    /// Its parent's process id.
     pub ppid: Option<u32>,
+    /// Its threads' ids.
     pub tids: Vec<u32>,
+    /// (thread id, thread pointer) of its threads that record one.
     pub thread_pointers: Vec<(u32, u64)>,
 }
 
 impl Peer {
+    /// The summary of an already parsed core.
     pub fn from_core(path: &str, core: &Core<'_>) -> Peer {
         let p = core.process.as_ref();
         Peer {
@@ -153,6 +160,7 @@ pub(crate) fn mapping_index(maps: &[Mapping], addr: u64) -> Option<usize> {
 /// What the analysis of one core works on.
 #[derive(Clone, Copy)]
 pub struct Inputs<'a, 'd> {
+    /// The parsed core.
     pub core: &'a Core<'d>,
     /// `mappings::build(core)`.
     pub maps: &'a [Mapping],

@@ -6,6 +6,7 @@ fn esc(s: &str) -> String {
     s.replace('|', "\\|").replace('\n', " ")
 }
 
+/// The report as a markdown document.
 pub fn report(r: &Report) -> String {
     let mut out = String::new();
     let c = &r.core;

@@ -1,6 +1,10 @@
 //! The serialisable model shared by every command's output. Renderers (text, JSON,
 //! markdown) only read it. Field-by-field documentation: `docs/json.md`.
 
+// Not yet documented item by item (issue 9): the report's fields are described in
+// docs/json.md, the error variants by their messages, the codes in docs/findings.md.
+#![allow(missing_docs)]
+
 use serde::{Deserialize, Serialize};
 
 use super::hex::Hex;

@@ -4,6 +4,7 @@ use comfy_table::{Cell, ContentArrangement, Table, presets};
 
 use super::model::{MapsDoc, ThreadsDoc, WarningModel};
 
+/// A table in the style of every text output, with this header.
 pub fn table(header: &[&str]) -> Table {
     let mut t = Table::new();
     t.load_style(presets::UTF8_HORIZONTAL_ONLY)
@@ -13,11 +14,13 @@ pub fn table(header: &[&str]) -> Table {
     t
 }
 
+/// A value, or `-` when absent.
 pub fn opt<T: std::fmt::Display>(v: &Option<T>) -> String {
     v.as_ref()
         .map_or_else(|| "-".to_string(), |v| v.to_string())
 }
 
+/// Append the warnings, one a line.
 pub fn warnings(out: &mut String, ws: &[WarningModel]) {
     for w in ws {
         out.push_str(&format!("warning: {}\n", w.message));
@@ -108,6 +111,7 @@ pub fn maps(doc: &MapsDoc) -> String {
     out
 }
 
+/// The `threads` command's text.
 pub fn threads(doc: &ThreadsDoc) -> String {
     let p = &doc.process;
     let mut out = String::new();
