@@ -10,7 +10,9 @@ use crate::memory::AddressSpace;
 use crate::mutex::Layout;
 use crate::mutex::glibc::Glibc;
 use crate::mutex::musl::Musl;
-use crate::report::{markdown, model, text};
+#[cfg(feature = "cli")]
+use crate::report::text;
+use crate::report::{markdown, model};
 
 /// Every architecture the readers know, in a fixed order (fuzz selectors index it).
 pub const ARCHES: &[Arch] = coredump::arch::LINUX_ARCHES;
@@ -180,8 +182,11 @@ pub fn exercise(core: &Core<'_>) -> usize {
         threads: model::thread_models(core),
         warnings: model::warning_models(&core.warnings),
     };
-    total += text::maps(&maps_doc).len();
-    total += text::threads(&threads_doc).len();
+    #[cfg(feature = "cli")]
+    {
+        total += text::maps(&maps_doc).len();
+        total += text::threads(&threads_doc).len();
+    }
     total += serde_json::to_string(&maps_doc).map_or(0, |s| s.len());
     total += serde_json::to_string(&threads_doc).map_or(0, |s| s.len());
     total
@@ -218,9 +223,11 @@ pub fn analyze(core: &Core<'_>, scan: crate::mutex::discover::ScanScope) -> usiz
         Vec::new(),
     );
     let _ = r.has_errors();
-    text::report(&r, false).len()
-        + markdown::report(&r).len()
-        + serde_json::to_string(&r).map_or(0, |s| s.len())
+    #[cfg(feature = "cli")]
+    let text = text::report(&r, false).len();
+    #[cfg(not(feature = "cli"))]
+    let text = 0;
+    text + markdown::report(&r).len() + serde_json::to_string(&r).map_or(0, |s| s.len())
 }
 
 /// Parse `data` and run [`exercise`] and the whole analysis (scanning every mapping).

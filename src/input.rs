@@ -15,13 +15,18 @@ use crate::error::{Error, Result};
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Compression {
+    /// Zstandard (`.zst`).
     Zstd,
+    /// xz / LZMA2 (`.xz`).
     Xz,
+    /// LZ4 frame (`.lz4`).
     Lz4,
+    /// gzip (`.gz`).
     Gzip,
 }
 
 impl Compression {
+    /// The lower-case name (`zstd`, `xz`, `lz4`, `gzip`).
     pub fn name(self) -> &'static str {
         match self {
             Compression::Zstd => "zstd",
@@ -152,6 +157,7 @@ impl Input {
         self.map.as_deref().unwrap_or(&[])
     }
 
+    /// How the file was compressed, when it was expanded.
     pub fn compression(&self) -> Option<Compression> {
         self.compression
     }

@@ -2,6 +2,10 @@
 //! is the single source for `mutexdiag explain CODE` and is checked against
 //! `docs/findings.md` by a test.
 
+// Not yet documented item by item (issue 9): the report's fields are described in
+// docs/json.md, the error variants by their messages, the codes in docs/findings.md.
+#![allow(missing_docs)]
+
 use crate::report::model::Severity;
 
 #[derive(Debug)]

@@ -1,6 +1,7 @@
 //! The analysis pipeline: core → mappings → layout → discovery → decoding →
 //! classification → findings → [`Report`]. Pure: no printing, no global state.
 
+mod analyzer;
 pub mod findings;
 mod rules;
 
@@ -10,7 +11,7 @@ use crate::CoreFile;
 use crate::coredump::{Core, Warning};
 use crate::error::Result;
 use crate::input::InputOptions;
-use crate::mappings::{self, Mapping, MappingKind};
+use crate::mappings::{Mapping, MappingKind};
 use crate::memory::AddressSpace;
 use crate::mutex::declared::DeclaredLayout;
 use crate::mutex::discover::{self, Candidate, Candidates, FoundBy, ScanScope};
@@ -20,11 +21,14 @@ use crate::mutex::solaris::{self, SolarisMutex};
 use crate::mutex::{Decoded, Layout, LockState, magic};
 use crate::report::Hex;
 use crate::report::model::{self, CoreModel, MutexModel, OwnerModel, Report};
-use crate::symbols::{Modules, SymbolOptions};
+use crate::symbols::Modules;
+
+pub use analyzer::{Analyzer, AnalyzerConfig, AnalyzerStats, CoreOptions, DEFAULT_CACHE_ENTRIES};
 
 /// What `analyze` should do.
 #[derive(Clone, Debug)]
 pub struct Options {
+    /// How the core file is read (decompression, size limit).
     pub input: InputOptions,
     /// The executable that produced the core (for symbols and debug info).
     pub binary: Option<PathBuf>,
@@ -48,14 +52,20 @@ pub struct Options {
 /// Another process's core, summarised: who its threads are.
 #[derive(Clone, Debug)]
 pub struct Peer {
+    /// The peer core's path, as given.
     pub path: String,
+    /// Its process id, when the core records one.
     pub pid: Option<u32>,
+    /// Its parent's process id.
     pub ppid: Option<u32>,
+    /// Its threads' ids.
     pub tids: Vec<u32>,
+    /// (thread id, thread pointer) of its threads that record one.
     pub thread_pointers: Vec<(u32, u64)>,
 }
 
 impl Peer {
+    /// The summary of an already parsed core.
     pub fn from_core(path: &str, core: &Core<'_>) -> Peer {
         let p = core.process.as_ref();
         Peer {
@@ -94,56 +104,17 @@ impl Default for Options {
     }
 }
 
-/// Analyse the core at `path`.
+/// Analyse the core at `path`: one core, nothing kept afterwards. For many cores,
+/// use an [`Analyzer`], which shares module and debug files between them.
 pub fn analyze(path: &Path, opts: &Options) -> Result<Report> {
-    let file = CoreFile::open(path, &opts.input)?;
-    let core = file.parse()?;
-    let exe = opts
-        .binary
-        .as_ref()
-        .and_then(|p| std::fs::File::open(p).ok())
-        .and_then(|f| {
-            // SAFETY: read-only (PROT_READ) mapping of a file we only read; see input.rs.
-            unsafe { memmap2::Mmap::map(&f) }.ok()
-        });
-    let mut warnings = Vec::new();
-    let mut peers = Vec::new();
-    for p in &opts.peers {
-        match Peer::open(p, &opts.input) {
-            Ok(peer) => peers.push(peer),
-            Err(e) => warnings.push(Warning::new("peer", format!("peer core not used: {e}"))),
-        }
-    }
-    if let Some(b) = &opts.binary
-        && exe.is_none()
-    {
-        warnings.push(Warning::new(
-            "binary",
-            format!("cannot open --binary {}: analysing without it", b.display()),
-        ));
-    }
-    let maps = mappings::build(&core);
-    let modules = Modules::load(
-        &core,
-        &maps,
-        &SymbolOptions::new(
-            opts.binary.clone(),
-            opts.sysroot.clone(),
-            opts.debug_dirs.clone(),
-        ),
-    );
-    Ok(analyze_core(
-        &Inputs {
-            core: &core,
-            maps: &maps,
-            path: &path.display().to_string(),
-            exe: exe.as_deref(),
-            modules: Some(&modules),
-            peers: &peers,
-        },
-        opts,
-        warnings,
-    ))
+    Analyzer::new(opts.analyzer_config()).analyze(path, &opts.core_options())
+}
+
+/// The executable's bytes, mapped read-only, for static executables' libc detection.
+fn open_exe(p: &Path) -> Option<memmap2::Mmap> {
+    let f = std::fs::File::open(p).ok()?;
+    // SAFETY: read-only (PROT_READ) mapping of a file we only read; see input.rs.
+    unsafe { memmap2::Mmap::map(&f) }.ok()
 }
 
 /// One mutex under analysis.
@@ -189,6 +160,7 @@ pub(crate) fn mapping_index(maps: &[Mapping], addr: u64) -> Option<usize> {
 /// What the analysis of one core works on.
 #[derive(Clone, Copy)]
 pub struct Inputs<'a, 'd> {
+    /// The parsed core.
     pub core: &'a Core<'d>,
     /// `mappings::build(core)`.
     pub maps: &'a [Mapping],
@@ -393,7 +365,7 @@ pub fn analyze_core(inputs: &Inputs<'_, '_>, opts: &Options, mut warnings: Vec<W
             ppid: process.ppid,
             executable: process.executable,
             args: process.args,
-            arch: core.arch.name(),
+            arch: core.arch.name().to_string(),
             os: core.os,
             libc: guess.libc,
             layout: layout.as_ref().map(|l| l.name().to_string()),
@@ -479,18 +451,22 @@ fn symbol_candidates(
         if m.object().is_none() {
             continue;
         }
-        let found = m.with_dwarf(|d| crate::mutex::dwarf::find(d, names));
-        match found {
+        if symbol_table_suffices(m) {
+            elf_symbol_candidates(m, layout, cands);
+            continue;
+        }
+        let found = m.mutex_variables(names);
+        match found.as_deref() {
             Some(Ok(found)) => {
-                for v in found.direct {
+                for v in &found.direct {
                     cands.add(
                         v.address.wrapping_add(m.bias),
                         FoundBy::Symbol,
-                        Some(v.name),
+                        Some(v.name.clone()),
                         true,
                     );
                 }
-                for p in found.pointers {
+                for p in &found.pointers {
                     let at = p.address.wrapping_add(m.bias);
                     let Ok(target) = space.read_word(at, ptr) else {
                         continue;
@@ -498,11 +474,11 @@ fn symbol_candidates(
                     if target == 0 {
                         continue;
                     }
-                    for v in p.mutexes {
+                    for v in &p.mutexes {
                         cands.add(
                             target.wrapping_add(v.address),
                             FoundBy::Pointer,
-                            Some(v.name),
+                            Some(v.name.clone()),
                             true,
                         );
                     }
@@ -523,14 +499,37 @@ fn symbol_candidates(
     }
 }
 
-/// Without DWARF: data symbols exactly the size of the layout whose names say
-/// they are locks (`*mutex*`, `*lock*`, `*mtx*`). Not typed: the rules treat them
-/// like any other unconfirmed bytes.
+/// The C library's mutex variables are top-level data objects named after locks
+/// (`__aio_requests_mutex`, `__gai_requests_mutex`, `__timer_active_sigev_thread_lock`
+/// in glibc; none in musl, whose internal locks are not `pthread_mutex_t`), so its
+/// symbol tables (the debug file's `.symtab` included) name them without walking
+/// every DIE of its DWARF — which is most of a small core's analysis time. What the
+/// walk found besides is glibc's `__nptl_rtld_global` pointer to the dynamic linker's
+/// `_rtld_global`, whose mutexes the dynamic linker's own DWARF names too (see
+/// docs/performance.md, "System libraries").
+fn symbol_table_suffices(m: &crate::symbols::Module) -> bool {
+    use crate::symbols::ModuleKind;
+    if !matches!(m.kind, ModuleKind::Library | ModuleKind::Interpreter) {
+        return false;
+    }
+    let n = m.short_name();
+    n.starts_with("libc.so.")
+        || (n.starts_with("libc-2.") && n.ends_with(".so"))
+        || n.starts_with("libc.musl-")
+        || n.starts_with("ld-musl-")
+}
+
+/// Data symbols exactly the size of the layout whose names say they are locks
+/// (`*mutex*`, `*lock*`, `*mtx*`), from the module file's symbol tables and its
+/// debug file's: for modules without DWARF, and for the C library (see
+/// [`symbol_table_suffices`]). Not typed: the rules treat them like any other
+/// unconfirmed bytes.
 fn elf_symbol_candidates(m: &crate::symbols::Module, layout: &dyn Layout, cands: &mut Candidates) {
     use object::{Object, ObjectSymbol, SymbolKind};
     let Some(obj) = m.object() else { return };
     let size = layout.size() as u64;
-    for sym in obj.symbols().chain(obj.dynamic_symbols()) {
+    let debug = m.debug_object().into_iter().flat_map(|d| d.symbols());
+    for sym in obj.symbols().chain(obj.dynamic_symbols()).chain(debug) {
         if sym.kind() != SymbolKind::Data || sym.size() != size || sym.address() == 0 {
             continue;
         }
@@ -857,20 +856,31 @@ fn mutex_model(m: &Mutex, maps: &[Mapping]) -> MutexModel {
         owner: OwnerModel {
             tid: d.and_then(|d| d.owner_tid),
             pointer: d.and_then(|d| d.owner_pointer).map(Hex),
-            class: m.owner_class,
-            pointer_class: m.owner_pointer.as_ref().map(|o| o.class.as_str()),
+            class: m.owner_class.to_string(),
+            pointer_class: m
+                .owner_pointer
+                .as_ref()
+                .map(|o| o.class.as_str().to_string()),
             note: m.owner_note.clone(),
         },
         mapping: map.map(|m| Hex(m.start)),
-        mapping_kind: map.map(|m| m.kind.as_str()),
+        mapping_kind: map.map(|m| m.kind.as_str().to_string()),
         location: m.location.clone(),
         key: map.and_then(|m| m.key).map(|k| Hex(u64::from(k))),
         symbol: m.candidate.symbol.clone(),
         waiters: m.waiters.clone(),
-        found_by: m.candidate.found_by.iter().map(|f| f.as_str()).collect(),
+        found_by: m
+            .candidate
+            .found_by
+            .iter()
+            .map(|f| f.as_str().to_string())
+            .collect(),
         dumped: d.is_some(),
         fields: d.map_or_else(Vec::new, |d| {
-            d.fields.iter().map(|(n, v)| (*n, Hex(*v))).collect()
+            d.fields
+                .iter()
+                .map(|(n, v)| (n.to_string(), Hex(*v)))
+                .collect()
         }),
         anomalies: d.map_or_else(Vec::new, |d| d.anomalies.clone()),
         notes: {

@@ -45,14 +45,14 @@ fn finding(
 ) -> FindingModel {
     let c = code(c);
     FindingModel {
-        code: c.code,
+        code: c.code.to_string(),
         severity: c.severity,
-        title: c.title,
+        title: c.title.to_string(),
         mutexes: mutexes.into_iter().map(Hex).collect(),
         threads,
         message,
         evidence,
-        explanation: c.explanation,
+        explanation: c.explanation.to_string(),
         fix: c.fix.to_string(),
     }
 }

@@ -74,7 +74,7 @@ impl Warning {
 }
 
 /// The operating system that wrote the core, recognised by its notes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Os {
     Linux,

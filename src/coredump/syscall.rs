@@ -16,7 +16,7 @@ pub const FUTEX_PRIVATE_FLAG: u64 = 128;
 pub const FUTEX_CLOCK_REALTIME: u64 = 256;
 
 /// How sure we are that the thread was in this system call.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Confidence {
     /// The kernel keeps the syscall number in a dedicated register (orig_rax, orig_eax).

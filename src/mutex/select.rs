@@ -10,7 +10,7 @@ use super::solaris::{Isa, SolarisMutex};
 use crate::coredump::{Core, Os};
 use crate::mappings::Mapping;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Libc {
     Glibc,

@@ -6,6 +6,7 @@ fn esc(s: &str) -> String {
     s.replace('|', "\\|").replace('\n', " ")
 }
 
+/// The report as a markdown document.
 pub fn report(r: &Report) -> String {
     let mut out = String::new();
     let c = &r.core;
@@ -27,7 +28,7 @@ pub fn report(r: &Report) -> String {
         out.push_str(&format!(
             "- signal: {} ({}){}\n",
             s.number,
-            s.name.unwrap_or("?"),
+            s.name.as_deref().unwrap_or("?"),
             s.address
                 .map(|a| format!(", fault address `{a}`"))
                 .unwrap_or_default()

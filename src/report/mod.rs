@@ -1,8 +1,10 @@
 //! Rendering: the serialisable model and its text, JSON and markdown forms.
 
+/// `Hex`: machine words as `"0x…"` strings in JSON.
 pub mod hex;
 pub mod markdown;
 pub mod model;
+#[cfg(feature = "cli")]
 pub mod text;
 
 pub use hex::Hex;

@@ -4,6 +4,7 @@ use comfy_table::{Cell, ContentArrangement, Table, presets};
 
 use super::model::{MapsDoc, ThreadsDoc, WarningModel};
 
+/// A table in the style of every text output, with this header.
 pub fn table(header: &[&str]) -> Table {
     let mut t = Table::new();
     t.load_style(presets::UTF8_HORIZONTAL_ONLY)
@@ -13,11 +14,13 @@ pub fn table(header: &[&str]) -> Table {
     t
 }
 
+/// A value, or `-` when absent.
 pub fn opt<T: std::fmt::Display>(v: &Option<T>) -> String {
     v.as_ref()
         .map_or_else(|| "-".to_string(), |v| v.to_string())
 }
 
+/// Append the warnings, one a line.
 pub fn warnings(out: &mut String, ws: &[WarningModel]) {
     for w in ws {
         out.push_str(&format!("warning: {}\n", w.message));
@@ -35,7 +38,8 @@ fn blocked_in(th: &super::model::ThreadModel) -> String {
         ),
         (None, Some(s)) => s
             .name
-            .map_or_else(|| format!("syscall {}", s.number), str::to_string),
+            .clone()
+            .unwrap_or_else(|| format!("syscall {}", s.number)),
         (None, None) => String::new(),
     }
 }
@@ -107,6 +111,7 @@ pub fn maps(doc: &MapsDoc) -> String {
     out
 }
 
+/// The `threads` command's text.
 pub fn threads(doc: &ThreadsDoc) -> String {
     let p = &doc.process;
     let mut out = String::new();
@@ -123,8 +128,9 @@ pub fn threads(doc: &ThreadsDoc) -> String {
         out.push_str(&format!(
             "signal: {} ({}){}{}\n",
             s.number,
-            s.name.unwrap_or("?"),
+            s.name.as_deref().unwrap_or("?"),
             s.code_name
+                .as_ref()
                 .map(|c| format!(", {c}"))
                 .or_else(|| s.code.map(|c| format!(", code {c}")))
                 .unwrap_or_default(),
@@ -197,7 +203,7 @@ pub fn backtrace(frames: &[crate::report::model::FrameModel]) -> String {
                 _ => String::new(),
             },
         };
-        let how = match f.source {
+        let how = match f.source.as_str() {
             "scan" => "  [found by stack scan]",
             "frame-pointer" => "  [frame pointer]",
             "tail-call" => "  [tail call]",
@@ -304,7 +310,7 @@ pub fn report(r: &super::model::Report, color: bool) -> String {
                 .map(|s| format!(
                     ", signal {} ({}){}",
                     s.number,
-                    s.name.unwrap_or("?"),
+                    s.name.as_deref().unwrap_or("?"),
                     s.address.map(|a| format!(" at {a}")).unwrap_or_default()
                 ))
                 .unwrap_or_default(),
@@ -334,7 +340,7 @@ pub fn report(r: &super::model::Report, color: bool) -> String {
                 Some(crate::mutex::LockState::Unlocked) | Some(crate::mutex::LockState::Destroyed)
             ) || !m.waiters.is_empty()
                 || in_findings.contains(&m.address.0)
-                || m.mapping_kind.is_some_and(|k| {
+                || m.mapping_kind.as_deref().is_some_and(|k| {
                     matches!(
                         k,
                         "sysv-shm" | "posix-shm" | "memfd" | "anon-shared" | "file-shared"

@@ -25,6 +25,7 @@
 //! network: the debuginfod client *cache* is read, the server never asked.
 
 pub mod abort_msg;
+pub(crate) mod cache;
 mod dwarf;
 mod elf;
 pub mod modules;
@@ -34,6 +35,7 @@ pub mod unwind;
 
 use std::path::PathBuf;
 
+pub use cache::CacheStats;
 pub use dwarf::Reader;
 pub use elf::{HeaderInfo, LoadSegment, parse_header};
 pub use modules::{

@@ -2,7 +2,6 @@
 //! load bias of each, the build-id the core recorded against the file found on disk,
 //! and where the debugging information is.
 
-use std::cell::OnceCell;
 use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
 
@@ -10,6 +9,7 @@ use object::{Object, ObjectSymbol, ObjectSymbolTable, SymbolKind};
 use serde::Serialize;
 
 use super::SymbolOptions;
+use super::cache::{Counters, FileCache, FileKey, ModuleFiles};
 use super::dwarf::{DwarfCell, Reader};
 use super::elf::{self, ElfCell, FileBytes, HeaderInfo};
 use crate::coredump::{self, Core, Endian, Warning};
@@ -105,11 +105,9 @@ pub struct Module {
     pub debug_file: Option<PathBuf>,
     /// The module file itself holds DWARF.
     pub has_own_dwarf: bool,
-    pub(crate) elf: Option<ElfCell>,
-    pub(crate) debug: Option<ElfCell>,
-    dwarf: OnceCell<Option<DwarfCell>>,
-    syms: OnceCell<Vec<SymEntry>>,
-    pub(crate) cfi: OnceCell<Option<super::unwind::Cfi>>,
+    /// The files, their symbols, CFI and DWARF: shared between cores through the
+    /// analyzer's cache.
+    pub(crate) files: Arc<ModuleFiles>,
 }
 
 impl std::fmt::Debug for Module {
@@ -141,32 +139,25 @@ impl Module {
     /// The `object` parse of the module's file, when a usable (verified) file was
     /// found. Section addresses are link-time: add [`Module::bias`].
     pub fn object(&self) -> Option<&object::File<'_>> {
-        self.elf.as_ref().map(ElfCell::file)
+        self.files.elf.as_ref().map(ElfCell::file)
     }
 
     /// The separate debug file's `object` parse, when one was found.
     pub fn debug_object(&self) -> Option<&object::File<'_>> {
-        self.debug.as_ref().map(ElfCell::file)
+        self.files.debug.as_ref().map(ElfCell::file)
     }
 
-    /// The file that holds DWARF: the module file itself or its debug file.
-    fn dwarf_elf(&self) -> Option<&ElfCell> {
-        if self.has_own_dwarf {
-            self.elf.as_ref()
-        } else {
-            self.debug.as_ref()
-        }
-    }
-
-    pub(crate) fn dwarf_cell(&self) -> Option<&DwarfCell> {
-        self.dwarf
-            .get_or_init(|| self.dwarf_elf().and_then(DwarfCell::load))
-            .as_ref()
+    /// Run `f` over the module's DWARF cell (loaded on first use). The cell is
+    /// shared between cores: its use is serialised (reentrantly) per module.
+    fn with_dwarf_cell<T>(&self, f: impl FnOnce(&DwarfCell) -> T) -> Option<T> {
+        let m = self.files.dwarf()?;
+        let g = m.lock();
+        Some(f(&g))
     }
 
     /// Whether DWARF was found for this module (loads it on first call).
     pub fn has_dwarf(&self) -> bool {
-        self.dwarf_cell().is_some()
+        self.files.dwarf().is_some()
     }
 
     /// Run `f` over the module's DWARF (loaded and decompressed on first use).
@@ -175,8 +166,14 @@ impl Module {
         &self,
         f: impl for<'s, 'a> FnOnce(&'s gimli::Dwarf<Reader<'a>>) -> T,
     ) -> Option<T> {
-        self.dwarf_cell()
-            .map(|c| c.with_dependent(|_, dep| f(&dep.dwarf)))
+        self.with_dwarf_cell(|c| c.with_dependent(|_, dep| f(&dep.dwarf)))
+    }
+
+    /// The mutex variables the module's DWARF declares with one of these type
+    /// names (link-time addresses), walked once per file and analyzer. `None`
+    /// when the module has no DWARF.
+    pub(crate) fn mutex_variables(&self, names: &[&str]) -> Option<Arc<super::cache::VarsResult>> {
+        self.files.mutex_variables(names)
     }
 
     /// Run `f` over an `addr2line` context that knows the link-time address
@@ -187,8 +184,8 @@ impl Module {
         probe: u64,
         f: impl for<'s, 'a> FnOnce(&'s addr2line::Context<Reader<'a>>) -> T,
     ) -> Option<T> {
-        self.dwarf_cell()
-            .and_then(|c| c.with_dependent(|owner, dep| dep.ctx_for(owner, probe).map(f)))
+        self.with_dwarf_cell(|c| c.with_dependent(|owner, dep| dep.ctx_for(owner, probe).map(f)))
+            .flatten()
     }
 
     /// Like [`Module::with_addr2line`], with the DWARF's owner (for the lazily
@@ -201,9 +198,10 @@ impl Module {
             &'s addr2line::Context<Reader<'a>>,
         ) -> T,
     ) -> Option<T> {
-        self.dwarf_cell().and_then(|c| {
+        self.with_dwarf_cell(|c| {
             c.with_dependent(|owner, dep| dep.ctx_for(owner, probe).map(|ctx| f(owner, ctx)))
         })
+        .flatten()
     }
 
     /// The module holds this runtime address.
@@ -223,20 +221,20 @@ impl Module {
 
     fn elf_of(&self, src: u8) -> Option<&ElfCell> {
         if src == 2 {
-            self.debug.as_ref()
+            self.files.debug.as_ref()
         } else {
-            self.elf.as_ref()
+            self.files.elf.as_ref()
         }
     }
 
     pub(crate) fn symbols(&self) -> &[SymEntry] {
-        self.syms.get_or_init(|| {
+        self.files.syms.get_or_init(|| {
             let mut out = Vec::new();
-            if let Some(e) = &self.elf {
+            if let Some(e) = &self.files.elf {
                 collect_symbols(e.file().symbol_table(), 0, &mut out);
                 collect_symbols(e.file().dynamic_symbol_table(), 1, &mut out);
             }
-            if let Some(d) = &self.debug {
+            if let Some(d) = &self.files.debug {
                 collect_symbols(d.file().symbol_table(), 2, &mut out);
             }
             out.sort_unstable_by_key(|s| (s.addr, s.rank, s.src, s.index));
@@ -322,11 +320,11 @@ impl Module {
     /// symbols of .dynsym, then .symtab, then the debug file's .symtab.
     pub fn find_symbol(&self, name: &str) -> Option<SymbolAddress> {
         let mut tables = Vec::new();
-        if let Some(e) = &self.elf {
+        if let Some(e) = &self.files.elf {
             tables.push(e.file().dynamic_symbol_table());
             tables.push(e.file().symbol_table());
         }
-        if let Some(d) = &self.debug {
+        if let Some(d) = &self.files.debug {
             tables.push(d.file().symbol_table());
         }
         for t in tables.into_iter().flatten() {
@@ -476,6 +474,17 @@ impl Modules {
     /// Find the modules of a core. Problems (missing files, mismatched build-ids)
     /// become warnings, never errors.
     pub fn load(core: &Core<'_>, maps: &[Mapping], opts: &SymbolOptions) -> Modules {
+        Modules::load_cached(core, maps, opts, &FileCache::new(0))
+    }
+
+    /// [`Modules::load`] taking the verified files' parts (symbols, CFI, debug
+    /// files, DWARF) from `cache` when another core used the same file.
+    pub(crate) fn load_cached(
+        core: &Core<'_>,
+        maps: &[Mapping],
+        opts: &SymbolOptions,
+        cache: &FileCache,
+    ) -> Modules {
         let space = AddressSpace::new(core);
         let page = core
             .files
@@ -561,6 +570,9 @@ impl Modules {
                     .as_deref()
                     .and_then(|p| elf::map_file(p).ok())
                     .map(Arc::new);
+                if b.is_some() {
+                    Counters::bump(&cache.counters.module_files_opened);
+                }
                 (p, b)
             };
             let mut status = BuildIdStatus::NoFile;
@@ -686,23 +698,41 @@ impl Modules {
                 _ => (map_lo, map_hi),
             };
 
-            // Debug information.
-            let has_own_dwarf = elf_cell.as_ref().is_some_and(ElfCell::has_dwarf);
-            let mut debug = None;
-            let mut debug_file = None;
-            if !has_own_dwarf && !g.vdso {
-                let id = file_build_id.as_deref().or(core_build_id.as_deref());
-                let link = elf_cell.as_ref().and_then(|c| {
-                    let (n, crc) = c.file().gnu_debuglink().ok().flatten()?;
-                    Some((String::from_utf8_lossy(n).into_owned(), crc))
-                });
-                if let Some((p, cell)) =
-                    find_debug_file(opts, &g.path, file_path.as_deref(), id, link.as_ref())
-                {
-                    debug_file = Some(p);
-                    debug = Some(cell);
+            // The files' parts shared between cores: from the cache when this
+            // verified file (same build-id, or same path, size and time) was seen.
+            let key = if g.vdso || elf_cell.is_none() {
+                None
+            } else {
+                file_key(file_build_id.as_deref(), file_path.as_deref())
+            };
+            let cached = key.as_ref().and_then(|k| cache.get(k));
+            let files = match cached {
+                Some(f) => f,
+                None => {
+                    let has_own_dwarf = elf_cell.as_ref().is_some_and(ElfCell::has_dwarf);
+                    let mut debug = None;
+                    if !has_own_dwarf && !g.vdso {
+                        let id = file_build_id.as_deref().or(core_build_id.as_deref());
+                        let link = elf_cell.as_ref().and_then(|c| {
+                            let (n, crc) = c.file().gnu_debuglink().ok().flatten()?;
+                            Some((String::from_utf8_lossy(n).into_owned(), crc))
+                        });
+                        debug = find_debug_file(
+                            opts,
+                            &g.path,
+                            file_path.as_deref(),
+                            id,
+                            link.as_ref(),
+                            &cache.counters,
+                        );
+                    }
+                    let f = Arc::new(ModuleFiles::new(elf_cell, debug, cache.counters.clone()));
+                    if let Some(k) = key {
+                        cache.insert(k, f.clone());
+                    }
+                    f
                 }
-            }
+            };
 
             modules.push(Module {
                 name: g.path,
@@ -716,13 +746,9 @@ impl Modules {
                 core_build_id,
                 file_build_id,
                 status,
-                debug_file,
-                has_own_dwarf,
-                elf: elf_cell,
-                debug,
-                dwarf: OnceCell::new(),
-                syms: OnceCell::new(),
-                cfi: OnceCell::new(),
+                debug_file: files.debug_file.clone(),
+                has_own_dwarf: files.has_own_dwarf,
+                files,
             });
         }
         modules.sort_by_key(|m| m.start);
@@ -810,6 +836,22 @@ fn cell_machine(cell: &ElfCell) -> Option<u16> {
     crate::coredump::Bytes::new(b, e).u16(18)
 }
 
+/// How a verified module file is known in the cache: its build-id, else its path,
+/// size and modification time. `None` when it cannot be told apart from another.
+fn file_key(build_id: Option<&[u8]>, path: Option<&Path>) -> Option<FileKey> {
+    if let Some(id) = build_id.filter(|id| !id.is_empty()) {
+        return Some(FileKey::BuildId(id.to_vec()));
+    }
+    let p = path?;
+    let meta = std::fs::metadata(p).ok()?;
+    let t = meta.modified().ok()?;
+    let ns = match t.duration_since(std::time::UNIX_EPOCH) {
+        Ok(d) => d.as_nanos() as i128,
+        Err(e) => -(e.duration().as_nanos() as i128),
+    };
+    Some(FileKey::Path(p.to_path_buf(), meta.len(), ns))
+}
+
 /// Without build-ids, compare the ELF header and program headers the core holds
 /// with the file's.
 fn first_page_matches(head: &[u8], file: &[u8], hdr: Option<&HeaderInfo>) -> bool {
@@ -844,6 +886,7 @@ fn find_debug_file(
     real_file: Option<&Path>,
     build_id: Option<&[u8]>,
     link: Option<&(String, u32)>,
+    counters: &Counters,
 ) -> Option<(PathBuf, ElfCell)> {
     let mut dirs: Vec<PathBuf> = opts.debug_dirs.clone();
     if let Some(d) = join_sysroot(&opts.sysroot, "/usr/lib/debug") {
@@ -897,6 +940,7 @@ fn find_debug_file(
         let Ok(bytes) = elf::map_file(&c) else {
             continue;
         };
+        Counters::bump(&counters.debug_files_opened);
         let Ok(cell) = ElfCell::open(Arc::new(bytes)) else {
             continue;
         };

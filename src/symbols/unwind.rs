@@ -232,9 +232,10 @@ fn section_range(file: &object::File<'_>, name: &str) -> Option<(std::ops::Range
 
 impl Module {
     pub(crate) fn cfi(&self) -> Option<&Cfi> {
-        self.cfi
+        self.files
+            .cfi
             .get_or_init(|| {
-                let elf = self.elf.as_ref()?;
+                let elf = self.files.elf.as_ref()?;
                 let file = elf.file();
                 let endian = if file.is_little_endian() {
                     RunTimeEndian::Little
@@ -244,7 +245,7 @@ impl Module {
                 let debug_frame = section_data(file, elf.bytes(), ".debug_frame")
                     .map(|d| (false, d))
                     .or_else(|| {
-                        let d = self.debug.as_ref()?;
+                        let d = self.files.debug.as_ref()?;
                         section_data(d.file(), d.bytes(), ".debug_frame").map(|s| (true, s))
                     });
                 Some(Cfi {
@@ -261,7 +262,8 @@ impl Module {
     }
 
     fn cfi_bytes(&self, range: &std::ops::Range<usize>) -> &[u8] {
-        self.elf
+        self.files
+            .elf
             .as_ref()
             .and_then(|e| e.bytes().get(range.clone()))
             .unwrap_or(&[])
@@ -273,9 +275,9 @@ impl Module {
             SectionData::Owned(v) => Some(v),
             SectionData::Range(r) => {
                 let cell = if *in_debug {
-                    self.debug.as_ref()?
+                    self.files.debug.as_ref()?
                 } else {
-                    self.elf.as_ref()?
+                    self.files.elf.as_ref()?
                 };
                 cell.bytes().get(r.clone())
             }
@@ -284,7 +286,7 @@ impl Module {
 
     /// Code bytes at a link-time address, from the module file.
     pub(crate) fn code_bytes(&self, vaddr: u64, len: usize) -> Option<&[u8]> {
-        let elf = self.elf.as_ref()?;
+        let elf = self.files.elf.as_ref()?;
         for seg in elf.file().segments() {
             use object::ObjectSegment;
             let (off, size) = seg.file_range();

@@ -1,0 +1,288 @@
+//! The files of modules, shared between the analyses of many cores.
+//!
+//! A [`ModuleFiles`] is what a verified module file gives: its mapping and `object`
+//! parse, its separate debug file, and — built on first use — its sorted symbol
+//! table, its CFI, its DWARF with the `addr2line` contexts, and the mutex variables
+//! its DWARF declares. [`FileCache`] keeps them by the file's GNU build-id (or by
+//! path, size and modification time for a file without one), bounded in count with
+//! least-recently-used eviction, `Send + Sync`: cores that share a C library read its
+//! debug information once. An entry evicted while a core still uses it lives on
+//! until that core's [`super::Modules`] is dropped.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+
+use parking_lot::ReentrantMutex;
+
+use super::dwarf::DwarfCell;
+use super::elf::ElfCell;
+use super::modules::SymEntry;
+use super::unwind::Cfi;
+
+/// How a module file is known in the cache.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub(crate) enum FileKey {
+    /// The file's GNU build-id.
+    BuildId(Vec<u8>),
+    /// A file without a build-id: its path, size and modification time (ns).
+    Path(PathBuf, u64, i128),
+}
+
+/// Counters of the work done on module files (monotonic, for tests and benchmarks).
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    pub(crate) module_files_opened: AtomicU64,
+    pub(crate) debug_files_opened: AtomicU64,
+    pub(crate) dwarf_loads: AtomicU64,
+    pub(crate) dwarf_variable_walks: AtomicU64,
+    pub(crate) hits: AtomicU64,
+    pub(crate) misses: AtomicU64,
+    pub(crate) evictions: AtomicU64,
+}
+
+impl Counters {
+    pub(crate) fn bump(c: &AtomicU64) {
+        c.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// A snapshot of the counters of a [`FileCache`] (see [`crate::analysis::Analyzer::stats`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CacheStats {
+    /// Module files (executables, libraries) mapped and parsed to check them
+    /// against a core (done for every core: the build-id must be read).
+    pub module_files_opened: u64,
+    /// Separate debug files mapped and parsed (only on a cache miss).
+    pub debug_files_opened: u64,
+    /// DWARF sections loaded (and inflated when compressed) for a module.
+    pub dwarf_loads: u64,
+    /// Walks of every DIE of a module's DWARF looking for mutex variables.
+    pub dwarf_variable_walks: u64,
+    /// Verified module files found in the cache.
+    pub hits: u64,
+    /// Verified module files not in the cache (loaded and inserted).
+    pub misses: u64,
+    /// Entries dropped to keep the cache within its bound.
+    pub evictions: u64,
+    /// Entries held now.
+    pub entries: u64,
+}
+
+/// The mutex variables of one module's DWARF, by type-name set (link-time addresses).
+pub(crate) type VarsResult = Result<crate::mutex::dwarf::Found, String>;
+
+/// What a module's files give; shared between cores (`Send + Sync`).
+pub(crate) struct ModuleFiles {
+    /// The verified module file (or the vDSO's bytes from the core).
+    pub(crate) elf: Option<ElfCell>,
+    /// Its separate debug file.
+    pub(crate) debug: Option<ElfCell>,
+    pub(crate) debug_file: Option<PathBuf>,
+    /// The module file holds DWARF of its own.
+    pub(crate) has_own_dwarf: bool,
+    /// DWARF and `addr2line` contexts. The contexts fill lazily (not `Sync`), so
+    /// use is serialised per module; reentrant, because a use may nest another.
+    pub(crate) dwarf: OnceLock<Option<ReentrantMutex<DwarfCell>>>,
+    pub(crate) syms: OnceLock<Vec<SymEntry>>,
+    pub(crate) cfi: OnceLock<Option<Cfi>>,
+    /// Mutex variables found in the DWARF, per set of type names.
+    pub(crate) vars: Mutex<Vec<(Vec<String>, Arc<VarsResult>)>>,
+    pub(crate) counters: Arc<Counters>,
+}
+
+impl std::fmt::Debug for ModuleFiles {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ModuleFiles")
+            .field("debug_file", &self.debug_file)
+            .field("has_own_dwarf", &self.has_own_dwarf)
+            .finish()
+    }
+}
+
+impl ModuleFiles {
+    pub(crate) fn new(
+        elf: Option<ElfCell>,
+        debug: Option<(PathBuf, ElfCell)>,
+        counters: Arc<Counters>,
+    ) -> ModuleFiles {
+        let has_own_dwarf = elf.as_ref().is_some_and(ElfCell::has_dwarf);
+        let (debug_file, debug) = match debug {
+            Some((p, c)) => (Some(p), Some(c)),
+            None => (None, None),
+        };
+        ModuleFiles {
+            elf,
+            debug,
+            debug_file,
+            has_own_dwarf,
+            dwarf: OnceLock::new(),
+            syms: OnceLock::new(),
+            cfi: OnceLock::new(),
+            vars: Mutex::new(Vec::new()),
+            counters,
+        }
+    }
+
+    /// The file that holds DWARF: the module file itself or its debug file.
+    fn dwarf_elf(&self) -> Option<&ElfCell> {
+        if self.has_own_dwarf {
+            self.elf.as_ref()
+        } else {
+            self.debug.as_ref()
+        }
+    }
+
+    pub(crate) fn dwarf(&self) -> Option<&ReentrantMutex<DwarfCell>> {
+        self.dwarf
+            .get_or_init(|| {
+                let e = self.dwarf_elf()?;
+                Counters::bump(&self.counters.dwarf_loads);
+                DwarfCell::load(e).map(ReentrantMutex::new)
+            })
+            .as_ref()
+    }
+
+    /// The mutex variables of the DWARF for these type names, walked once per file.
+    pub(crate) fn mutex_variables(&self, names: &[&str]) -> Option<Arc<VarsResult>> {
+        let key: Vec<String> = names.iter().map(|s| s.to_string()).collect();
+        let mut vars = self.vars.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((_, r)) = vars.iter().find(|(k, _)| *k == key) {
+            return Some(r.clone());
+        }
+        let cell = self.dwarf()?;
+        Counters::bump(&self.counters.dwarf_variable_walks);
+        let r = {
+            let g = cell.lock();
+            g.with_dependent(|_, dep| crate::mutex::dwarf::find(&dep.dwarf, names))
+        };
+        let r = Arc::new(r.map_err(|e| e.to_string()));
+        vars.push((key, r.clone()));
+        Some(r)
+    }
+}
+
+/// Verified module files by build-id, bounded (least recently used go first).
+#[derive(Debug)]
+pub(crate) struct FileCache {
+    capacity: usize,
+    inner: Mutex<Lru>,
+    pub(crate) counters: Arc<Counters>,
+}
+
+#[derive(Debug, Default)]
+struct Lru {
+    tick: u64,
+    map: HashMap<FileKey, (u64, Arc<ModuleFiles>)>,
+}
+
+impl FileCache {
+    /// A cache of at most `capacity` module files (0: nothing is kept between cores).
+    pub(crate) fn new(capacity: usize) -> FileCache {
+        FileCache {
+            capacity,
+            inner: Mutex::new(Lru::default()),
+            counters: Arc::new(Counters::default()),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Lru> {
+        // A panic while holding the lock leaves the map consistent (every update is
+        // one insert or remove), so a poisoned lock is used as is.
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(crate) fn get(&self, key: &FileKey) -> Option<Arc<ModuleFiles>> {
+        let mut l = self.lock();
+        l.tick += 1;
+        let t = l.tick;
+        let r = l.map.get_mut(key).map(|(used, f)| {
+            *used = t;
+            f.clone()
+        });
+        drop(l);
+        Counters::bump(if r.is_some() {
+            &self.counters.hits
+        } else {
+            &self.counters.misses
+        });
+        r
+    }
+
+    pub(crate) fn insert(&self, key: FileKey, files: Arc<ModuleFiles>) {
+        if self.capacity == 0 {
+            return;
+        }
+        let mut l = self.lock();
+        l.tick += 1;
+        let t = l.tick;
+        l.map.insert(key, (t, files));
+        while l.map.len() > self.capacity {
+            let Some(oldest) = l
+                .map
+                .iter()
+                .min_by_key(|(_, (used, _))| *used)
+                .map(|(k, _)| k.clone())
+            else {
+                break;
+            };
+            l.map.remove(&oldest);
+            Counters::bump(&self.counters.evictions);
+        }
+    }
+
+    pub(crate) fn stats(&self) -> CacheStats {
+        let c = &self.counters;
+        let g = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        CacheStats {
+            module_files_opened: g(&c.module_files_opened),
+            debug_files_opened: g(&c.debug_files_opened),
+            dwarf_loads: g(&c.dwarf_loads),
+            dwarf_variable_walks: g(&c.dwarf_variable_walks),
+            hits: g(&c.hits),
+            misses: g(&c.misses),
+            evictions: g(&c.evictions),
+            entries: self.lock().map.len() as u64,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn assert_send_sync<T: Send + Sync>() {}
+
+    #[test]
+    fn shared_parts_are_send_and_sync() {
+        assert_send_sync::<ModuleFiles>();
+        assert_send_sync::<FileCache>();
+    }
+
+    #[test]
+    fn least_recently_used_goes_first() {
+        let c = FileCache::new(2);
+        let f = || Arc::new(ModuleFiles::new(None, None, c.counters.clone()));
+        let k = |i: u8| FileKey::BuildId(vec![i]);
+        c.insert(k(1), f());
+        c.insert(k(2), f());
+        assert!(c.get(&k(1)).is_some()); // 1 is now newer than 2
+        c.insert(k(3), f());
+        assert!(c.get(&k(2)).is_none());
+        assert!(c.get(&k(1)).is_some());
+        assert!(c.get(&k(3)).is_some());
+        let s = c.stats();
+        assert_eq!((s.entries, s.evictions, s.hits, s.misses), (2, 1, 3, 1));
+    }
+
+    #[test]
+    fn capacity_zero_keeps_nothing() {
+        let c = FileCache::new(0);
+        c.insert(
+            FileKey::BuildId(vec![1]),
+            Arc::new(ModuleFiles::new(None, None, c.counters.clone())),
+        );
+        assert!(c.get(&FileKey::BuildId(vec![1])).is_none());
+    }
+}
