@@ -169,10 +169,13 @@ fn prepare_case(tmp: &Path, dir: PathBuf, meta: Value, role: String) -> Case {
         "--format".as_ref(),
         "json".as_ref(),
     ]);
+    // The C library of the cores comes from fixtures/sysroot, not this machine.
     let (analysis, analysis_exit) = run_json(&[
         core.as_os_str(),
         "--binary".as_ref(),
         app.as_os_str(),
+        "--sysroot".as_ref(),
+        crate::sysroot::sysroot().as_os_str(),
         "--scan".as_ref(),
         "all".as_ref(),
         "--format".as_ref(),
