@@ -143,17 +143,18 @@ fn partial_reports_say_what_is_missing() {
     std::fs::write(&f, &c).unwrap();
     let r = run(&["threads".as_ref(), f.as_os_str()]);
     assert_eq!(r.code, Some(0), "{r:?}");
+    // Text mode: warnings go to stderr.
     assert!(
-        r.stdout.contains(
+        r.stderr.contains(
             "warning: the core holds no thread status notes: no registers, no thread list"
         ),
         "{}",
-        r.stdout
+        r.stderr
     );
     let r = run(&["maps".as_ref(), f.as_os_str()]);
     assert_eq!(r.code, Some(0), "{r:?}");
     assert!(
-        r.stdout
+        r.stderr
             .contains("warning: the core holds no thread status notes")
     );
 }
