@@ -51,6 +51,16 @@ pub enum Command {
         /// The finding code.
         code: Option<String>,
     },
+    /// Print a shell completion script (e.g. `mutexdiag completions bash >
+    /// /etc/bash_completion.d/mutexdiag`).
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff; docs/mutexdiag.1 is this output).
+    #[command(hide = true)]
+    Man,
 }
 
 #[derive(Args, Debug, Clone)]

@@ -213,7 +213,7 @@ fn layouts(a: &AnalyzeArgs) -> Result<(Option<String>, Vec<DeclaredLayout>), Str
     Ok((name, declared))
 }
 
-fn analyze(a: &AnalyzeArgs, color: bool) -> Result<Rendered, String> {
+fn analyze(a: &AnalyzeArgs, color: bool, width: usize) -> Result<Rendered, String> {
     let (layout, declared_layouts) = layouts(a)?;
     check_symbol_options(a.binary.as_deref(), &a.sysroot, &a.debug_dirs)?;
     for p in &a.peers {
@@ -241,7 +241,7 @@ fn analyze(a: &AnalyzeArgs, color: bool) -> Result<Rendered, String> {
         Format::Markdown => markdown::report(&r),
         Format::Text => {
             warnings = std::mem::take(&mut r.warnings);
-            text::report(&r, color)
+            text::report_width(&r, color, width)
         }
     };
     Ok(Rendered {
@@ -285,7 +285,8 @@ fn maps(a: &CoreArgs) -> Result<Rendered, String> {
     let mut doc = mutexdiag::maps(&a.core, &input_options(a)).map_err(|e| e.to_string())?;
     Ok(match a.format {
         Format::Json => Rendered::ok(json(&doc)),
-        _ => {
+        Format::Markdown => Rendered::ok(markdown::maps(&doc)),
+        Format::Text => {
             let warnings = std::mem::take(&mut doc.warnings);
             Rendered {
                 text: text::maps(&doc),
@@ -296,7 +297,7 @@ fn maps(a: &CoreArgs) -> Result<Rendered, String> {
     })
 }
 
-fn threads(t: &cli::ThreadsArgs) -> Result<Rendered, String> {
+fn threads(t: &cli::ThreadsArgs, width: usize) -> Result<Rendered, String> {
     let a = &t.core;
     if t.backtrace {
         check_symbol_options(t.binary.as_deref(), &t.sysroot, &t.debug_dirs)?;
@@ -317,10 +318,11 @@ fn threads(t: &cli::ThreadsArgs) -> Result<Rendered, String> {
         .map_err(|e| e.to_string())?;
     Ok(match a.format {
         Format::Json => Rendered::ok(json(&doc)),
-        _ => {
+        Format::Markdown => Rendered::ok(markdown::threads(&doc)),
+        Format::Text => {
             let warnings = std::mem::take(&mut doc.warnings);
             Rendered {
-                text: text::threads(&doc),
+                text: text::threads_width(&doc, width),
                 warnings,
                 code: 0,
             }
@@ -347,10 +349,22 @@ fn main() -> ExitCode {
         }
     };
     let result = match &cli.command {
-        Command::Analyze(a) => analyze(a, out.color),
+        Command::Analyze(a) => analyze(a, out.color, out.width),
         Command::Explain { code } => explain(code.as_deref()),
         Command::Maps(a) => maps(a),
-        Command::Threads(t) => threads(t),
+        Command::Threads(t) => threads(t, out.width),
+        Command::Completions { shell } => {
+            let mut buf = Vec::new();
+            clap_complete::generate(*shell, &mut Cli::command(), "mutexdiag", &mut buf);
+            Ok(Rendered::ok(String::from_utf8_lossy(&buf).into_owned()))
+        }
+        Command::Man => {
+            let mut buf = Vec::new();
+            clap_mangen::Man::new(Cli::command())
+                .render(&mut buf)
+                .map_err(|e| format!("cannot render the manual page: {e}"))
+                .map(|()| Rendered::ok(String::from_utf8_lossy(&buf).into_owned()))
+        }
     };
     let r = match result {
         Ok(r) => r,
