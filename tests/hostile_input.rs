@@ -521,7 +521,7 @@ fn core_named_fifos_and_links_do_not_hang_or_escape() {
             continue;
         }
         std::fs::create_dir_all(at.parent().unwrap()).unwrap();
-        if i % 2 == 0 {
+        if i.is_multiple_of(2) {
             let c = std::ffi::CString::new(at.to_str().unwrap()).unwrap();
             // SAFETY: a valid NUL-terminated path.
             assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);

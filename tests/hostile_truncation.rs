@@ -208,7 +208,7 @@ fn check_cut(
     }
     // Everything downstream (mappings, models, the analysis, rendering) on the cuts that change
     // what the notes say, and on one page cut in 16 beyond them.
-    if phdr_cut || note_cut || cut % (16 * 4096) == 0 {
+    if phdr_cut || note_cut || cut.is_multiple_of(16 * 4096) {
         mutexdiag::fuzzing::exercise(&core);
         mutexdiag::fuzzing::analyze(&core, ScanScope::Shared);
     }

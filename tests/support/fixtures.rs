@@ -109,7 +109,11 @@ fn prepare() -> All {
         let mut a = Vec::new();
         let mut b = Vec::new();
         for (i, x) in list.into_iter().enumerate() {
-            if i % 2 == 0 { a.push(x) } else { b.push(x) }
+            if i.is_multiple_of(2) {
+                a.push(x)
+            } else {
+                b.push(x)
+            }
         }
         vec![a, b]
     };
