@@ -22,12 +22,21 @@
 #   benches/make-core.sh /tmp/mutexdiag-bench/big.core --mib 1152 --mutexes 16 --blocks
 #   benches/make-core.sh /tmp/x.core --mib 1024 --fill random --private
 #
-# Requirements: a C compiler (cc), pthreads, kernel.core_pattern = "core" (the kernel
-# writes the core as "core" in the crashing process's folder), core_uses_pid 0 or 1, and
-# enough space under the cache folder (MUTEXDIAG_BENCH_DIR, default /tmp/mutexdiag-bench).
+# How the core is made (MUTEXDIAG_CORE_METHOD = auto (default) | kernel | gcore):
+#   kernel  the kernel's core, which needs RLIMIT_CORE to be raisable and a
+#           kernel.core_pattern that writes "core*" into the process's folder;
+#   gcore   the program runs under gdb, which stops it at its SIGABRT and writes the
+#           core with `gcore` (needs gdb; no core_pattern or RLIMIT_CORE involved);
+#   auto    kernel, and gcore when the kernel wrote no core.
+#
+# Requirements: a C compiler (cc), pthreads, one of the two methods above, and enough
+# space under the cache folder (MUTEXDIAG_BENCH_DIR, default /tmp/mutexdiag-bench).
+# Exit status 77 (the automake "skipped" code) when a requirement is missing, so a test
+# can tell "cannot be made here" from a failure.
 set -euo pipefail
 
 die() { echo "make-core.sh: $*" >&2; exit 1; }
+skip() { echo "make-core.sh: cannot make a core here: $*" >&2; exit 77; }
 
 [ $# -ge 1 ] || die "usage: make-core.sh OUT [options]"
 OUT=$1
@@ -40,12 +49,10 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 CACHE=${MUTEXDIAG_BENCH_DIR:-/tmp/mutexdiag-bench}
 mkdir -p "$CACHE" "$(dirname "$OUT")"
 
-pattern=$(cat /proc/sys/kernel/core_pattern)
-case "$pattern" in
-    core | core.%p) ;;
-    *) die "kernel.core_pattern is '$pattern'; this script needs 'core' (sysctl -w kernel.core_pattern=core)" ;;
-esac
+METHOD=${MUTEXDIAG_CORE_METHOD:-auto}
+case "$METHOD" in auto | kernel | gcore) ;; *) die "MUTEXDIAG_CORE_METHOD=$METHOD (auto, kernel or gcore)" ;; esac
 
+command -v cc >/dev/null || skip "no C compiler (cc)"
 BIN=$CACHE/make-core
 if [ ! -x "$BIN" ] || [ "$HERE/make-core.c" -nt "$BIN" ]; then
     cc -O2 -pthread -Wall -Wextra -o "$BIN.tmp" "$HERE/make-core.c"
@@ -54,18 +61,42 @@ fi
 
 SCRATCH=$(mktemp -d "$CACHE/scratch.XXXXXX")
 trap 'rm -rf "$SCRATCH"' EXIT
-set +e
-(
-    cd "$SCRATCH"
-    ulimit -c unlimited
-    exec "$BIN" --facts "$SCRATCH/facts" "$@"
-)
-rc=$?
-set -e
-# SIGABRT with a core: 128 + 6.
-[ "$rc" -eq 134 ] || die "make-core exited with status $rc (expected SIGABRT, 134)"
-core=$(find "$SCRATCH" -maxdepth 1 -name 'core*' -type f | head -n 1)
-[ -n "$core" ] && [ -s "$core" ] || die "no core file was written in $SCRATCH (ulimit -c? core_pattern?)"
+core=
+why=
+if [ "$METHOD" != gcore ]; then
+    set +e
+    (
+        cd "$SCRATCH"
+        ulimit -c unlimited 2>/dev/null || exit 3
+        exec "$BIN" --facts "$SCRATCH/facts" "$@"
+    )
+    rc=$?
+    set -e
+    case "$rc" in
+        134) # SIGABRT: 128 + 6.
+            core=$(find "$SCRATCH" -maxdepth 1 -name 'core*' -type f | head -n 1)
+            [ -n "$core" ] && [ -s "$core" ] ||
+                why="the kernel wrote no core in the process's folder (kernel.core_pattern is '$(cat /proc/sys/kernel/core_pattern 2>/dev/null)')"
+            ;;
+        3) why="RLIMIT_CORE cannot be raised (hard limit $(ulimit -Hc))" ;;
+        *) die "make-core exited with status $rc (expected SIGABRT, 134)" ;;
+    esac
+    [ -n "$core" ] || [ "$METHOD" = auto ] || skip "$why"
+fi
+if [ -z "$core" ]; then
+    command -v gdb >/dev/null || skip "${why:+$why, and }gdb (for gcore) is not installed"
+    [ -z "$why" ] || echo "make-core.sh: $why; using gdb's gcore" >&2
+    rm -f "$SCRATCH/facts"
+    (
+        cd "$SCRATCH"
+        gdb -batch -nx -iex 'set debuginfod enabled off' \
+            -ex 'set pagination off' -ex run -ex 'gcore core.gcore' -ex kill \
+            --args "$BIN" --facts "$SCRATCH/facts" "$@" >"$SCRATCH/gdb.log" 2>&1
+    ) || true
+    grep -q 'SIGABRT' "$SCRATCH/gdb.log" || die "make-core did not stop at SIGABRT under gdb: $(tail -n 5 "$SCRATCH/gdb.log")"
+    core=$SCRATCH/core.gcore
+    [ -s "$core" ] || die "gcore wrote no core: $(tail -n 5 "$SCRATCH/gdb.log")"
+fi
 mv "$SCRATCH/facts" "$OUT.facts.tmp"
 mv "$core" "$OUT.tmp"
 mv "$OUT.tmp" "$OUT"

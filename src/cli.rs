@@ -20,6 +20,20 @@ Run `mutexdiag CORE` (same as `mutexdiag analyze CORE`) for the full report.",
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    /// Write the output to FILE instead of standard output (any command).
+    #[arg(short = 'o', long = "output", value_name = "FILE", global = true)]
+    pub output: Option<PathBuf>,
+    /// Colour in text output: auto (a terminal, unless NO_COLOR is set;
+    /// CLICOLOR_FORCE forces it), always or never.
+    #[arg(long, value_enum, default_value_t = ColorWhen::Auto, global = true)]
+    pub color: ColorWhen,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ColorWhen {
+    Auto,
+    Always,
+    Never,
 }
 
 #[derive(Subcommand, Debug)]
@@ -44,6 +58,15 @@ pub enum Command {
     /// (internal) Analyse cores for `triage`: JSON lines on stdin and stdout.
     #[command(hide = true)]
     TriageWorker,
+    /// Print a shell completion script (e.g. `mutexdiag completions bash >
+    /// /etc/bash_completion.d/mutexdiag`).
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff; docs/mutexdiag.1 is this output).
+    Man,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -113,8 +136,9 @@ pub struct CoreArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
-    /// Refuse compressed cores that expand past this many bytes (suffixes K, M, G, T).
-    /// Default: the lesser of 64 GiB and the free space where they expand.
+    /// Refuse compressed cores that expand past this many bytes: 1073741824, 64G,
+    /// 64GB, 64GiB, 1.5G, 512 MiB (K, M, G, T with or without B or iB are all powers
+    /// of 1024). Default: the lesser of 64 GiB and the free space where they expand.
     #[arg(long, value_parser = parse_size)]
     pub max_core_size: Option<u64>,
 }
@@ -126,26 +150,36 @@ pub enum Format {
     Markdown,
 }
 
-/// Parse "123", "64G", "512M", "1T".
+/// Parse a size: "123", "64G", "64GB", "1.5GiB", "512 MiB" (units are powers of 1024).
 pub fn parse_size(s: &str) -> Result<u64, String> {
-    let s = s.trim();
-    let (num, mul) = match s.char_indices().last() {
-        Some((i, c)) if c.is_ascii_alphabetic() => {
-            let m: u64 = match c.to_ascii_uppercase() {
-                'K' => 1 << 10,
-                'M' => 1 << 20,
-                'G' => 1 << 30,
-                'T' => 1 << 40,
-                _ => return Err(format!("unknown size suffix {c:?} (use K, M, G or T)")),
-            };
-            (&s[..i], m)
+    parse_size::Config::new()
+        .with_binary()
+        .parse_size(s.trim())
+        .map_err(|e| format!("{s:?} is not a size ({e}; e.g. 512M, 64G, 1.5GiB)"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_size;
+
+    #[test]
+    fn sizes() {
+        let g = 1u64 << 30;
+        for (s, want) in [
+            ("123", 123),
+            ("64G", 64 * g),
+            ("64GB", 64 * g),
+            ("64GiB", 64 * g),
+            ("64 GiB", 64 * g),
+            ("1.5GiB", 3 * g / 2),
+            ("512M", 512 << 20),
+            ("1T", 1 << 40),
+            ("2k", 2048),
+        ] {
+            assert_eq!(parse_size(s), Ok(want), "{s}");
         }
-        _ => (s, 1),
-    };
-    let n: u64 = num
-        .trim()
-        .parse()
-        .map_err(|_| format!("{s:?} is not a size (e.g. 512M, 64G)"))?;
-    n.checked_mul(mul)
-        .ok_or_else(|| format!("{s:?} is too large"))
+        for bad in ["", "G", "12Q", "-1G", "99999999999T"] {
+            assert!(parse_size(bad).is_err(), "{bad}");
+        }
+    }
 }

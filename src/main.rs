@@ -2,11 +2,13 @@
 
 mod cli;
 mod triage_cmd;
+mod output;
 
-use std::io::Write;
+use std::ffi::OsString;
+use std::path::Path;
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 
 use cli::{AnalyzeArgs, Cli, Command, CoreArgs, Format, Scan};
 use mutexdiag::analysis::{self, findings};
@@ -14,22 +16,33 @@ use mutexdiag::input::InputOptions;
 use mutexdiag::mutex::declared::DeclaredLayout;
 use mutexdiag::mutex::discover::ScanScope;
 use mutexdiag::report::markdown;
+use mutexdiag::report::model::WarningModel;
 use mutexdiag::report::text;
+use output::Output;
+
+/// What a command produced: the document, the warnings that go to stderr (text
+/// mode), and the exit status.
+struct Rendered {
+    text: String,
+    warnings: Vec<WarningModel>,
+    code: u8,
+}
+
+impl Rendered {
+    fn ok(text: String) -> Self {
+        Self {
+            text,
+            warnings: Vec::new(),
+            code: 0,
+        }
+    }
+}
 
 fn input_options(a: &CoreArgs) -> InputOptions {
     InputOptions {
         max_core_size: a.max_core_size,
         temp_dir: None,
     }
-}
-
-fn emit(s: &str) -> ExitCode {
-    let mut out = std::io::stdout().lock();
-    if out.write_all(s.as_bytes()).is_err() {
-        // Broken pipe (e.g. `| head`): not an analysis failure.
-        return ExitCode::SUCCESS;
-    }
-    ExitCode::SUCCESS
 }
 
 fn json<T: serde::Serialize>(v: &T) -> String {
@@ -42,36 +55,136 @@ fn json<T: serde::Serialize>(v: &T) -> String {
     }
 }
 
-fn fail(e: &mutexdiag::Error) -> ExitCode {
-    eprintln!("mutexdiag: {e}");
-    ExitCode::from(2)
+/// The subcommand names (from the clap definition, so new ones count) and the
+/// options that take a value (so `mutexdiag --format json CORE` finds CORE).
+fn grammar() -> (Vec<String>, Vec<String>) {
+    let cmd = Cli::command();
+    let mut names: Vec<String> = vec!["help".into()];
+    let mut valued: Vec<String> = Vec::new();
+    let mut add_args = |c: &clap::Command| {
+        for a in c.get_arguments() {
+            if a.get_action().takes_values() && !a.is_positional() {
+                if let Some(l) = a.get_long() {
+                    valued.push(format!("--{l}"));
+                }
+                if let Some(s) = a.get_short() {
+                    valued.push(format!("-{s}"));
+                }
+            }
+        }
+    };
+    add_args(&cmd);
+    for sc in cmd.get_subcommands() {
+        names.push(sc.get_name().to_string());
+        names.extend(sc.get_all_aliases().map(str::to_string));
+        add_args(sc);
+    }
+    (names, valued)
 }
 
-const SUBCOMMANDS: &[&str] = &[
-    "analyze",
-    "maps",
-    "threads",
-    "explain",
-    "triage",
-    "triage-worker",
-    "help",
-];
-
-/// `mutexdiag CORE ...` means `mutexdiag analyze CORE ...`.
-fn args() -> Vec<std::ffi::OsString> {
-    let mut v: Vec<std::ffi::OsString> = std::env::args_os().collect();
-    if let Some(first) = v.get(1) {
-        let s = first.to_string_lossy();
-        if !s.starts_with('-') && !SUBCOMMANDS.contains(&s.as_ref()) {
-            v.insert(1, "analyze".into());
+/// `mutexdiag [OPTIONS] CORE [OPTIONS]` means `mutexdiag analyze ...`. The first
+/// operand that is not an option's value decides: a subcommand, or a core. A word
+/// that is no file but looks like a subcommand (`thread`) is a typo, not a core.
+fn args(mut v: Vec<OsString>) -> Result<Vec<OsString>, String> {
+    let (names, valued) = grammar();
+    let mut i = 1;
+    let mut first = None;
+    while i < v.len() {
+        let s = v[i].to_string_lossy().into_owned();
+        if s == "--" {
+            first = (i + 1 < v.len()).then_some(i + 1);
+            break;
+        }
+        if s.starts_with('-') && s != "-" {
+            if !s.contains('=') && valued.contains(&s) {
+                i += 1;
+            }
+            i += 1;
+            continue;
+        }
+        first = Some(i);
+        break;
+    }
+    let Some(i) = first else { return Ok(v) };
+    let word = v[i].to_string_lossy().into_owned();
+    if names.contains(&word) {
+        return Ok(v);
+    }
+    if word != "-" && !Path::new(&word).exists() {
+        let close: Vec<&String> = names
+            .iter()
+            .filter(|n| {
+                *n != "help"
+                    && (strsim::damerau_levenshtein(n, &word) <= 2
+                        || (word.len() >= 3 && n.starts_with(&word)))
+            })
+            .collect();
+        if let Some(n) = close.first() {
+            return Err(format!(
+                "{word:?} is neither a command nor a core file; did you mean `mutexdiag {n}`? \
+                 (commands: {}; `mutexdiag CORE` analyses CORE)",
+                names
+                    .iter()
+                    .filter(|n| *n != "help")
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
         }
     }
-    v
+    v.insert(1, "analyze".into());
+    Ok(v)
 }
 
-fn color_wanted() -> bool {
-    use std::io::IsTerminal;
-    std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stdout().is_terminal()
+/// A file option must name a readable file: say whether it is missing or
+/// unreadable.
+fn check_file(flag: &str, p: &Path) -> Result<(), String> {
+    let shown = p.display();
+    match std::fs::metadata(p) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            Err(format!("{flag} {shown}: not found (no such file)"))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => Err(format!(
+            "{flag} {shown}: permission denied (a folder on the way cannot be searched)"
+        )),
+        Err(e) => Err(format!("{flag} {shown}: {e}")),
+        Ok(m) if m.is_dir() => Err(format!("{flag} {shown}: is a directory, not a file")),
+        Ok(_) => match std::fs::File::open(p) {
+            Ok(_) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => Err(format!(
+                "{flag} {shown}: permission denied (the file exists but cannot be read)"
+            )),
+            Err(e) => Err(format!("{flag} {shown}: cannot be read: {e}")),
+        },
+    }
+}
+
+/// A folder option must name an existing folder.
+fn check_dir(flag: &str, p: &Path) -> Result<(), String> {
+    let shown = p.display();
+    match std::fs::metadata(p) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            Err(format!("{flag} {shown}: no such directory"))
+        }
+        Err(e) => Err(format!("{flag} {shown}: {e}")),
+        Ok(m) if !m.is_dir() => Err(format!("{flag} {shown}: not a directory")),
+        Ok(_) => Ok(()),
+    }
+}
+
+fn check_symbol_options(
+    binary: Option<&Path>,
+    sysroot: &Path,
+    debug_dirs: &[std::path::PathBuf],
+) -> Result<(), String> {
+    if let Some(b) = binary {
+        check_file("--binary", b)?;
+    }
+    check_dir("--sysroot", sysroot)?;
+    for d in debug_dirs {
+        check_dir("--debug-dir", d)?;
+    }
+    Ok(())
 }
 
 /// `--layout` values: one built-in name, and any number of declared layout files
@@ -80,10 +193,19 @@ fn layouts(a: &AnalyzeArgs) -> Result<(Option<String>, Vec<DeclaredLayout>), Str
     let mut name = None;
     let mut declared = Vec::new();
     for v in &a.layouts {
-        let p = std::path::Path::new(v);
+        let p = Path::new(v);
         if v.ends_with(".toml") || p.is_file() {
             declared.push(DeclaredLayout::load(p).map_err(|e| e.to_string())?);
-        } else if name.replace(v.clone()).is_some() {
+            continue;
+        }
+        let known = mutexdiag::mutex::select::builtin_names();
+        if !known.iter().any(|k| k == v) {
+            return Err(format!(
+                "--layout {v}: unknown layout; valid names: {} (or a declared layout, FILE.toml)",
+                known.join(", ")
+            ));
+        }
+        if name.replace(v.clone()).is_some() {
             return Err(format!(
                 "--layout {v}: only one built-in layout can be forced (declared layouts are TOML files)"
             ));
@@ -92,14 +214,12 @@ fn layouts(a: &AnalyzeArgs) -> Result<(Option<String>, Vec<DeclaredLayout>), Str
     Ok((name, declared))
 }
 
-fn analyze(a: &AnalyzeArgs) -> ExitCode {
-    let (layout, declared_layouts) = match layouts(a) {
-        Ok(x) => x,
-        Err(e) => {
-            eprintln!("mutexdiag: {e}");
-            return ExitCode::from(2);
-        }
-    };
+fn analyze(a: &AnalyzeArgs, color: bool, width: usize) -> Result<Rendered, String> {
+    let (layout, declared_layouts) = layouts(a)?;
+    check_symbol_options(a.binary.as_deref(), &a.sysroot, &a.debug_dirs)?;
+    for p in &a.peers {
+        check_file("--peer", p)?;
+    }
     let opts = analysis::Options {
         input: input_options(&a.core),
         binary: a.binary.clone(),
@@ -114,25 +234,25 @@ fn analyze(a: &AnalyzeArgs) -> ExitCode {
         peers: a.peers.clone(),
         declared_layouts,
     };
-    match analysis::analyze(&a.core.core, &opts) {
-        Ok(r) => {
-            let s = match a.core.format {
-                Format::Json => json(&r),
-                Format::Markdown => markdown::report(&r),
-                Format::Text => text::report(&r, color_wanted()),
-            };
-            emit(&s);
-            if r.has_errors() {
-                ExitCode::from(1)
-            } else {
-                ExitCode::SUCCESS
-            }
+    let mut r = analysis::analyze(&a.core.core, &opts).map_err(|e| e.to_string())?;
+    let code = if r.has_errors() { 1 } else { 0 };
+    let mut warnings = Vec::new();
+    let text = match a.core.format {
+        Format::Json => json(&r),
+        Format::Markdown => markdown::report(&r),
+        Format::Text => {
+            warnings = std::mem::take(&mut r.warnings);
+            text::report_width(&r, color, width)
         }
-        Err(e) => fail(&e),
-    }
+    };
+    Ok(Rendered {
+        text,
+        warnings,
+        code,
+    })
 }
 
-fn explain(code: Option<&str>) -> ExitCode {
+fn explain(code: Option<&str>) -> Result<Rendered, String> {
     match code {
         None => {
             let mut s = String::from("Finding codes (mutexdiag explain CODE for details):\n");
@@ -144,64 +264,129 @@ fn explain(code: Option<&str>) -> ExitCode {
                     c.title
                 ));
             }
-            emit(&s)
+            Ok(Rendered::ok(s))
         }
         Some(code) => match findings::lookup(code) {
-            Some(c) => emit(&format!(
+            Some(c) => Ok(Rendered::ok(format!(
                 "{} ({})\n{}\n\n{}\nFix:\n{}",
                 c.code,
                 format!("{:?}", c.severity).to_lowercase(),
                 c.title,
                 text::wrap(c.explanation, 100, "  "),
                 text::wrap(c.fix, 100, "  ")
+            ))),
+            None => Err(format!(
+                "unknown finding code {code:?}; `mutexdiag explain` lists them"
             )),
-            None => {
-                eprintln!(
-                    "mutexdiag: unknown finding code {code:?}; `mutexdiag explain` lists them"
-                );
-                ExitCode::from(2)
-            }
         },
     }
 }
 
-fn main() -> ExitCode {
-    let cli = Cli::parse_from(args());
-    // A plain core that shrinks while mapped: say so instead of dying silently.
-    mutexdiag::guard::install_sigbus_handler();
-    match cli.command {
-        Command::Analyze(a) => analyze(&a),
-        Command::Explain { code } => explain(code.as_deref()),
-        Command::Triage(t) => triage_cmd::triage(&t),
-        Command::TriageWorker => triage_cmd::worker(),
-        Command::Maps(a) => match mutexdiag::maps(&a.core, &input_options(&a)) {
-            Ok(doc) => emit(&match a.format {
-                Format::Json => json(&doc),
-                _ => text::maps(&doc),
-            }),
-            Err(e) => fail(&e),
-        },
-        Command::Threads(t) => {
-            let a = &t.core;
-            let bt = t.backtrace.then(|| mutexdiag::BacktraceOptions {
-                symbols: mutexdiag::symbols::SymbolOptions::new(
-                    t.binary.clone(),
-                    t.sysroot.clone(),
-                    t.debug_dirs.clone(),
-                ),
-                detail: if t.plain {
-                    mutexdiag::symbols::Detail::SYMTAB
-                } else {
-                    mutexdiag::symbols::Detail::FULL
-                },
-            });
-            match mutexdiag::threads_with(&a.core, &input_options(a), bt.as_ref()) {
-                Ok(doc) => emit(&match a.format {
-                    Format::Json => json(&doc),
-                    _ => text::threads(&doc),
-                }),
-                Err(e) => fail(&e),
+fn maps(a: &CoreArgs) -> Result<Rendered, String> {
+    let mut doc = mutexdiag::maps(&a.core, &input_options(a)).map_err(|e| e.to_string())?;
+    Ok(match a.format {
+        Format::Json => Rendered::ok(json(&doc)),
+        Format::Markdown => Rendered::ok(markdown::maps(&doc)),
+        Format::Text => {
+            let warnings = std::mem::take(&mut doc.warnings);
+            Rendered {
+                text: text::maps(&doc),
+                warnings,
+                code: 0,
             }
         }
+    })
+}
+
+fn threads(t: &cli::ThreadsArgs, width: usize) -> Result<Rendered, String> {
+    let a = &t.core;
+    if t.backtrace {
+        check_symbol_options(t.binary.as_deref(), &t.sysroot, &t.debug_dirs)?;
     }
+    let bt = t.backtrace.then(|| mutexdiag::BacktraceOptions {
+        symbols: mutexdiag::symbols::SymbolOptions::new(
+            t.binary.clone(),
+            t.sysroot.clone(),
+            t.debug_dirs.clone(),
+        ),
+        detail: if t.plain {
+            mutexdiag::symbols::Detail::SYMTAB
+        } else {
+            mutexdiag::symbols::Detail::FULL
+        },
+    });
+    let mut doc = mutexdiag::threads_with(&a.core, &input_options(a), bt.as_ref())
+        .map_err(|e| e.to_string())?;
+    Ok(match a.format {
+        Format::Json => Rendered::ok(json(&doc)),
+        Format::Markdown => Rendered::ok(markdown::threads(&doc)),
+        Format::Text => {
+            let warnings = std::mem::take(&mut doc.warnings);
+            Rendered {
+                text: text::threads_width(&doc, width),
+                warnings,
+                code: 0,
+            }
+        }
+    })
+}
+
+fn main() -> ExitCode {
+    let argv = match args(std::env::args_os().collect()) {
+        Ok(v) => v,
+        Err(e) => {
+            eprintln!("mutexdiag: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let cli = Cli::parse_from(argv);
+    // A plain core that shrinks while mapped: say so instead of dying silently.
+    mutexdiag::guard::install_sigbus_handler();
+    // Triage streams its own output (records as cores finish).
+    match &cli.command {
+        Command::Triage(t) => return triage_cmd::triage(t, cli.output.as_deref()),
+        Command::TriageWorker => return triage_cmd::worker(),
+        _ => {}
+    }
+    let mut out = match Output::open(cli.output.as_deref(), cli.color) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("mutexdiag: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let result = match &cli.command {
+        Command::Analyze(a) => analyze(a, out.color, out.width),
+        Command::Explain { code } => explain(code.as_deref()),
+        Command::Maps(a) => maps(a),
+        Command::Threads(t) => threads(t, out.width),
+        Command::Triage(_) | Command::TriageWorker => Ok(Rendered::ok(String::new())),
+        Command::Completions { shell } => {
+            let mut buf = Vec::new();
+            clap_complete::generate(*shell, &mut Cli::command(), "mutexdiag", &mut buf);
+            Ok(Rendered::ok(String::from_utf8_lossy(&buf).into_owned()))
+        }
+        Command::Man => {
+            let mut buf = Vec::new();
+            clap_mangen::Man::new(Cli::command())
+                .render(&mut buf)
+                .map_err(|e| format!("cannot render the manual page: {e}"))
+                .map(|()| Rendered::ok(String::from_utf8_lossy(&buf).into_owned()))
+        }
+    };
+    let r = match result {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("mutexdiag: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if let Err(e) = out.write_str(&r.text).and_then(|()| out.finish()) {
+        eprintln!("mutexdiag: {e}");
+        return ExitCode::from(2);
+    }
+    for w in &r.warnings {
+        eprintln!("mutexdiag: warning: {}", w.message);
+    }
+    ExitCode::from(r.code)
 }

@@ -36,9 +36,6 @@ pub struct TriageArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = TriageFormat::Text)]
     pub format: TriageFormat,
-    /// Write the output to FILE instead of stdout.
-    #[arg(short = 'o', long = "output")]
-    pub output: Option<PathBuf>,
     /// Analyser processes (default: the available CPUs).
     #[arg(short = 'j', long = "jobs")]
     pub jobs: Option<usize>,
@@ -137,7 +134,7 @@ fn shard(a: &TriageArgs) -> Result<Option<Shard>, String> {
     Ok(None)
 }
 
-fn open_output(o: &Option<PathBuf>) -> std::io::Result<Box<dyn Write>> {
+fn open_output(o: Option<&std::path::Path>) -> std::io::Result<Box<dyn Write>> {
     Ok(match o {
         Some(p) => Box::new(std::io::BufWriter::new(std::fs::File::create(p)?)),
         None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
@@ -156,7 +153,7 @@ fn term_width() -> usize {
         })
 }
 
-pub fn triage(a: &TriageArgs) -> ExitCode {
+pub fn triage(a: &TriageArgs, output: Option<&std::path::Path>) -> ExitCode {
     let fail = |m: String| {
         eprintln!("mutexdiag triage: {m}");
         ExitCode::from(2)
@@ -223,7 +220,7 @@ pub fn triage(a: &TriageArgs) -> ExitCode {
         },
         shard,
     };
-    let mut out = match open_output(&a.output) {
+    let mut out = match open_output(output) {
         Ok(o) => o,
         Err(e) => {
             return fail(format!(
@@ -281,7 +278,7 @@ pub fn triage(a: &TriageArgs) -> ExitCode {
         TriageFormat::Json => serde_json::to_writer_pretty(&mut out, &doc)
             .map_err(std::io::Error::other)
             .and_then(|_| writeln!(out)),
-        TriageFormat::Text => render::text(&doc, &mut out, term_width(), false),
+        TriageFormat::Text => render::text(&doc, &mut out, term_width(output.is_some()), false),
         TriageFormat::Csv => render::csv(&doc, &mut out),
         TriageFormat::Markdown => render::markdown(&doc, &mut out),
         TriageFormat::Html => render::html(&doc, &mut out),

@@ -1,6 +1,8 @@
 //! Backtraces of every thread of every fixture core, compared with gdb's
 //! `thread apply all bt` on the same core (the `gdb.<role>.txt` oracles, made when
-//! the fixtures were generated, and gdb run live when it is installed).
+//! the fixtures were generated, and gdb run live when it is installed). Both use the
+//! C library bundled in `fixtures/sysroot/` (the exact libc and debug files of the
+//! cores), not this machine's.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -11,6 +13,9 @@ use mutexdiag::mappings;
 use mutexdiag::memory::AddressSpace;
 use mutexdiag::symbols::unwind::{self, Backtrace};
 use mutexdiag::symbols::{BuildIdStatus, Detail, Modules, SymbolOptions};
+
+#[path = "support/sysroot.rs"]
+mod sysroot;
 
 fn fixtures() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures")
@@ -129,7 +134,7 @@ fn backtraces(case: &Case) -> (Vec<Backtrace>, Vec<String>) {
     let maps = mappings::build(&core);
     let opts = SymbolOptions {
         binary: Some(dir.join("app")),
-        sysroot: PathBuf::from("/"),
+        sysroot: sysroot::sysroot().to_path_buf(),
         debug_dirs: vec![],
         debuginfod_cache: None,
     };
@@ -139,10 +144,10 @@ fn backtraces(case: &Case) -> (Vec<Backtrace>, Vec<String>) {
         if m.status != BuildIdStatus::Match && m.status != BuildIdStatus::NoBuildId {
             problems.push(format!("{}: {:?}", m.name, m.status));
         }
-        // gdb's oracles were made with glibc's debug info (libc6-dbg).
+        // gdb's oracles were made with glibc's debug info (libc6-dbg), bundled.
         if m.name.ends_with("x86_64-linux-gnu/libc.so.6") && !m.has_dwarf() {
             problems.push(format!(
-                "{}: no debug info found (install libc6-dbg)",
+                "{}: no debug info found in fixtures/sysroot (rerun fixtures/make-sysroot.sh)",
                 m.name
             ));
         }
@@ -162,7 +167,7 @@ fn compare(case: &Case, gdb: &BTreeMap<u32, Vec<String>>, failures: &mut Vec<Str
     let (bts, problems) = backtraces(case);
     if !problems.is_empty() {
         failures.push(format!(
-            "{}/{}: the files on this machine are not those of the core: {}",
+            "{}/{}: the bundled files (fixtures/sysroot) are not those of the core: {}",
             case.name,
             case.role,
             problems.join("; ")
@@ -214,7 +219,8 @@ fn function_names_equal_gdb_oracles() {
     );
 }
 
-/// The same comparison with gdb run now, on this machine's files.
+/// The same comparison with gdb run now, given the same bundled sysroot and debug
+/// files (so gdb does not read this machine's libc or /usr/lib/debug either).
 #[test]
 fn function_names_equal_live_gdb() {
     if std::process::Command::new("gdb")
@@ -236,11 +242,17 @@ fn function_names_equal_live_gdb() {
             .args([
                 "-batch",
                 "-nx",
-                "-ex",
-                "set pagination off",
-                "-ex",
-                "thread apply all bt",
+                "-iex",
+                "set debuginfod enabled off",
+                "-iex",
             ])
+            .arg(format!("set sysroot {}", sysroot::sysroot().display()))
+            .arg("-iex")
+            .arg(format!(
+                "set debug-file-directory {}",
+                sysroot::debug_dir().display()
+            ))
+            .args(["-ex", "set pagination off", "-ex", "thread apply all bt"])
             .arg(dir.join("app"))
             .arg(&*core)
             .output()

@@ -1,24 +1,18 @@
 //! Conformance on the shared corpus: 30 real cores from other projects' test suites,
 //! compared by `check-corpus` with oracles made by eu-readelf (not by us).
 
-use std::path::PathBuf;
 use std::process::Command;
 
-fn corpus_dir() -> Option<PathBuf> {
-    let d = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus");
-    d.join("check-corpus").exists().then_some(d)
-}
+#[path = "support/corpus.rs"]
+mod corpus;
 
 #[test]
 fn corpus_maps_and_threads_match_oracles() {
-    let Some(dir) = corpus_dir() else {
-        if std::env::var_os("MUTEXDIAG_NO_CORPUS").is_some() {
-            eprintln!("shared corpus absent and MUTEXDIAG_NO_CORPUS set: not checked");
-            return;
-        }
-        panic!(
-            "../shared/corpus/check-corpus not found (set MUTEXDIAG_NO_CORPUS=1 to run without it)"
-        );
+    let Some(dir) = corpus::corpus_dir(
+        "corpus::corpus_maps_and_threads_match_oracles",
+        "check-corpus",
+    ) else {
+        return;
     };
     let out = Command::new("python3")
         .arg(dir.join("check-corpus"))

@@ -11,6 +11,8 @@
 
 #[path = "support/fixtures.rs"]
 mod fx;
+#[path = "support/sysroot.rs"]
+mod sysroot;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Debug;

@@ -63,7 +63,7 @@ fn netbsd_many_lwps_is_not_quadratic() {
         notes.extend_from_slice(&0u32.to_le_bytes());
         notes.extend_from_slice(&35u32.to_le_bytes()); // PT_GETFPREGS: no registers
         notes.extend_from_slice(owner.as_bytes());
-        while notes.len() % 4 != 0 {
+        while !notes.len().is_multiple_of(4) {
             notes.push(0);
         }
     }

@@ -338,7 +338,7 @@ fn dense_core(nseg: usize, nfile: usize, nthreads: usize) -> Vec<u8> {
         out.extend_from_slice(&t.to_le_bytes());
         out.extend_from_slice(b"CORE\0\0\0\0");
         out.extend_from_slice(desc);
-        while out.len() % 4 != 0 {
+        while !out.len().is_multiple_of(4) {
             out.push(0);
         }
     };

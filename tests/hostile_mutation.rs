@@ -531,7 +531,7 @@ fn mutation_sweep() {
             let data = &tc.data;
             // The whole analysis on one mutation in three (and on every one that is
             // not a plain bit flip), to keep the sweep within CI's time.
-            let whole = count % 3 == 0 || !mu.what.contains(" bit ");
+            let whole = count.is_multiple_of(3) || !mu.what.contains(" bit ");
             let r = std::panic::catch_unwind(|| analyse(data, &mutexes, whole));
             STARTED.store(0, Ordering::Relaxed);
             let dt = t0.elapsed();

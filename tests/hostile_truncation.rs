@@ -208,7 +208,7 @@ fn check_cut(
     }
     // Everything downstream (mappings, models, the analysis, rendering) on the cuts that change
     // what the notes say, and on one page cut in 16 beyond them.
-    if phdr_cut || note_cut || cut % (16 * 4096) == 0 {
+    if phdr_cut || note_cut || cut.is_multiple_of(16 * 4096) {
         mutexdiag::fuzzing::exercise(&core);
         mutexdiag::fuzzing::analyze(&core, ScanScope::Shared);
     }
@@ -278,13 +278,14 @@ fn binary_reports_truncation() {
     for cmd in ["maps", "threads"] {
         let r = run_bin(&[cmd.as_ref(), f.as_os_str()], &[], Duration::from_secs(20));
         assert_eq!(r.code, Some(0), "{cmd}: {r:?}");
+        // Text mode: warnings go to stderr.
         assert!(
-            r.stdout
+            r.stderr
                 .contains(&format!("warning: the core is truncated: {segs} of "))
-                && r.stdout
+                && r.stderr
                     .contains(&format!("({absent} bytes absent, from address")),
             "{cmd}: {}",
-            r.stdout
+            r.stderr
         );
     }
     // `maps` marks what was lost.
@@ -318,11 +319,11 @@ fn binary_reports_truncation() {
     );
     assert_eq!(r.code, Some(0), "{r:?}");
     assert!(
-        r.stdout.contains("warning: note segment 0 declares")
-            && r.stdout.contains("the file holds")
-            && r.stdout.contains("the notes after it are lost"),
+        r.stderr.contains("warning: note segment 0 declares")
+            && r.stderr.contains("the file holds")
+            && r.stderr.contains("the notes after it are lost"),
         "{}",
-        r.stdout
+        r.stderr
     );
 
     // Cut inside the ELF header: nothing to analyse, exit 2, the file is named.

@@ -6,6 +6,9 @@ use std::path::PathBuf;
 use mutexdiag::analysis::{Options, analyze};
 use mutexdiag::report::model::Report;
 
+#[path = "support/corpus.rs"]
+mod corpus;
+
 fn assert_send<T: Send>() {}
 fn assert_sync<T: Sync>() {}
 
@@ -106,15 +109,13 @@ fn file_backing_serves_undumped_text() {
 /// this process never had (the Go 1.9 corpus core: "TID 1") is not reported.
 #[test]
 fn private_scan_hits_need_a_possible_owner() {
-    let corpus = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/corpus/cores/godebug-go1.9-core.zst");
-    if !corpus.exists() {
-        assert!(
-            std::env::var_os("MUTEXDIAG_NO_CORPUS").is_some(),
-            "shared corpus missing"
-        );
+    let Some(dir) = corpus::corpus_dir(
+        "library::private_scan_hits_need_a_possible_owner",
+        "cores/godebug-go1.9-core.zst",
+    ) else {
         return;
-    }
+    };
+    let corpus = dir.join("cores/godebug-go1.9-core.zst");
     let opts = Options {
         scan: mutexdiag::mutex::discover::ScanScope::All,
         ..Options::default()

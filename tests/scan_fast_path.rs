@@ -6,6 +6,8 @@
 
 #[path = "support/cores.rs"]
 mod cores;
+#[path = "support/corpus.rs"]
+mod corpus;
 
 use mutexdiag::coredump::Core;
 use mutexdiag::mappings;
@@ -120,7 +122,11 @@ fn fast_scan_equals_plain_scan_on_fixture_cores() {
 #[test]
 fn fast_scan_equals_plain_scan_on_corpus_cores() {
     let mut tally = Tally::default();
-    for (id, path) in cores::corpus() {
+    let Some(corpus) = cores::corpus("scan_fast_path::fast_scan_equals_plain_scan_on_corpus_cores")
+    else {
+        return;
+    };
+    for (id, path) in corpus {
         let data = cores::load(&path);
         compare(&id, &data, &mut tally);
     }

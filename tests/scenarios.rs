@@ -6,6 +6,9 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+#[path = "support/sysroot.rs"]
+mod sysroot;
+
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
@@ -25,6 +28,8 @@ fn analyze(dir: &Path, scenario: &str, role: &str) -> (i32, serde_json::Value) {
         .arg(&core)
         .arg("--binary")
         .arg(root().join(format!("fixtures/{scenario}/app")))
+        .arg("--sysroot")
+        .arg(sysroot::sysroot())
         .args(["--format", "json"])
         .output()
         .expect("run mutexdiag");
@@ -318,6 +323,8 @@ fn wrong_binary_is_reported() {
             .arg(&core)
             .arg("--binary")
             .arg(root().join(bin))
+            .arg("--sysroot")
+            .arg(sysroot::sysroot())
             .args(["--format", "json"])
             .output()
             .expect("run");

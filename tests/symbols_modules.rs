@@ -7,6 +7,9 @@ use mutexdiag::input::InputOptions;
 use mutexdiag::mappings;
 use mutexdiag::symbols::{BuildIdStatus, ModuleKind, Modules, SymbolOptions};
 
+#[path = "support/sysroot.rs"]
+mod sysroot;
+
 fn fixture(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("fixtures")
@@ -32,10 +35,11 @@ fn load(name: &str, role: &str, opts: &SymbolOptions) -> (CoreFile, Modules) {
     (f, m)
 }
 
+/// The fixture's binary, and the C library of the cores bundled in fixtures/sysroot.
 fn opts(name: &str) -> SymbolOptions {
     SymbolOptions {
         binary: Some(fixture(name).join("app")),
-        sysroot: PathBuf::from("/"),
+        sysroot: sysroot::sysroot().to_path_buf(),
         debug_dirs: vec![],
         debuginfod_cache: None,
     }
@@ -94,7 +98,7 @@ fn libc_symbols_with_debug_info() {
     let libc = m.iter().find(|x| x.name.ends_with("/libc.so.6")).unwrap();
     if libc.status != BuildIdStatus::Match {
         panic!(
-            "this machine's libc is not the one in the fixture core: {:?}",
+            "the bundled libc (fixtures/sysroot) is not the one in the fixture core: {:?}",
             m.warnings()
         );
     }

@@ -227,7 +227,9 @@ fn fast_filters(layout: &dyn Layout) -> Option<Vec<WordFilter>> {
         return None;
     }
     let inside = |f: &WordFilter| {
-        f.offset % 4 == 0 && f.min <= f.max && f.offset.checked_add(4).is_some_and(|e| e <= size)
+        f.offset.is_multiple_of(4)
+            && f.min <= f.max
+            && f.offset.checked_add(4).is_some_and(|e| e <= size)
     };
     let mut v: Vec<WordFilter> = layout.scan_filters().into_iter().filter(inside).collect();
     // The tight pass reads `align` bytes per position from the first filter's word on:

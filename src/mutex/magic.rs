@@ -77,7 +77,7 @@ pub fn for_each_aligned(
             let Some(lock) = vaddr.checked_add(p as u64).and_then(|a| a.checked_sub(off)) else {
                 continue;
             };
-            if lock % align != 0 {
+            if !lock.is_multiple_of(align) {
                 continue;
             }
             stats.aligned_hits += 1;

@@ -101,7 +101,7 @@ impl Layout for Musl {
             let ptr = if self.size == 40 { 8 } else { 4 };
             let linked = |off: usize| {
                 b.word(off, ptr)
-                    .is_some_and(|p| p != 0 && p % ptr as u64 == 0)
+                    .is_some_and(|p| p != 0 && p.is_multiple_of(ptr as u64))
             };
             tid != 0
                 && tid < super::glibc::PID_MAX_LIMIT

@@ -405,7 +405,7 @@ pub fn structurally_valid(isa: Isa, r: &Raw) -> bool {
         return false;
     }
     let owner = r.owner(isa);
-    if owner % 4 != 0 {
+    if !owner.is_multiple_of(4) {
         return false;
     }
     if r.mtype & (USYNC_PROCESS | USYNC_PROCESS_ROBUST) == 0
@@ -529,7 +529,7 @@ pub fn decode_raw(layout: &str, isa: Isa, r: &Raw) -> Decoded {
             r.owner64
         ));
     }
-    if owner != 0 && owner % 4 != 0 {
+    if owner != 0 && !owner.is_multiple_of(4) {
         anomalies.push(format!(
             "mutex_owner = {owner:#x} is not aligned: not a ulwp_t address"
         ));

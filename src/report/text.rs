@@ -1,15 +1,66 @@
-//! Plain-text tables (comfy-table), readable at 100 columns.
+//! Plain-text tables (comfy-table), laid out for a given width (100 columns by
+//! default; the CLI passes the terminal's). Colour codes never count as width.
 
 use comfy_table::{Cell, ContentArrangement, Table, presets};
 
 use super::model::{MapsDoc, ThreadsDoc, WarningModel};
 
 /// A table in the style of every text output, with this header.
+/// The default width of text output.
+pub const WIDTH: usize = 100;
 pub fn table(header: &[&str]) -> Table {
+    table_width(header, WIDTH)
+}
+
+/// A table as text for `width` columns: as laid out when it fits; squeezed by
+/// comfy-table at 100 columns or more; narrower, one record per row
+/// (`header: value`, wrapped at word boundaries) so that no word is broken.
+pub fn render(t: &mut Table, width: usize) -> String {
+    t.set_content_arrangement(ContentArrangement::Disabled);
+    let natural = t.to_string();
+    let fits = natural.lines().all(|l| visible_width(l) <= width);
+    if fits {
+        return format!("{natural}\n");
+    }
+    if width >= WIDTH {
+        t.set_content_arrangement(ContentArrangement::Dynamic)
+            .set_width(u16::try_from(width).unwrap_or(u16::MAX));
+        return format!("{t}\n");
+    }
+    let names: Vec<String> = t
+        .header()
+        .map(|h| h.cell_iter().map(|c| c.content()).collect())
+        .unwrap_or_default();
+    let label = names.iter().map(|n| visible_width(n)).max().unwrap_or(0);
+    let rule = "─".repeat(width.min(60));
+    let mut out = format!("{rule}\n");
+    for row in t.row_iter() {
+        for (i, c) in row.cell_iter().enumerate() {
+            let text = c.content().replace('\n', " ");
+            if text.trim().is_empty() {
+                continue;
+            }
+            let name = names.get(i).map(String::as_str).unwrap_or("");
+            let first = if name.is_empty() {
+                format!(" {name:>label$}  ")
+            } else {
+                format!(" {name:>label$}: ")
+            };
+            let rest = " ".repeat(label + 3);
+            out.push_str(&wrap_hanging(&text, width, &first, &rest));
+        }
+        out.push_str(&rule);
+        out.push('\n');
+    }
+    out
+}
+
+/// A table laid out for `width` columns.
+pub fn table_width(header: &[&str], width: usize) -> Table {
     let mut t = Table::new();
     t.load_style(presets::UTF8_HORIZONTAL_ONLY)
         .set_content_arrangement(ContentArrangement::Dynamic)
-        .set_width(100)
+        .set_width(u16::try_from(width).unwrap_or(u16::MAX))
         .set_header(header.iter().map(Cell::new));
     t
 }
@@ -113,6 +164,11 @@ pub fn maps(doc: &MapsDoc) -> String {
 
 /// The `threads` command's text.
 pub fn threads(doc: &ThreadsDoc) -> String {
+    threads_width(doc, WIDTH)
+}
+
+/// `threads` laid out for `width` columns.
+pub fn threads_width(doc: &ThreadsDoc, width: usize) -> String {
     let p = &doc.process;
     let mut out = String::new();
     out.push_str(&format!(
@@ -139,7 +195,10 @@ pub fn threads(doc: &ThreadsDoc) -> String {
                 .unwrap_or_default()
         ));
     }
-    let mut t = table(&["tid", "", "pc", "sp", "thread pointer", "blocked in"]);
+    let mut t = table_width(
+        &["tid", "", "pc", "sp", "thread pointer", "blocked in"],
+        width,
+    );
     for th in &doc.threads {
         let blocked = blocked_in(th);
         t.add_row(vec![
@@ -155,7 +214,7 @@ pub fn threads(doc: &ThreadsDoc) -> String {
             blocked,
         ]);
     }
-    out.push_str(&format!("{t}\n"));
+    out.push_str(&render(&mut t, width));
     for th in &doc.threads {
         if let Some(frames) = &th.frames {
             out.push_str(&format!(
@@ -214,6 +273,13 @@ pub fn backtrace(frames: &[crate::report::model::FrameModel]) -> String {
     out
 }
 
+/// Columns `s` takes on a terminal: colour codes take none.
+pub fn visible_width(s: &str) -> usize {
+    anstream::adapter::strip_str(s)
+        .map(|piece| piece.chars().count())
+        .sum()
+}
+
 /// Word-wrap `s` to `width` columns, each line starting with `indent`.
 pub fn wrap(s: &str, width: usize, indent: &str) -> String {
     wrap_hanging(s, width, indent, indent)
@@ -225,8 +291,8 @@ pub fn wrap_hanging(s: &str, width: usize, first: &str, rest: &str) -> String {
     let mut prefix = first;
     let mut line = String::from(prefix);
     for w in s.split_whitespace() {
-        let len = line.chars().count();
-        if len > prefix.chars().count() && len + 1 + w.chars().count() > width {
+        let len = visible_width(&line);
+        if len > visible_width(prefix) && len + 1 + visible_width(w) > width {
             out.push_str(line.trim_end());
             out.push('\n');
             prefix = rest;
@@ -244,9 +310,10 @@ pub fn wrap_hanging(s: &str, width: usize, first: &str, rest: &str) -> String {
     out
 }
 
-fn paint(s: &str, code: &str, color: bool) -> String {
+fn paint(s: &str, fg: anstyle::AnsiColor, color: bool) -> String {
     if color {
-        format!("\x1b[{code}m{s}\x1b[0m")
+        let style = anstyle::Style::new().bold().fg_color(Some(fg.into()));
+        format!("{style}{s}{style:#}")
     } else {
         s.to_string()
     }
@@ -255,14 +322,19 @@ fn paint(s: &str, code: &str, color: bool) -> String {
 fn sev(s: super::model::Severity, color: bool) -> String {
     use super::model::Severity::*;
     match s {
-        Error => paint("ERROR", "1;31", color),
-        Warning => paint("WARNING", "1;33", color),
-        Note => paint("NOTE", "1;36", color),
+        Error => paint("ERROR", anstyle::AnsiColor::Red, color),
+        Warning => paint("WARNING", anstyle::AnsiColor::Yellow, color),
+        Note => paint("NOTE", anstyle::AnsiColor::Cyan, color),
     }
 }
 
 /// The main report: verdicts first, then the tables, then explanations and fixes.
 pub fn report(r: &super::model::Report, color: bool) -> String {
+    report_width(r, color, WIDTH)
+}
+
+/// The main report laid out for `width` columns.
+pub fn report_width(r: &super::model::Report, color: bool, width: usize) -> String {
     use super::model::Severity;
     let mut out = String::new();
     let errors: Vec<_> = r
@@ -273,21 +345,21 @@ pub fn report(r: &super::model::Report, color: bool) -> String {
     for f in &errors {
         out.push_str(&wrap(
             &format!("{} {}: {}", sev(f.severity, color), f.code, f.message),
-            100,
+            width,
             "",
         ));
     }
     if errors.is_empty() {
         out.push_str(&format!(
             "{} no lock error found in this core ({} mutexes examined)\n",
-            paint("OK", "1;32", color),
+            paint("OK", anstyle::AnsiColor::Green, color),
             r.mutexes.len()
         ));
     }
     for f in r.findings.iter().filter(|f| f.severity != Severity::Error) {
         out.push_str(&wrap(
             &format!("{} {}: {}", sev(f.severity, color), f.code, f.message),
-            100,
+            width,
             "",
         ));
     }
@@ -316,11 +388,11 @@ pub fn report(r: &super::model::Report, color: bool) -> String {
                 .unwrap_or_default(),
             if c.truncated { ", TRUNCATED core" } else { "" }
         ),
-        100,
+        width,
         "",
     ));
     if let Some(m) = &c.abort_message {
-        out.push_str(&wrap(&format!("Abort message: {m}"), 100, ""));
+        out.push_str(&wrap(&format!("Abort message: {m}"), width, ""));
     }
 
     // The text report shows the mutexes that matter: held, waited on, named by a
@@ -351,9 +423,12 @@ pub fn report(r: &super::model::Report, color: bool) -> String {
         .collect();
     if !r.mutexes.is_empty() {
         out.push_str("\nMutexes\n");
-        let mut t = table(&[
-            "address", "where", "type", "state", "owner", "waiters", "found by",
-        ]);
+        let mut t = table_width(
+            &[
+                "address", "where", "type", "state", "owner", "waiters", "found by",
+            ],
+            width,
+        );
         if let Some(c) = t.column_mut(0) {
             c.set_constraint(comfy_table::ColumnConstraint::ContentWidth);
         }
@@ -399,11 +474,15 @@ pub fn report(r: &super::model::Report, color: bool) -> String {
                 m.found_by.join(" "),
             ]);
         }
-        out.push_str(&format!("{t}\n"));
+        out.push_str(&render(&mut t, width));
         let hidden = r.mutexes.len() - shown.len();
         if hidden > 0 {
-            out.push_str(&format!(
-                "({hidden} more mutexes, unlocked and unremarkable, are listed in --format json)\n"
+            out.push_str(&wrap(
+                &format!(
+                    "({hidden} more mutexes, unlocked and unremarkable, are listed in --format json)"
+                ),
+                width,
+                "",
             ));
         }
     }
@@ -423,7 +502,7 @@ pub fn report(r: &super::model::Report, color: bool) -> String {
     involved.dedup();
     if !involved.is_empty() {
         out.push_str("\nThreads involved\n");
-        let mut t = table(&["tid", "", "pc", "blocked in"]);
+        let mut t = table_width(&["tid", "", "pc", "blocked in"], width);
         for th in r.threads.iter().filter(|t| involved.contains(&t.tid)) {
             let blocked = blocked_in(th);
             t.add_row(vec![
@@ -437,7 +516,7 @@ pub fn report(r: &super::model::Report, color: bool) -> String {
                 blocked,
             ]);
         }
-        out.push_str(&format!("{t}\n"));
+        out.push_str(&render(&mut t, width));
     }
     // Backtraces of the threads involved (when the files were available).
     let traced: Vec<&super::model::ThreadModel> = r
@@ -467,9 +546,14 @@ pub fn report(r: &super::model::Report, color: bool) -> String {
                         .unwrap_or_default(),
                 };
                 let how = if f.source == "scan" { " [scan]" } else { "" };
-                out.push_str(&format!(
-                    "    #{i:<2} {}{func}{at}{how}\n",
-                    if f.inlined { "(inlined) " } else { "" }
+                out.push_str(&wrap_hanging(
+                    &format!(
+                        "{}{func}{at}{how}",
+                        if f.inlined { "(inlined) " } else { "" }
+                    ),
+                    width,
+                    &format!("    #{i:<2} "),
+                    "          ",
                 ));
             }
             if frames.len() > 16 {
@@ -491,7 +575,7 @@ pub fn report(r: &super::model::Report, color: bool) -> String {
         .collect();
     if !maps.is_empty() {
         out.push_str("\nMappings involved\n");
-        let mut t = table(&["range", "perms", "kind", "dumped", "path"]);
+        let mut t = table_width(&["range", "perms", "kind", "dumped", "path"], width);
         if let Some(c) = t.column_mut(0) {
             c.set_constraint(comfy_table::ColumnConstraint::ContentWidth);
         }
@@ -508,29 +592,29 @@ pub fn report(r: &super::model::Report, color: bool) -> String {
                 m.path.clone().unwrap_or_default(),
             ]);
         }
-        out.push_str(&format!("{t}\n"));
+        out.push_str(&render(&mut t, width));
     }
 
     if !r.findings.is_empty() {
         out.push_str("\nFindings\n");
     }
     for (i, f) in r.findings.iter().enumerate() {
-        out.push_str(&format!(
-            "\n{}. {} {} — {}\n",
-            i + 1,
-            sev(f.severity, color),
-            f.code,
-            f.title
+        out.push('\n');
+        out.push_str(&wrap_hanging(
+            &format!("{} {} — {}", sev(f.severity, color), f.code, f.title),
+            width,
+            &format!("{}. ", i + 1),
+            "   ",
         ));
-        out.push_str(&wrap(&f.message, 100, "   "));
+        out.push_str(&wrap(&f.message, width, "   "));
         if !f.evidence.is_empty() {
             out.push_str("   Evidence:\n");
             for e in &f.evidence {
-                out.push_str(&wrap_hanging(e, 100, "     - ", "       "));
+                out.push_str(&wrap_hanging(e, width, "     - ", "       "));
             }
         }
-        out.push_str(&wrap(&format!("Why: {}", f.explanation), 100, "   "));
-        out.push_str(&wrap(&format!("Fix: {}", f.fix), 100, "   "));
+        out.push_str(&wrap(&format!("Why: {}", f.explanation), width, "   "));
+        out.push_str(&wrap(&format!("Fix: {}", f.fix), width, "   "));
     }
     if !r.warnings.is_empty() {
         out.push('\n');

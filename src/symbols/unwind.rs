@@ -767,15 +767,16 @@ pub fn unwind_raw(
                     r.set(a.sp, sp + w);
                     next = Some((r, ra, FrameSource::FramePointer, false));
                 }
-            } else if has_fp && link_pc == push_at + 1 {
-                if let Some(ra) = mem.word(sp + w) {
-                    let mut r = regs;
-                    if let Some(fp) = mem.word(sp) {
-                        r.set(a.fp, fp);
-                    }
-                    r.set(a.sp, sp + 2 * w);
-                    next = Some((r, ra, FrameSource::FramePointer, false));
+            } else if has_fp
+                && link_pc == push_at + 1
+                && let Some(ra) = mem.word(sp + w)
+            {
+                let mut r = regs;
+                if let Some(fp) = mem.word(sp) {
+                    r.set(a.fp, fp);
                 }
+                r.set(a.sp, sp + 2 * w);
+                next = Some((r, ra, FrameSource::FramePointer, false));
             }
         }
         // 5. Frame pointers.

@@ -58,22 +58,10 @@ pub fn fixtures() -> Vec<Fixture> {
     out
 }
 
-/// The shared corpus's folder, if it is there.
-pub fn corpus_dir() -> Option<PathBuf> {
-    let d = root().join("../shared/corpus");
-    d.join("cores").is_dir().then_some(d)
-}
-
-/// Every corpus core: (id, path), sorted by id. Panics when the corpus is absent,
-/// unless MUTEXDIAG_NO_CORPUS is set (then: none).
-pub fn corpus() -> Vec<(String, PathBuf)> {
-    let Some(dir) = corpus_dir() else {
-        if std::env::var_os("MUTEXDIAG_NO_CORPUS").is_some() {
-            eprintln!("shared corpus absent and MUTEXDIAG_NO_CORPUS set: not checked");
-            return Vec::new();
-        }
-        panic!("../shared/corpus/cores not found (set MUTEXDIAG_NO_CORPUS=1 to run without it)");
-    };
+/// Every corpus core: (id, path), sorted by id. None when the corpus is absent
+/// (after a SKIPPED line naming `test`; a failure if MUTEXDIAG_REQUIRE_CORPUS is set).
+pub fn corpus(test: &str) -> Option<Vec<(String, PathBuf)>> {
+    let dir = crate::corpus::corpus_dir(test, "cores")?;
     let mut out: Vec<(String, PathBuf)> = std::fs::read_dir(dir.join("cores"))
         .expect("corpus cores")
         .map(|e| {
@@ -85,5 +73,5 @@ pub fn corpus() -> Vec<(String, PathBuf)> {
         })
         .collect();
     out.sort();
-    out
+    Some(out)
 }

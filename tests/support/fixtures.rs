@@ -109,7 +109,11 @@ fn prepare() -> All {
         let mut a = Vec::new();
         let mut b = Vec::new();
         for (i, x) in list.into_iter().enumerate() {
-            if i % 2 == 0 { a.push(x) } else { b.push(x) }
+            if i.is_multiple_of(2) {
+                a.push(x)
+            } else {
+                b.push(x)
+            }
         }
         vec![a, b]
     };
@@ -169,10 +173,13 @@ fn prepare_case(tmp: &Path, dir: PathBuf, meta: Value, role: String) -> Case {
         "--format".as_ref(),
         "json".as_ref(),
     ]);
+    // The C library of the cores comes from fixtures/sysroot, not this machine.
     let (analysis, analysis_exit) = run_json(&[
         core.as_os_str(),
         "--binary".as_ref(),
         app.as_os_str(),
+        "--sysroot".as_ref(),
+        crate::sysroot::sysroot().as_os_str(),
         "--scan".as_ref(),
         "all".as_ref(),
         "--format".as_ref(),
