@@ -150,7 +150,7 @@ pub fn signal_model(core: &Core<'_>) -> Option<SignalModel> {
         name,
         code: has_code.then_some(s.code),
         code_name: if has_code {
-            name.and_then(|n| signals::code_name(n, s.code))
+            name.and_then(|n| signals::code_name(core.os, n, s.code))
         } else {
             None
         },
