@@ -146,6 +146,7 @@ const EXPECTED: &[(&str, &str, &[&str], &[&str])] = &[
     ),
     ("abandoned", "main", &["abandoned-lock"], &[]),
     ("robust-dead", "main", &[], &["owner-died"]),
+    ("robust-shm-died", "parent", &[], &["owner-died"]),
     ("self-deadlock", "main", &["self-deadlock"], &[]),
     ("abba", "main", &["deadlock-cycle"], &[]),
     ("corrupt", "main", &[], &["corrupt-mutex"]),
