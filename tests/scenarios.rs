@@ -147,6 +147,8 @@ const EXPECTED: &[(&str, &str, &[&str], &[&str])] = &[
     ("abandoned", "main", &["abandoned-lock"], &[]),
     ("robust-dead", "main", &[], &["owner-died"]),
     ("robust-shm-died", "parent", &[], &["owner-died"]),
+    ("static-glibc", "main", &[], &[]),
+    ("static-glibc-stripped", "main", &[], &[]),
     ("self-deadlock", "main", &["self-deadlock"], &[]),
     ("abba", "main", &["deadlock-cycle"], &[]),
     ("corrupt", "main", &[], &["corrupt-mutex"]),

@@ -222,8 +222,31 @@ pub fn analyze_core(inputs: &Inputs<'_, '_>, opts: &Options, mut warnings: Vec<W
     };
 
     // Layout.
-    let guess: LibcGuess =
-        select::detect_libc(maps, if has_interp(core, maps) { None } else { exe });
+    // A static executable carries its C library's marks: read them from --binary, or
+    // from the executable's first page as the core holds it.
+    let marks = if has_interp(core, maps) {
+        None
+    } else {
+        exe.and_then(|b| select::exe_marks(b, "--binary", true))
+            .or_else(|| {
+                select::exe_head_from_core(core, &space, maps).and_then(|b| {
+                    select::exe_marks(b, "the executable's first page in the core", false)
+                })
+            })
+    };
+    let guess: LibcGuess = select::detect_libc(maps, marks.as_ref());
+    let (guess, decided) = select::decide_by_futex_waits(core, &space, guess);
+    if let Some(msg) = decided {
+        warnings.push(Warning::new("libc-guess", msg));
+    } else if guess.weak && opts.layout.is_none() && core.os == crate::coredump::Os::Linux {
+        warnings.push(Warning::new(
+            "libc-guess",
+            format!(
+                "C library not recognised for sure: {}; no blocked futex wait settles it (use --layout to force one)",
+                guess.evidence
+            ),
+        ));
+    }
     let layout: Option<Box<dyn Layout>> = match &opts.layout {
         Some(name) => match select::builtin(name) {
             Some(l) => Some(l),
