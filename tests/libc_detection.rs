@@ -25,8 +25,10 @@ fn report(scenario: &str, role: &str, with_binary: bool) -> serde_json::Value {
     let mut c = Command::new(env!("CARGO_BIN_EXE_mutexdiag"));
     c.arg(root().join(format!("fixtures/{scenario}/core.{role}.zst")));
     if with_binary {
-        c.arg("--binary")
-            .arg(root().join(format!("fixtures/{scenario}/app")));
+        // A relative path, as a user types it (it is shown in the report).
+        c.current_dir(root())
+            .arg("--binary")
+            .arg(format!("fixtures/{scenario}/app"));
     }
     let out = c
         .args(["--format", "json"])
@@ -177,5 +179,94 @@ fn static_musl_is_musl() {
         let r = report("musl-sysv-private", "parent", with_binary);
         assert_eq!(r["core"]["libc"], "musl", "--binary {with_binary}");
         assert_eq!(r["core"]["layout"], "musl-x86_64");
+    }
+}
+
+/// aarch64 static glibc under qemu-aarch64: the guest core has no NT_FILE and no
+/// NT_SIGINFO, and qemu did not dump the executable's text (so its marks are not in
+/// the core): without --binary the blocked futex wait decides glibc; with --binary
+/// the marks do, the executable's segments are placed from it (`.bss of app`, not
+/// "heap") and the backtraces are symbolized from it.
+#[test]
+fn static_glibc_aarch64_under_qemu() {
+    for (scenario, stripped) in [
+        ("qemu-user/static-glibc-aarch64", false),
+        ("qemu-user/static-glibc-aarch64-stripped", true),
+    ] {
+        let f = facts(scenario, "main");
+        let fm = &f["mutexes"][0];
+        assert_eq!(fm["name"], "contended");
+        let addr = fm["address"].as_str().expect("address");
+        let waiter = &f["waiters"][0];
+        assert_eq!(waiter["mutex"], "contended");
+        for with_binary in [false, true] {
+            let ctx = format!("{scenario} (--binary: {with_binary})");
+            let r = report(scenario, "main", with_binary);
+            assert_eq!(r["core"]["libc"], "glibc", "{ctx}");
+            assert_eq!(r["core"]["layout"], "glibc-aarch64", "{ctx}");
+            let m = r["mutexes"]
+                .as_array()
+                .expect("mutexes")
+                .iter()
+                .find(|m| m["address"] == addr)
+                .unwrap_or_else(|| panic!("{ctx}: contended mutex not found"));
+            assert_eq!(m["owner"]["tid"], fm["owner_tid"], "{ctx}");
+            assert_eq!(m["state"], "contended", "{ctx}");
+            assert_eq!(m["waiters"], serde_json::json!([waiter["tid"]]), "{ctx}");
+            let w = r["threads"]
+                .as_array()
+                .expect("threads")
+                .iter()
+                .find(|t| t["tid"] == waiter["tid"])
+                .expect("waiter thread");
+            assert_eq!(w["futex"]["address"], addr, "{ctx}");
+            let warned = |code: &str| {
+                r["warnings"]
+                    .as_array()
+                    .expect("warnings")
+                    .iter()
+                    .any(|x| x["code"] == code)
+            };
+            if with_binary {
+                assert_eq!(m["location"], ".bss of app", "{ctx}");
+                assert!(warned("no-file-note"), "{ctx}");
+                assert!(!warned("libc-guess"), "{ctx}");
+                let names: Vec<&str> = w["frames"]
+                    .as_array()
+                    .expect("frames")
+                    .iter()
+                    .filter_map(|x| x["function"].as_str())
+                    .collect();
+                if !stripped {
+                    assert!(names.contains(&"pthread_mutex_lock"), "{ctx}: {names:?}");
+                    assert_eq!(m["symbol"], "contended", "{ctx}");
+                    assert!(names.contains(&"waiter"), "{ctx}: {names:?}");
+                    // The recursive global, by its symbol, held 3 times.
+                    let rec = &f["mutexes"][1];
+                    let mr = r["mutexes"]
+                        .as_array()
+                        .expect("mutexes")
+                        .iter()
+                        .find(|x| x["address"] == rec["address"])
+                        .expect("rec");
+                    assert_eq!(mr["count"], 3, "{ctx}");
+                    assert_eq!(mr["location"], ".data of app", "{ctx}");
+                }
+            } else {
+                assert_ne!(m["location"], "heap", "{ctx}");
+                let msg: Vec<&str> = r["warnings"]
+                    .as_array()
+                    .expect("warnings")
+                    .iter()
+                    .filter(|x| x["code"] == "libc-guess")
+                    .filter_map(|x| x["message"].as_str())
+                    .collect();
+                assert!(
+                    msg.iter()
+                        .any(|m| m.contains("decided by the blocked futex waits")),
+                    "{ctx}: {msg:?}"
+                );
+            }
+        }
     }
 }

@@ -122,7 +122,20 @@ pub fn analyze(path: &Path, opts: &Options) -> Result<Report> {
             format!("cannot open --binary {}: analysing without it", b.display()),
         ));
     }
-    let maps = mappings::build(&core);
+    let mut maps = mappings::build(&core);
+    // A core that names no mapping (qemu-user): the executable's segments come from
+    // --binary and the auxiliary vector.
+    if let (Some(b), Some(bytes)) = (&opts.binary, exe.as_deref())
+        && let Some(bias) =
+            mappings::place_executable(&core, &mut maps, bytes, &b.to_string_lossy())
+    {
+        warnings.push(Warning::new(
+            "no-file-note",
+            format!(
+                "the core names no mapping (no NT_FILE, as qemu-user writes them): the executable's segments were placed from --binary at load bias {bias:#x} (AT_ENTRY)"
+            ),
+        ));
+    }
     let modules = Modules::load(
         &core,
         &maps,
