@@ -754,9 +754,11 @@ impl<'d> Core<'d> {
                     );
                 }
                 None => {
-                    t.syscall_note = Some(
-                        "syscall recovered from the number register only: the instruction at pc is not in the core (pass --sysroot with the program's files to confirm it)".into(),
-                    );
+                    let msg = "syscall recovered from the number register only: the instruction at pc is not in the core (pass --sysroot with the program's files to confirm it)";
+                    t.syscall_note = Some(match t.syscall_note.take() {
+                        Some(n) => format!("{n}; {msg}"),
+                        None => msg.into(),
+                    });
                 }
             }
         }
