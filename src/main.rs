@@ -1,8 +1,8 @@
 //! The `mutexdiag` command: parse arguments, call the library, render, exit.
 
 mod cli;
-mod triage_cmd;
 mod output;
+mod triage_cmd;
 
 use std::ffi::OsString;
 use std::path::Path;

@@ -412,7 +412,12 @@ fn classify_anonymous(core: &Core<'_>, maps: &mut [Mapping]) {
         return;
     }
     // Heap: the first writable anonymous mapping after the executable's last mapping
-    // (brk starts a random distance past the end of .bss).
+    // (brk starts a random distance past the end of .bss). Without NT_FILE (qemu-user
+    // cores) the executable's extent is unknown, and its .data would be taken for
+    // the heap: no guess then (`place_executable` guesses again from --binary).
+    if core.files.as_ref().is_none_or(|f| f.entries.is_empty()) {
+        return;
+    }
     let exe_end = executable_end(core, maps);
     if let Some(end) = exe_end
         && let Some(m) = maps.iter_mut().find(|m| {
@@ -449,6 +454,79 @@ fn executable_end(core: &Core<'_>, maps: &[Mapping]) -> Option<u64> {
             .find(|x| x.start == end && x.path.is_none() && x.perms.starts_with("rw"))
             .map_or(end, |bss| bss.end),
     )
+}
+
+/// A core without NT_FILE (qemu-user writes only NT_PRSTATUS, NT_PRPSINFO and
+/// NT_AUXV) names no mapping: place the executable's PT_LOAD segments from its file
+/// (`--binary`), at the load bias the auxiliary vector gives (`AT_ENTRY - e_entry`,
+/// checked against `AT_PHDR`), so that its text and data are file mappings of that
+/// path and `.data`/`.bss` are not taken for the heap. Returns the bias, or `None`
+/// (nothing changed) when the core has NT_FILE, the file is not an ELF executable
+/// of this core, or the auxiliary vector disagrees with it.
+pub fn place_executable(
+    core: &Core<'_>,
+    maps: &mut [Mapping],
+    exe: &[u8],
+    path: &str,
+) -> Option<u64> {
+    use object::{Object, ObjectSegment};
+    if core.files.as_ref().is_some_and(|f| !f.entries.is_empty()) {
+        return None;
+    }
+    let obj = object::File::parse(exe).ok()?;
+    let entry = core.auxv_value(coredump::AT_ENTRY)?;
+    let bias = entry.checked_sub(obj.entry())?;
+    // AT_PHDR must fall inside the first segment, at the same bias.
+    if let Some(phdr) = core.auxv_value(coredump::AT_PHDR) {
+        let inside = obj.segments().any(|sg| {
+            let lo = sg.address().wrapping_add(bias);
+            phdr >= lo && phdr < lo.saturating_add(sg.size())
+        });
+        if !inside {
+            return None;
+        }
+    }
+    let page = core
+        .auxv_value(coredump::AT_PAGESZ)
+        .filter(|p| p.is_power_of_two())
+        .unwrap_or(4096);
+    let mut placed = false;
+    for sg in obj.segments() {
+        let (off, filesz) = sg.file_range();
+        let lo = sg.address().wrapping_add(bias) & !(page - 1);
+        let file_end = sg.address().wrapping_add(bias).saturating_add(filesz);
+        let hi = file_end.saturating_add(page - 1) & !(page - 1);
+        for m in maps.iter_mut() {
+            if m.path.is_none() && m.start >= lo && m.end <= hi && m.start < m.end {
+                m.path = Some(path.to_string());
+                m.kind = MappingKind::File;
+                m.offset = (off & !(page - 1)).saturating_add(m.start - lo);
+                placed = true;
+            }
+        }
+    }
+    if !placed {
+        return None;
+    }
+    // The heap was guessed before the executable had a name: guess again.
+    for m in maps.iter_mut() {
+        if m.kind == MappingKind::Heap {
+            m.kind = MappingKind::Anon;
+        }
+    }
+    let exe_end = executable_end(core, maps);
+    if let Some(end) = exe_end
+        && let Some(m) = maps.iter_mut().find(|m| {
+            m.start >= end
+                && m.path.is_none()
+                && m.kind == MappingKind::Anon
+                && m.perms.starts_with("rw")
+                && m.start - end < (1u64 << 32)
+        })
+    {
+        m.kind = MappingKind::Heap;
+    }
+    Some(bias)
 }
 
 #[cfg(test)]

@@ -141,16 +141,11 @@ fn open_output(o: Option<&std::path::Path>) -> std::io::Result<Box<dyn Write>> {
     })
 }
 
-fn term_width() -> usize {
-    std::env::var("COLUMNS")
-        .ok()
-        .and_then(|c| c.parse().ok())
-        .filter(|&w: &usize| w >= 40)
-        .unwrap_or(if std::io::stdout().is_terminal() {
-            100
-        } else {
-            200
-        })
+fn term_width(to_file: bool) -> usize {
+    if to_file {
+        return crate::output::WIDE;
+    }
+    crate::output::terminal_width().map_or(crate::output::WIDE, |w| w.max(crate::output::NARROWEST))
 }
 
 pub fn triage(a: &TriageArgs, output: Option<&std::path::Path>) -> ExitCode {
@@ -225,9 +220,7 @@ pub fn triage(a: &TriageArgs, output: Option<&std::path::Path>) -> ExitCode {
         Err(e) => {
             return fail(format!(
                 "cannot write {}: {e}",
-                a.output
-                    .as_deref()
-                    .map_or("stdout".into(), |p| p.display().to_string())
+                output.map_or("stdout".into(), |p| p.display().to_string())
             ));
         }
     };

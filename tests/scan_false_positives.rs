@@ -28,7 +28,18 @@ use mutexdiag::mutex::select;
 /// executable's bytes when the process has no interpreter (static binaries).
 fn libc_of(core: &Core<'_>, maps: &[Mapping], exe: Option<&[u8]>) -> select::Libc {
     let dynamic = core.auxv_value(AT_BASE).is_some_and(|b| b != 0);
-    select::detect_libc(maps, if dynamic { None } else { exe }).libc
+    let space = AddressSpace::new(core);
+    let marks = if dynamic {
+        None
+    } else {
+        exe.and_then(|b| select::exe_marks(b, "--binary", true))
+            .or_else(|| {
+                select::exe_head_from_core(core, &space, maps)
+                    .and_then(|b| select::exe_marks(b, "the core", false))
+            })
+    };
+    let guess = select::detect_libc(maps, marks.as_ref());
+    select::decide_by_futex_waits(core, &space, guess).0.libc
 }
 
 /// One scan hit, described for a human.

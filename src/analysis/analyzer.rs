@@ -134,8 +134,19 @@ impl Analyzer {
     pub fn analyze(&self, path: &Path, opts: &CoreOptions) -> Result<Report> {
         let file = CoreFile::open(path, &opts.input)?;
         let core = file.parse()?;
+        Ok(self.analyze_parsed(&core, &path.display().to_string(), opts, Vec::new()))
+    }
+
+    /// Analyse an already parsed core (`name` is the report's `core.path`), with
+    /// `warnings` the caller already has about it (they come first in the report).
+    pub fn analyze_parsed(
+        &self,
+        core: &crate::coredump::Core<'_>,
+        name: &str,
+        opts: &CoreOptions,
+        mut warnings: Vec<Warning>,
+    ) -> Report {
         let exe = opts.binary.as_deref().and_then(open_exe);
-        let mut warnings = Vec::new();
         let mut peers = Vec::new();
         for p in &opts.peers {
             match Peer::open(p, &opts.input) {
@@ -151,27 +162,40 @@ impl Analyzer {
                 format!("cannot open --binary {}: analysing without it", b.display()),
             ));
         }
-        let maps = mappings::build(&core);
+        let mut maps = mappings::build(core);
+        // A core that names no mapping (qemu-user): the executable's segments come from
+        // --binary and the auxiliary vector.
+        if let (Some(b), Some(bytes)) = (&opts.binary, exe.as_deref())
+            && let Some(bias) =
+                mappings::place_executable(core, &mut maps, bytes, &b.to_string_lossy())
+        {
+            warnings.push(Warning::new(
+                "no-file-note",
+                format!(
+                    "the core names no mapping (no NT_FILE, as qemu-user writes them): the executable's segments were placed from --binary at load bias {bias:#x} (AT_ENTRY)"
+                ),
+            ));
+        }
         let symbol_opts = SymbolOptions {
             binary: opts.binary.clone(),
             sysroot: self.config.sysroot.clone(),
             debug_dirs: self.config.debug_dirs.clone(),
             debuginfod_cache: self.config.debuginfod_cache.clone(),
         };
-        let modules = Modules::load_cached(&core, &maps, &symbol_opts, &self.cache);
+        let modules = Modules::load_cached(core, &maps, &symbol_opts, &self.cache);
         let all = self.options(opts);
-        Ok(analyze_core(
+        analyze_core(
             &super::Inputs {
-                core: &core,
+                core,
                 maps: &maps,
-                path: &path.display().to_string(),
+                path: name,
                 exe: exe.as_deref(),
                 modules: Some(&modules),
                 peers: &peers,
             },
             &all,
             warnings,
-        ))
+        )
     }
 
     /// The single-core [`Options`] these per-run and per-core options make.

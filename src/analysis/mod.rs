@@ -194,8 +194,31 @@ pub fn analyze_core(inputs: &Inputs<'_, '_>, opts: &Options, mut warnings: Vec<W
     };
 
     // Layout.
-    let guess: LibcGuess =
-        select::detect_libc(maps, if has_interp(core, maps) { None } else { exe });
+    // A static executable carries its C library's marks: read them from --binary, or
+    // from the executable's first page as the core holds it.
+    let marks = if has_interp(core, maps) {
+        None
+    } else {
+        exe.and_then(|b| select::exe_marks(b, "--binary", true))
+            .or_else(|| {
+                select::exe_head_from_core(core, &space, maps).and_then(|b| {
+                    select::exe_marks(b, "the executable's first page in the core", false)
+                })
+            })
+    };
+    let guess: LibcGuess = select::detect_libc(maps, marks.as_ref());
+    let (guess, decided) = select::decide_by_futex_waits(core, &space, guess);
+    if let Some(msg) = decided {
+        warnings.push(Warning::new("libc-guess", msg));
+    } else if guess.weak && opts.layout.is_none() && core.os == crate::coredump::Os::Linux {
+        warnings.push(Warning::new(
+            "libc-guess",
+            format!(
+                "C library not recognised for sure: {}; no blocked futex wait settles it (use --layout to force one)",
+                guess.evidence
+            ),
+        ));
+    }
     let layout: Option<Box<dyn Layout>> = match &opts.layout {
         Some(name) => match select::builtin(name) {
             Some(l) => Some(l),
@@ -385,19 +408,24 @@ pub fn analyze_core(inputs: &Inputs<'_, '_>, opts: &Options, mut warnings: Vec<W
 /// this process's threads. See `docs/layouts.md#scan-plausibility`.
 pub const FOREIGN_OWNER_WINDOW: u32 = 1024;
 
-/// The scan's check that needs the core (the layout's byte test cannot do it):
-/// - in private memory nobody else can lock a mutex, so the owner must be a thread of
-///   this process or a thread id it could have had (not below its lowest TID, not
-///   far beyond its newest) — this rejects e.g. five 32-bit ones, a recursive mutex
-///   "owned by TID 1";
-/// - in shared memory the owner may be another process's thread; a hit found by the
-///   scan alone is kept when its owner is a thread here, a thread of a `--peer` core,
-///   or a TID within [`FOREIGN_OWNER_WINDOW`] of one of this process's threads
-///   (processes sharing memory are started together: fork, or the same supervisor).
-///   Bytes alone cannot tell "lock 2, owner 202, nusers 2" in an array of small
-///   integers from a mutex held by thread 202; this is what keeps a large core of
-///   ordinary data free of spurious mutexes. A foreign owner started far apart is
-///   still found through a futex wait, a symbol, a pointer, or its core (`--peer`).
+/// The scan's check that needs the core (the layout's byte test cannot do it). A
+/// hit found by the scan alone is kept when
+/// - its owner is a thread of this process, or a thread of a `--peer` core;
+/// - it is a robust mutex in a state only the kernel or glibc writes after an owner
+///   died (owner-died, inconsistent, not-recoverable): the exact lock word is the
+///   evidence, and the owner it names is dead by definition;
+/// - in shared memory only: it is process-shared (a mutex made to be locked by other
+///   processes) and its owner is a TID within [`FOREIGN_OWNER_WINDOW`] of one of this
+///   process's threads (processes sharing memory are started together).
+///
+/// Everything else is dropped. Bytes alone cannot tell "lock 2, owner 202, nusers 2,
+/// kind 0" in an array of small integers from a private mutex held by thread 202, and
+/// the TIDs of a process change from run to run (pid_max is often 32768, and a
+/// container starts at 1), so any rule that accepts a non-pshared mutex because its
+/// owner is *near* this process's TIDs fails on some runs (it did: `scan_ordinary`
+/// found a 17th mutex in about 1 run of 13). A private mutex held by another process
+/// or by an exited thread is still found through a thread's futex wait, a symbol, a
+/// typed pointer, or the owner's core (`--peer`). See docs/layouts.md#scan-plausibility.
 fn scan_hit_fits(
     core: &Core<'_>,
     maps: &[Mapping],
@@ -410,21 +438,26 @@ fn scan_hit_fits(
         return false;
     };
     let d = layout.decode(&bytes, space.endian());
+    if d.robust
+        && matches!(
+            d.state,
+            LockState::OwnerDied | LockState::Inconsistent | LockState::NotRecoverable
+        )
+    {
+        return true;
+    }
     let Some(owner) = d.owner_tid else {
         return true;
     };
-    if core.thread(owner).is_some() {
+    if core.thread(owner).is_some() || peers.iter().any(|p| p.tids.contains(&owner)) {
         return true;
     }
     let lo = core.threads.iter().map(|t| t.tid).min().unwrap_or(0);
     let hi = core.threads.iter().map(|t| t.tid).max().unwrap_or(0);
-    if mapping_index(maps, addr).is_some_and(|i| maps[i].shared) {
-        peers.iter().any(|p| p.tids.contains(&owner))
-            || (owner >= lo.saturating_sub(FOREIGN_OWNER_WINDOW)
-                && owner <= hi.saturating_add(FOREIGN_OWNER_WINDOW))
-    } else {
-        owner >= lo && owner <= hi.saturating_add(100_000)
-    }
+    mapping_index(maps, addr).is_some_and(|i| maps[i].shared)
+        && d.pshared
+        && owner >= lo.saturating_sub(FOREIGN_OWNER_WINDOW)
+        && owner <= hi.saturating_add(FOREIGN_OWNER_WINDOW)
 }
 
 /// Type names that denote a mutex for a layout (DWARF typedef or struct names).

@@ -220,7 +220,7 @@ fn deref_crash(f: &Facts<'_, '_>, m: &Mutex) -> Option<(u32, u64, u64, Vec<Strin
     ev.push(format!(
         "thread {} died of {sname}{} at {fault:#x} = owner pointer {p:#x} + {off:#x}",
         t.tid,
-        signals::code_name(sname, sig.code)
+        signals::code_name(f.core.os, sname, sig.code)
             .map(|c| format!(" ({c})"))
             .unwrap_or_default()
     ));

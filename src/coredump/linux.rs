@@ -160,6 +160,14 @@ fn parse_prstatus(arch: Arch, d: Bytes<'_>) -> Result<Thread, String> {
         match decode_syscall(arch, |n| t.reg(n)) {
             Some(sc) => {
                 t.futex = decode_futex(arch, &sc);
+                if t.futex.is_none()
+                    && sc.name.is_some_and(|n| n.starts_with("futex"))
+                    && let Some(e) = super::syscall::clobbered_first_arg(arch, sc.args[0])
+                {
+                    t.syscall_note = Some(format!(
+                        "in a futex call, but its address is unknown: the first argument register holds the syscall's return value {e} (the core keeps no copy of the original argument)"
+                    ));
+                }
                 t.syscall = Some(sc);
             }
             None => {

@@ -311,6 +311,9 @@ pub struct Core<'d> {
     pub truncated: bool,
     /// Solaris-only facts (content flags, platform, brk/stack bases).
     pub solaris: Option<solaris::SolarisInfo>,
+    /// Written by a debugger (gdb's `gcore`) rather than by the kernel on a fatal
+    /// signal: no thread crashed, and the stop signal in NT_SIGINFO is the debugger's.
+    pub debugger_snapshot: bool,
 }
 
 const ET_CORE: u16 = 4;
@@ -635,6 +638,7 @@ impl<'d> Core<'d> {
             warnings,
             truncated,
             solaris: None,
+            debugger_snapshot: false,
         };
 
         let mut notes = Vec::new();
@@ -660,6 +664,9 @@ impl<'d> Core<'d> {
             _ => linux::apply_notes(&mut core, &notes),
         }
         core.confirm_syscalls();
+        if core.os != Os::Solaris && core.os != Os::NetBsd {
+            core.detect_debugger_snapshot(&h);
+        }
         core.notes = notes
             .iter()
             .take(MAX_NOTES)
@@ -754,12 +761,63 @@ impl<'d> Core<'d> {
                     );
                 }
                 None => {
-                    t.syscall_note = Some(
-                        "syscall recovered from the number register only: the instruction at pc is not in the core (pass --sysroot with the program's files to confirm it)".into(),
-                    );
+                    let msg = "syscall recovered from the number register only: the instruction at pc is not in the core (pass --sysroot with the program's files to confirm it)";
+                    t.syscall_note = Some(match t.syscall_note.take() {
+                        Some(n) => format!("{n}; {msg}"),
+                        None => msg.into(),
+                    });
                 }
             }
         }
+    }
+
+    /// gdb's `gcore` writes what the kernel never does: section headers (`e_shnum` >
+    /// 0: it builds the core with BFD) and an NT_FILE page size of 1 (both are
+    /// required); and it records
+    /// no signal in any thread (`pr_cursig` 0 everywhere) while its NT_SIGINFO holds
+    /// the SIGSTOP (or SIGTRAP) it used to stop the process. Such a core is a
+    /// snapshot: the stop signal is dropped and no thread is marked crashed.
+    fn detect_debugger_snapshot(&mut self, h: &Header) {
+        let b = self.bytes();
+        let shnum = if h.is64 { b.u16(60) } else { b.u16(48) }.unwrap_or(0);
+        let page1 = self.files.as_ref().is_some_and(|f| f.page_size == 1);
+        // Both marks: lldb's `process save-core` also writes section headers but no
+        // NT_FILE of page size 1, and its cores keep their recorded stop signal.
+        if shnum == 0 || !page1 {
+            return;
+        }
+        if self.threads.is_empty() || self.threads.iter().any(|t| t.cursig != 0 || t.signo != 0) {
+            return;
+        }
+        let stop = self
+            .siginfo
+            .as_ref()
+            .map(|s| signals::signal_name(self.os, self.arch, s.signo).unwrap_or("?"));
+        if !matches!(stop, None | Some("SIGSTOP" | "SIGTRAP" | "SIGINT")) {
+            return;
+        }
+        self.debugger_snapshot = true;
+        self.siginfo = None;
+        for t in &mut self.threads {
+            t.crashed = false;
+        }
+        self.warnings.push(Warning::new(
+            "debugger-snapshot",
+            format!(
+                "core written by a debugger (gdb gcore: {}), not by the kernel: a snapshot of a live process; no thread crashed and there was no fatal signal{}",
+                [
+                    (shnum > 0).then(|| format!("{shnum} section headers")),
+                    page1.then(|| "NT_FILE page size 1".to_string()),
+                    Some("no signal in any thread's status".to_string()),
+                ]
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>()
+                .join(", "),
+                stop.map(|s| format!(" ({s} in NT_SIGINFO is the debugger's stop)"))
+                    .unwrap_or_default()
+            ),
+        ));
     }
 
     pub fn crashed_thread(&self) -> Option<&Thread> {

@@ -58,8 +58,28 @@ pub fn signal_name(os: Os, arch: Arch, n: u32) -> Option<&'static str> {
     name.filter(|s| !s.is_empty())
 }
 
-/// Meaning of `si_code` for the common fault signals (Linux numbering of codes).
-pub fn code_name(signame: &str, code: i32) -> Option<&'static str> {
+/// Meaning of `si_code` for the common fault signals. The fault codes (positive)
+/// are numbered alike on Linux, Solaris and NetBSD; the codes of signals sent by
+/// a process (zero or negative, and Solaris' `SI_NOINFO`) differ: Solaris'
+/// `sys/siginfo.h` has SI_LWP -1, SI_QUEUE -2, SI_TIMER -3, SI_ASYNCIO -4,
+/// SI_MESGQ -5, SI_NOINFO 32767 (the kernel had no siginfo to give, as for a
+/// signal sent from the keyboard), SI_RCTL 2049 and SI_DTRACE 2050.
+pub fn code_name(os: Os, signame: &str, code: i32) -> Option<&'static str> {
+    if os == Os::Solaris {
+        match code {
+            0 => return Some("SI_USER"),
+            -1 => return Some("SI_LWP"),
+            -2 => return Some("SI_QUEUE"),
+            -3 => return Some("SI_TIMER"),
+            -4 => return Some("SI_ASYNCIO"),
+            -5 => return Some("SI_MESGQ"),
+            32767 => return Some("SI_NOINFO"),
+            2049 => return Some("SI_RCTL"),
+            2050 => return Some("SI_DTRACE"),
+            c if c <= 0 => return None,
+            _ => {}
+        }
+    }
     Some(match (signame, code) {
         (_, 0) => "SI_USER",
         (_, -6) => "SI_TKILL",

@@ -43,8 +43,9 @@ pub struct SolarisInfo {
     pub gcore: bool,
     /// `psinfo.pr_wstat` (or the old `prpsinfo.pr_wstat`).
     pub wstat: Option<u32>,
-    /// `pstatus.pr_dmodel`: 1 = ILP32, 2 = LP64.
-    pub data_model: Option<u32>,
+    /// `pstatus.pr_dmodel`: 1 = ILP32, 2 = LP64. A `char` followed by three pad
+    /// bytes (`char pr_dmodel; char pr_pad[3];`), so one byte on either endianness.
+    pub data_model: Option<u8>,
     /// `NT_LWPNAME` notes (illumos): (LWP id, name).
     pub lwp_names: Vec<(u32, String)>,
     /// The core has only the old-style notes (`NT_PRSTATUS`, `NT_PRPSINFO`).
@@ -250,12 +251,6 @@ fn parse_lwpstatus(arch: Arch, l: &LwpLayout, d: Bytes<'_>) -> Option<Thread> {
             t.reg_names = names;
             t.regs = regs;
         }
-        if arch == Arch::I386 {
-            t.syscall_note = Some(
-                "i386 Solaris keeps the thread pointer in the %gs base, which the core does not record"
-                    .into(),
-            );
-        }
     }
     let nr = d.u16(l.syscall).map(u64::from).unwrap_or(0);
     if nr != 0 {
@@ -337,7 +332,7 @@ pub(super) fn apply_notes(core: &mut Core<'_>, notes: &[Note<'_>]) {
                 let stk = if is64 { 64 } else { 56 };
                 info.stack_base = d.word(stk, w);
                 info.stack_size = d.word(stk + w, w);
-                info.data_model = d.u32(if is64 { 304 } else { 256 });
+                info.data_model = d.u8(if is64 { 304 } else { 256 });
                 // pr_lwp: the representative LWP (the one that took the signal).
                 let lwp = if is64 { 384 } else { 336 };
                 rep_lwp = d.u32(lwp + lwp_layout.lwpid);
@@ -546,9 +541,148 @@ pub(super) fn apply_notes(core: &mut Core<'_>, notes: &[Note<'_>]) {
             ));
         }
     }
+    if arch == Arch::I386 {
+        find_i386_thread_pointers(core);
+    }
     core.warnings.push(Warning::new(
         "solaris-no-mapping-names",
         "Solaris core: mappings carry no names and no shared/private flag (no SysV shm ids); shared memory is inferred",
     ));
     core.solaris = Some(info);
+}
+
+/// Offsets inside libc's `ulwp_t` (`lib/libc/inc/thr_uberdata.h`) used to find a
+/// thread's `ulwp_t` in memory when no register holds it.
+#[derive(Clone, Copy, Debug)]
+pub struct UlwpLayout {
+    /// `ul_self` (points at the `ulwp_t` itself).
+    pub self_off: u64,
+    /// `ul_uberdata`: the same `uberdata_t *` in every thread.
+    pub uberdata: u64,
+    /// `ul_forw`, `ul_back`: the circular `all_lwps` list.
+    pub forw: u64,
+    pub back: u64,
+    /// `ul_lwpid`.
+    pub lwpid: u64,
+    pub word: usize,
+}
+
+/// i386: `ul_self` 0, `ul_uberdata` 44, `ul_forw`/`ul_back` 56/60, `ul_lwpid`
+/// 112 (`ul_lwpid` from the computed layout in the Solaris facts; the others
+/// read off the real illumos i386 cores of the shared corpus, and the same
+/// walk with the amd64 offsets finds exactly `pr_reg[REG_FSBASE]` on the amd64
+/// cores, where the register is recorded).
+pub const ULWP_I386: UlwpLayout = UlwpLayout {
+    self_off: 0,
+    uberdata: 44,
+    forw: 56,
+    back: 60,
+    lwpid: 112,
+    word: 4,
+};
+/// amd64: `ul_self` 0, `ul_uberdata` 64, `ul_forw`/`ul_back` 88/96, `ul_lwpid` 196.
+pub const ULWP_AMD64: UlwpLayout = UlwpLayout {
+    self_off: 0,
+    uberdata: 64,
+    forw: 88,
+    back: 96,
+    lwpid: 196,
+    word: 8,
+};
+
+/// A `ulwp_t` is aligned on 64 bytes (for DTrace, `thr_uberdata.h`).
+const ULWP_ALIGN: u64 = 64;
+/// At most this many bytes of writable memory are searched for `ulwp_t`s.
+const ULWP_SCAN_LIMIT: u64 = 256 << 20;
+
+/// Every `ulwp_t` in the core's writable memory, as (address, LWP id): a
+/// 64-byte-aligned block whose `ul_self` is its own address, whose
+/// `ul_forw` and `ul_back` point at blocks that are also their own `ul_self`, and
+/// whose `ul_uberdata` is non-null and shared by all the blocks found. This is
+/// how mdb's `::walk ulwp` sees them (the `all_lwps` ring), without the
+/// `_uberdata` symbol.
+pub fn find_ulwps(core: &Core<'_>, l: &UlwpLayout) -> Vec<(u64, u32)> {
+    let e = core.endian;
+    let word = |a: u64| -> Option<u64> {
+        core.read_memory(a, l.word)
+            .and_then(|b| super::bytes::word_from(b, e, l.word))
+    };
+    let is_self = |a: u64| word(a.wrapping_add(l.self_off)) == Some(a);
+    let mut found: Vec<(u64, u32, u64)> = Vec::new();
+    let mut budget = ULWP_SCAN_LIMIT;
+    for s in &core.segments {
+        if s.flags & 2 == 0 || s.available == 0 || budget == 0 {
+            continue;
+        }
+        let span = s.available.min(budget);
+        budget -= span;
+        let Some(bytes) = core.read_memory(s.vaddr, span as usize) else {
+            continue;
+        };
+        let first = s.vaddr.next_multiple_of(ULWP_ALIGN) - s.vaddr;
+        let mut off = first;
+        while off + l.lwpid + 4 <= span {
+            let a = s.vaddr + off;
+            let o = (off + l.self_off) as usize;
+            if bytes
+                .get(o..o + l.word)
+                .and_then(|b| super::bytes::word_from(b, e, l.word))
+                == Some(a)
+                && let (Some(ub), Some(f), Some(b), Some(id)) = (
+                    word(a + l.uberdata),
+                    word(a + l.forw),
+                    word(a + l.back),
+                    core.read_memory(a + l.lwpid, 4)
+                        .and_then(|b| Bytes::new(b, e).u32(0)),
+                )
+                && ub != 0
+                && id != 0
+                && is_self(f)
+                && is_self(b)
+                && found.len() < MAX_THREADS
+            {
+                found.push((a, id, ub));
+            }
+            off += ULWP_ALIGN;
+        }
+    }
+    // All the threads of one process share one uberdata.
+    let Some(&(_, _, ub)) = found.first() else {
+        return Vec::new();
+    };
+    if found.iter().any(|x| x.2 != ub) {
+        return Vec::new();
+    }
+    found.into_iter().map(|(a, id, _)| (a, id)).collect()
+}
+
+/// i386 Solaris keeps the thread pointer in the `%gs` base, which the core does
+/// not record: find each LWP's `ulwp_t` in memory instead.
+fn find_i386_thread_pointers(core: &mut Core<'_>) {
+    let ulwps = find_ulwps(core, &ULWP_I386);
+    for t in &mut core.threads {
+        if t.regs.is_empty() {
+            continue;
+        }
+        let mut m = ulwps.iter().filter(|(_, id)| *id == t.tid);
+        match (m.next(), m.next()) {
+            (Some(&(a, _)), None) => {
+                t.thread_pointer = Some(a);
+                t.syscall_note = t.syscall_note.take().or_else(|| {
+                    Some(
+                        "thread pointer: i386 Solaris keeps it in the %gs base, which the core does not record; this is the ulwp_t found in memory with this LWP id (ul_self, ul_forw/ul_back ring)"
+                            .into(),
+                    )
+                });
+            }
+            _ => {
+                t.syscall_note = t.syscall_note.take().or_else(|| {
+                    Some(
+                        "i386 Solaris keeps the thread pointer in the %gs base, which the core does not record, and no single ulwp_t with this LWP id was found in memory"
+                            .into(),
+                    )
+                });
+            }
+        }
+    }
 }

@@ -252,10 +252,36 @@ pub fn decode_syscall(arch: Arch, get: impl Fn(&str) -> Option<u64>) -> Option<S
     })
 }
 
-/// The futex call described by a syscall, if it is one.
+/// On ABIs whose first argument register also carries the return value (aarch64
+/// x0, arm r0, riscv and loongarch a0) and whose core keeps no copy of the original
+/// (aarch64's `orig_x0` is not in NT_PRSTATUS), a thread interrupted in a syscall
+/// shows the kernel's return value there: -ERESTARTSYS (-512), -EINTR (-4),
+/// -ETIMEDOUT, -EAGAIN... The errno value, if the first argument is one.
+pub fn clobbered_first_arg(arch: Arch, a0: u64) -> Option<i64> {
+    if !matches!(
+        arch,
+        Arch::Aarch64 | Arch::Arm | Arch::Riscv64 | Arch::Riscv32 | Arch::Loongarch64
+    ) {
+        return None;
+    }
+    let v = if arch.pointer_size() == 4 {
+        i64::from(a0 as u32 as i32)
+    } else {
+        a0 as i64
+    };
+    (-4095..0).contains(&v).then_some(v)
+}
+
+/// The futex call described by a syscall, if it is one. A first argument that is an
+/// errno value (see [`clobbered_first_arg`]) is not a futex address: the call is
+/// then not decoded (the caller says the address is unknown), never reported as a
+/// futex on an address like 0xfffffffffffffffc.
 pub fn decode_futex(arch: Arch, sc: &Syscall) -> Option<FutexCall> {
     let nrs = futex_nrs(arch)?;
     let a = sc.args;
+    if clobbered_first_arg(arch, a[0]).is_some() {
+        return None;
+    }
     if nrs.futex.contains(&sc.number) {
         let op = a[1] & 0xffff_ffff;
         return Some(FutexCall {
@@ -320,6 +346,30 @@ mod tests {
         assert_eq!(f.op, "FUTEX_WAIT");
         assert!(f.private && f.waits);
         assert_eq!(f.value, 2);
+    }
+
+    /// aarch64: x0 overwritten by -EINTR / -ERESTARTSYS while in futex(): no futex
+    /// address is made of it; a real address is kept.
+    #[test]
+    fn aarch64_clobbered_x0_is_not_an_address() {
+        for (x0, lost) in [
+            (0xffff_ffff_ffff_fffc_u64, true), // -EINTR
+            (0xffff_ffff_ffff_fe00, true),     // -ERESTARTSYS
+            (0xffff_ffff_ffff_ff92, true),     // -ETIMEDOUT
+            (0x4b_20b8, false),
+        ] {
+            let regs = [("x8", 98u64), ("x0", x0), ("x1", 0x80), ("x2", 2)];
+            let get = |n: &str| regs.iter().find(|r| r.0 == n).map(|r| r.1);
+            let sc = decode_syscall(Arch::Aarch64, get).expect("syscall");
+            assert_eq!(decode_futex(Arch::Aarch64, &sc).is_none(), lost, "{x0:#x}");
+        }
+        // arm: r0 is 32 bits.
+        let regs = [("r7", 240u64), ("r0", 0xffff_fffc), ("r1", 0x80), ("r2", 2)];
+        let get = |n: &str| regs.iter().find(|r| r.0 == n).map(|r| r.1);
+        let sc = decode_syscall(Arch::Arm, get).expect("syscall");
+        assert!(decode_futex(Arch::Arm, &sc).is_none());
+        // x86_64 keeps the arguments apart from the return value.
+        assert_eq!(clobbered_first_arg(Arch::X86_64, u64::MAX - 3), None);
     }
 
     #[test]

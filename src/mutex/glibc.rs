@@ -90,7 +90,7 @@ impl Glibc {
                 spins_ok(u32::from(spins))
                     && elision <= 1000
                     && if robust {
-                        next != 0
+                        robust_link(next, ptr) && (prev == 0 || robust_link(prev, ptr))
                     } else {
                         prev == 0 && next == 0
                     }
@@ -103,7 +103,7 @@ impl Glibc {
                 };
                 spins_ok(spins)
                     && if robust {
-                        next != 0
+                        robust_link(next, ptr) && (prev == 0 || robust_link(prev, ptr))
                     } else {
                         prev == 0 && next == 0
                     }
@@ -111,7 +111,7 @@ impl Glibc {
             Tail::Union32 => {
                 let Some(w) = b.u32(20) else { return false };
                 if robust {
-                    w != 0
+                    robust_link(u64::from(w), 4)
                 } else {
                     let (Some(spins), Some(elision)) = (b.u16(20), b.u16(22)) else {
                         return false;
@@ -121,6 +121,16 @@ impl Glibc {
             }
         }
     }
+}
+
+/// A robust-list link as glibc writes it into a held (or owner-died) robust
+/// mutex's `__list`: the address of the next entry's `__list.__next` or of the
+/// owner's `robust_head` in its `struct pthread` — a user-space pointer, aligned on
+/// the pointer size and above the first page. Small integers and unaligned words in
+/// ordinary data fail this (seen on the scan test's cores).
+fn robust_link(v: u64, ptr: usize) -> bool {
+    let user_top: u64 = if ptr == 8 { 1 << 57 } else { 1 << 32 };
+    v >= 0x1000 && v < user_top && v % ptr as u64 == 0
 }
 
 fn words(b: &Bytes<'_>, nusers: usize, kind: usize) -> Option<(u32, u32, u32, u32, u32)> {
@@ -155,7 +165,7 @@ impl Layout for Glibc {
     }
 
     /// What `plausible_locked_fields` demands of single words: `__nusers` in 1..=2,
-    /// `__owner` in 1..PID_MAX_LIMIT, no `__kind` bit above 0x3ff. Together they reject
+    /// `__owner` in 1..PID_MAX_LIMIT or PTHREAD_MUTEX_INCONSISTENT, no `__kind` bit above 0x3ff. Together they reject
     /// nearly all ordinary data (zeros, text, pointers, counters, random bytes).
     fn scan_filters(&self) -> Vec<WordFilter> {
         vec![
@@ -164,10 +174,12 @@ impl Layout for Glibc {
                 min: 1,
                 max: 2,
             },
+            // A TID, or PTHREAD_MUTEX_INCONSISTENT (0x7fffffff) once the mutex was
+            // taken after its owner died.
             WordFilter {
                 offset: 8,
                 min: 1,
-                max: PID_MAX_LIMIT - 1,
+                max: PTHREAD_MUTEX_INCONSISTENT,
             },
             WordFilter {
                 offset: self.kind,
@@ -187,8 +199,11 @@ impl Layout for Glibc {
 }
 
 /// The scan's plausibility test (documented in `docs/layouts.md`): only a mutex that
-/// is held by a thread is accepted, and every field must be exactly what glibc writes
-/// for such a mutex:
+/// is held by a thread — or a robust mutex the kernel left behind when its owner died
+/// (`__lock` = FUTEX_OWNER_DIED, maybe | FUTEX_WAITERS, TID bits 0, `__owner` still
+/// the dead TID), or one taken again after that and not made consistent (`__owner` =
+/// PTHREAD_MUTEX_INCONSISTENT) — is accepted, and every field must be exactly what
+/// glibc or the kernel writes for such a mutex:
 /// - `__kind`: a known type value (0-3, optionally robust 16, PI 32, PP 64, pshared
 ///   128, elision flags 256/512) — never -1 (destroyed), nothing above 0x3ff;
 /// - an owner TID in 1..PID_MAX_LIMIT, equal to the TID in the lock word for robust
@@ -216,38 +231,41 @@ pub fn plausible_locked_fields(lock: u32, count: u32, owner: u32, nusers: u32, k
     if !elision_bits_possible(kind) {
         return false;
     }
-    if owner == 0 || owner >= PID_MAX_LIMIT {
-        return false;
-    }
     if !(1..=2).contains(&nusers) {
         return false;
     }
     if robust || pi {
         let tid = lock & FUTEX_TID_MASK;
-        if tid != owner || lock & FUTEX_OWNER_DIED != 0 || count == 0 || count > 1000 {
+        if count == 0 || count > 1000 || ty != 1 && count != 1 {
             return false;
         }
-        if ty != 1 && count != 1 {
+        let owner_ok = (1..PID_MAX_LIMIT).contains(&owner);
+        if robust && lock & !FUTEX_WAITERS == FUTEX_OWNER_DIED {
+            // The kernel's robust-list walk at the owner's death: TID bits cleared,
+            // OWNER_DIED set, `__owner` untouched (the dead TID).
+            return owner_ok;
+        }
+        if lock & FUTEX_OWNER_DIED != 0 || tid == 0 || tid >= PID_MAX_LIMIT {
             return false;
         }
-    } else {
-        let l = if pp { lock & !PRIO_CEILING_MASK } else { lock };
-        if !(1..=2).contains(&l) {
-            return false;
-        }
-        if ty == 1 {
-            if count == 0 || count > 1000 {
-                return false;
-            }
-        } else if pp {
-            if count != 1 {
-                return false;
-            }
-        } else if count != 0 {
-            return false;
-        }
+        // Held: by the TID in the lock word, which `__owner` repeats — or, taken
+        // with EOWNERDEAD and not yet made consistent, `__owner` is INCONSISTENT.
+        return tid == owner || robust && owner == PTHREAD_MUTEX_INCONSISTENT;
     }
-    true
+    if owner == 0 || owner >= PID_MAX_LIMIT {
+        return false;
+    }
+    let l = if pp { lock & !PRIO_CEILING_MASK } else { lock };
+    if !(1..=2).contains(&l) {
+        return false;
+    }
+    if ty == 1 {
+        (1..=1000).contains(&count)
+    } else if pp {
+        count == 1
+    } else {
+        count == 0
+    }
 }
 
 /// The elision flags as glibc (≤ 2.42) writes them: `PTHREAD_MUTEX_NO_ELISION_NP`
@@ -524,5 +542,91 @@ mod tests {
             0x6c6c6568, 0x6f77206f, 0x646c72, 0, 0
         ));
         assert!(!plausible_locked_fields(1, 0, 1234, 1, 0xffff_ffff));
+    }
+
+    /// The states the kernel and glibc leave in a robust mutex, as in the
+    /// robust-dead fixture (gdb: `__lock = 0x40000000, __count = 1, __owner = 19187,
+    /// __nusers = 1, __kind = 0x90` and `__lock = 0x80004af1, __owner = 0x7fffffff`).
+    #[test]
+    fn kernel_robust_states_are_plausible() {
+        // Owner died, no waiter / with a waiter.
+        assert!(plausible_locked_fields(FUTEX_OWNER_DIED, 1, 19187, 1, 0x90));
+        assert!(plausible_locked_fields(
+            FUTEX_OWNER_DIED | FUTEX_WAITERS,
+            1,
+            19187,
+            1,
+            0x90
+        ));
+        // Owner died on a robust PI mutex.
+        assert!(plausible_locked_fields(FUTEX_OWNER_DIED, 1, 19187, 1, 0xb0));
+        // Inconsistent, held by 0x4af1 with a waiter.
+        assert!(plausible_locked_fields(
+            0x8000_4af1,
+            1,
+            PTHREAD_MUTEX_INCONSISTENT,
+            1,
+            0x90
+        ));
+        // PI with waiters.
+        assert!(plausible_locked_fields(
+            FUTEX_WAITERS | 1234,
+            1,
+            1234,
+            1,
+            0xa0
+        ));
+        // Not robust: OWNER_DIED means nothing there; no dead owner recorded.
+        assert!(!plausible_locked_fields(
+            FUTEX_OWNER_DIED,
+            1,
+            19187,
+            1,
+            0x80
+        ));
+        assert!(!plausible_locked_fields(FUTEX_OWNER_DIED, 1, 0, 1, 0x90));
+        // OWNER_DIED with a TID is a lock word glibc never leaves.
+        assert!(!plausible_locked_fields(
+            FUTEX_OWNER_DIED | 5,
+            1,
+            5,
+            1,
+            0x90
+        ));
+        // INCONSISTENT only on robust mutexes.
+        assert!(!plausible_locked_fields(
+            0x4af1,
+            1,
+            PTHREAD_MUTEX_INCONSISTENT,
+            1,
+            0xa0
+        ));
+    }
+
+    #[test]
+    fn robust_links_are_pointers() {
+        let g = Glibc::for_arch(Arch::X86_64).expect("layout");
+        let mut b = [0u8; 40];
+        let put = |b: &mut [u8; 40], at: usize, v: u64, n: usize| {
+            b[at..at + n].copy_from_slice(&v.to_le_bytes()[..n]);
+        };
+        for (lock, owner) in [(FUTEX_OWNER_DIED, 19187u64), (19187, 19187)] {
+            put(&mut b, 0, u64::from(lock), 4);
+            put(&mut b, 4, 1, 4);
+            put(&mut b, 8, owner, 4);
+            put(&mut b, 12, 1, 4);
+            put(&mut b, 16, 0x90, 4);
+            put(&mut b, 24, 0x7ff7_2fef_c9a0, 8);
+            put(&mut b, 32, 0x7ff7_2fef_c9a0, 8);
+            assert!(g.plausible_locked(&b, Endian::Little));
+            // Words from ordinary data: unaligned or tiny "links".
+            put(&mut b, 32, 0x000f_450a_0000_0004, 8);
+            assert!(!g.plausible_locked(&b, Endian::Little));
+            put(&mut b, 32, 0x98c7e, 8);
+            assert!(!g.plausible_locked(&b, Endian::Little));
+            put(&mut b, 32, 0x7ff7_2fef_c9a0, 8);
+            put(&mut b, 24, 0x1_0000_0006, 8);
+            assert!(!g.plausible_locked(&b, Endian::Little));
+        }
     }
 }

@@ -140,7 +140,8 @@ fn threads_table(out: &mut String, threads: &[ThreadModel]) {
             ),
             (None, Some(s)) => s
                 .name
-                .map_or_else(|| format!("syscall {}", s.number), str::to_string),
+                .clone()
+                .unwrap_or_else(|| format!("syscall {}", s.number)),
             (None, None) => t.note.clone().unwrap_or_default(),
         };
         out.push_str(&format!(
@@ -244,7 +245,7 @@ pub fn threads(doc: &ThreadsDoc) -> String {
         out.push_str(&format!(
             "- signal: {} ({})\n",
             s.number,
-            s.name.unwrap_or("?")
+            s.name.as_deref().unwrap_or("?")
         ));
     }
     out.push_str("\n### Threads\n\n");

@@ -154,7 +154,7 @@ pub fn signal_model(core: &Core<'_>) -> Option<SignalModel> {
         name: name.map(str::to_string),
         code: has_code.then_some(s.code),
         code_name: if has_code {
-            name.and_then(|n| signals::code_name(n, s.code))
+            name.and_then(|n| signals::code_name(core.os, n, s.code))
                 .map(str::to_string)
         } else {
             None

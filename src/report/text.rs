@@ -5,9 +5,10 @@ use comfy_table::{Cell, ContentArrangement, Table, presets};
 
 use super::model::{MapsDoc, ThreadsDoc, WarningModel};
 
-/// A table in the style of every text output, with this header.
 /// The default width of text output.
 pub const WIDTH: usize = 100;
+
+/// A table in the style of every text output, with this header.
 pub fn table(header: &[&str]) -> Table {
     table_width(header, WIDTH)
 }

@@ -37,7 +37,10 @@ pub fn of(report: &Report) -> (String, Option<usize>) {
                 .first()
                 .and_then(|a| report.mutexes.iter().find(|m| m.address == *a))
                 .map(|m| {
-                    let mut s = m.mapping_kind.unwrap_or("unmapped").to_string();
+                    let mut s = m
+                        .mapping_kind
+                        .clone()
+                        .unwrap_or_else(|| "unmapped".to_string());
                     if let Some(sec) = section(&m.location) {
                         s.push(':');
                         s.push_str(sec);
@@ -60,9 +63,7 @@ pub fn of(report: &Report) -> (String, Option<usize>) {
             Some(s) => (
                 format!(
                     "signal:{}",
-                    s.name
-                        .map(str::to_string)
-                        .unwrap_or_else(|| s.number.to_string())
+                    s.name.clone().unwrap_or_else(|| s.number.to_string())
                 ),
                 "-".to_string(),
                 crashed(report),

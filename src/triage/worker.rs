@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::CoreFile;
-use crate::analysis::{self, Inputs};
+use crate::analysis::{Analyzer, AnalyzerConfig, CoreOptions};
 use crate::coredump::Warning;
 use crate::input::InputOptions;
 use crate::mappings;
@@ -107,6 +107,9 @@ pub fn serve(mut input: impl BufRead, mut output: impl Write) -> std::io::Result
     }
     let cfg: WorkerConfig = serde_json::from_str(&line)
         .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?;
+    // One analyzer for the worker's life: libraries and debug files are parsed once
+    // per build-id, not once per core.
+    let analyzer = analyzer_for(&cfg);
     loop {
         line.clear();
         if input.read_line(&mut line)? == 0 {
@@ -114,17 +117,18 @@ pub fn serve(mut input: impl BufRead, mut output: impl Write) -> std::io::Result
         }
         let job: Job = serde_json::from_str(&line)
             .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?;
-        let result =
-            match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| analyse(&cfg, &job))) {
-                Ok(r) => r,
-                Err(p) => Err(format!(
-                    "the analysis panicked: {}",
-                    p.downcast_ref::<&str>()
-                        .map(|s| s.to_string())
-                        .or_else(|| p.downcast_ref::<String>().cloned())
-                        .unwrap_or_else(|| "(no message)".into())
-                )),
-            };
+        let result = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            analyse(&analyzer, &cfg, &job)
+        })) {
+            Ok(r) => r,
+            Err(p) => Err(format!(
+                "the analysis panicked: {}",
+                p.downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| p.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "(no message)".into())
+            )),
+        };
         let done = Done {
             seq: job.seq,
             result,
@@ -196,8 +200,17 @@ fn test_hook(job: &Job) {
     }
 }
 
+/// The analyzer a worker keeps for its life.
+pub fn analyzer_for(cfg: &WorkerConfig) -> Analyzer {
+    Analyzer::new(AnalyzerConfig {
+        sysroot: cfg.sysroot.clone(),
+        debug_dirs: cfg.debug_dirs.clone(),
+        ..AnalyzerConfig::default()
+    })
+}
+
 /// Analyse one core.
-pub fn analyse(cfg: &WorkerConfig, job: &Job) -> Result<Analysed, String> {
+pub fn analyse(analyzer: &Analyzer, cfg: &WorkerConfig, job: &Job) -> Result<Analysed, String> {
     let input = InputOptions {
         max_core_size: cfg.max_core_size,
         temp_dir: cfg.temp_dir.clone(),
@@ -237,45 +250,18 @@ pub fn analyse(cfg: &WorkerConfig, job: &Job) -> Result<Analysed, String> {
         .and_then(|b| job.group_elves.iter().find(|(_, p)| p == b))
         .map(|(id, _)| id.clone());
 
-    let exe_map = binary
-        .as_ref()
-        .and_then(|p| crate::input::open_regular(p).ok())
-        .and_then(|f| {
-            // SAFETY: read-only (PROT_READ) mapping of a file we only read.
-            unsafe { memmap2::Mmap::map(&f) }.ok()
-        });
-    let opts = analysis::Options {
+    let opts = CoreOptions {
         input,
         binary: binary.clone(),
-        sysroot: cfg.sysroot.clone(),
-        debug_dirs: cfg.debug_dirs.clone(),
         layout: cfg.layout.clone(),
         scan: scan_scope(&cfg.scan),
-        peers: Vec::new(),
-        declared_layouts: Vec::new(),
+        ..CoreOptions::default()
     };
-    let modules = Modules::load(
-        &core,
-        &maps,
-        &SymbolOptions::new(binary.clone(), cfg.sysroot.clone(), cfg.debug_dirs.clone()),
-    );
-    let mut core_warnings: Vec<Warning> = warnings
+    let core_warnings: Vec<Warning> = warnings
         .iter()
         .map(|w: &String| Warning::new("binary", w.clone()))
         .collect();
-    core_warnings.extend(modules.warnings().iter().cloned());
-    let report = analysis::analyze_core(
-        &Inputs {
-            core: &core,
-            maps: &maps,
-            path: &job.id,
-            exe: exe_map.as_deref(),
-            modules: Some(&modules),
-            peers: &[],
-        },
-        &opts,
-        core_warnings,
-    );
+    let report = analyzer.analyze_parsed(&core, &job.id, &opts, core_warnings);
     let mut a = summarise(&report, binary_note, cfg.with_report);
     a.binary_from_inputs = from_inputs;
     Ok(a)
@@ -450,7 +436,7 @@ pub fn summarise(report: &Report, binary: Option<String>, with_report: bool) -> 
                 Some(s) => format!(
                     "no lock finding; the process died of {}",
                     s.name
-                        .map(str::to_string)
+                        .clone()
                         .unwrap_or_else(|| format!("signal {}", s.number))
                 ),
                 None => "no lock finding".to_string(),

@@ -344,8 +344,9 @@ impl SolarisCore {
         let stk = if t.lp64() { 64 } else { 56 };
         w.put(&mut b, stk, word, self.stack.0);
         w.put(&mut b, stk + word, word, self.stack.1);
+        // `char pr_dmodel; char pr_pad[3];`: one byte whatever the byte order.
         let dmodel = if t.lp64() { 304 } else { 256 };
-        w.put(&mut b, dmodel, 4, if t.lp64() { 2 } else { 1 });
+        b[dmodel] = if t.lp64() { 2 } else { 1 };
         // pr_lwp: the representative LWP's lwpstatus_t.
         let pr_lwp = if t.lp64() { 384 } else { 336 };
         if let Some(l) = self.lwps.iter().find(|l| l.id == self.rep_lwp) {

@@ -39,25 +39,38 @@ pub use temp::TempGuard;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum SourceKind {
+    /// An ELF core (plain or compressed), no producer metadata.
     Core,
+    /// A systemd-coredump file.
     SystemdCoredump,
+    /// An apport `.crash` report.
     Apport,
+    /// An ABRT problem directory.
     Abrt,
 }
 
 /// Metadata recorded next to the core by the tool that stored it.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Meta {
+    /// Process id.
     pub pid: Option<u32>,
+    /// User id.
     pub uid: Option<u32>,
+    /// Group id.
     pub gid: Option<u32>,
+    /// Killing signal.
     pub signal: Option<u32>,
     /// RFC 3339, UTC, whole seconds.
     pub timestamp: Option<String>,
+    /// Host name.
     pub hostname: Option<String>,
+    /// Command name.
     pub comm: Option<String>,
+    /// Executable path.
     pub exe: Option<String>,
+    /// Command line.
     pub cmdline: Option<String>,
+    /// Boot id (systemd-coredump).
     pub boot_id: Option<String>,
     /// `/proc/PID/maps` at the crash (apport `ProcMaps`, ABRT `maps`).
     pub proc_maps: Option<String>,
@@ -69,7 +82,10 @@ pub enum What {
     /// An ELF core (after expansion, for compressed ones and apport reports).
     Core,
     /// An ELF file that is not a core; indexed by build-id (hex) when it has one.
-    Elf { build_id: Option<String> },
+    Elf {
+        /// GNU build-id, hex.
+        build_id: Option<String>,
+    },
     /// Not a core: why, in words.
     Skip(String),
     /// Could not be read: why, naming the file.
@@ -81,13 +97,16 @@ pub enum What {
 pub struct Entry {
     /// The path as found while walking the argument, plus `!MEMBER` for a tar member.
     pub id: String,
+    /// What kind of input it is.
     pub source: SourceKind,
     /// Bytes as stored (compressed size; the report's size for apport; the core's
     /// size for ABRT).
     pub size: u64,
     /// Modification time (seconds since the epoch) of the file or tar member.
     pub mtime: Option<i64>,
+    /// Metadata from the producer.
     pub meta: Meta,
+    /// What the input is.
     pub what: What,
     /// The directory the input was found in (for an ABRT problem directory: the
     /// directory holding it), or the tar archive's id for a member.
@@ -133,6 +152,7 @@ pub(crate) struct Archive {
 /// Everything found by [`scan`].
 #[derive(Debug)]
 pub struct Inventory {
+    /// Every input, in walk order.
     pub entries: Vec<Entry>,
     /// ELF files that are not cores, by (group, build-id) → index in `entries` (the
     /// first one in walk order).
