@@ -26,6 +26,9 @@ pub struct MergeArgs {
     /// Write the output to FILE instead of stdout.
     #[arg(short = 'o', long = "output")]
     pub output: Option<PathBuf>,
+    /// Accepted as by `triage` (there is no progress bar to hide).
+    #[arg(short, long)]
+    pub quiet: bool,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -39,6 +42,9 @@ pub struct ReportArgs {
     /// Write the output to FILE instead of stdout.
     #[arg(short = 'o', long = "output")]
     pub output: Option<PathBuf>,
+    /// Accepted as by `triage` (there is no progress bar to hide).
+    #[arg(short, long)]
+    pub quiet: bool,
 }
 
 fn fail(what: &str, m: String) -> ExitCode {
