@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::{Args, ValueEnum};
+use clap::{Args, Subcommand, ValueEnum};
 
 use mutexdiag::triage::model::{Status, TriageDoc};
 use mutexdiag::triage::render;
@@ -15,6 +15,8 @@ use mutexdiag::triage::sources::{self, ScanOptions};
 use mutexdiag::triage::worker::WorkerConfig;
 
 use crate::cli::{Scan, parse_size};
+
+mod scale;
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TriageFormat {
@@ -26,8 +28,22 @@ pub enum TriageFormat {
     Html,
 }
 
+/// `mutexdiag triage merge|report`: a first word `merge` or `report` is the
+/// subcommand (a path of that name is given as `./merge`).
+#[derive(Subcommand, Debug, Clone)]
+pub enum TriageCommand {
+    /// Merge the outputs of shard runs (jsonl files, --db index files) into the
+    /// document one run over all the inputs gives.
+    Merge(scale::MergeArgs),
+    /// The report of an index (--db), without any core present.
+    Report(scale::ReportArgs),
+}
+
 #[derive(Args, Debug, Clone)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
 pub struct TriageArgs {
+    #[command(subcommand)]
+    pub command: Option<TriageCommand>,
     /// Cores, directories (walked recursively), tar archives (.tar, .tar.gz, .tgz,
     /// .tar.zst, .tar.xz), systemd-coredump files, apport .crash reports, ABRT
     /// problem directories; `-` reads a list of paths from stdin, one per line.
@@ -77,6 +93,10 @@ pub struct TriageArgs {
     /// The number of shards when the index comes from JOB_COMPLETION_INDEX.
     #[arg(long)]
     pub shards: Option<u64>,
+    /// An SQLite index of inputs: unchanged cores are not analysed again, vanished
+    /// ones are marked missing, history is kept (`triage report --db FILE`).
+    #[arg(long)]
+    pub db: Option<PathBuf>,
     /// No progress bar.
     #[arg(short, long)]
     pub quiet: bool,
@@ -134,14 +154,14 @@ fn shard(a: &TriageArgs) -> Result<Option<Shard>, String> {
     Ok(None)
 }
 
-fn open_output(o: Option<&std::path::Path>) -> std::io::Result<Box<dyn Write>> {
+pub(crate) fn open_output(o: Option<&std::path::Path>) -> std::io::Result<Box<dyn Write>> {
     Ok(match o {
         Some(p) => Box::new(std::io::BufWriter::new(std::fs::File::create(p)?)),
         None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
     })
 }
 
-fn term_width(to_file: bool) -> usize {
+pub(crate) fn term_width(to_file: bool) -> usize {
     if to_file {
         return crate::output::WIDE;
     }
@@ -153,10 +173,27 @@ pub fn triage(a: &TriageArgs, output: Option<&std::path::Path>) -> ExitCode {
         eprintln!("mutexdiag triage: {m}");
         ExitCode::from(2)
     };
+    match &a.command {
+        Some(TriageCommand::Merge(m)) => return scale::merge_cmd(m, output),
+        Some(TriageCommand::Report(r)) => return scale::report_cmd(r, output),
+        None => {}
+    }
     let shard = match shard(a) {
         Ok(s) => s,
         Err(e) => return fail(e),
     };
+    // With --db: the index is consulted before analysis and told every record.
+    let session = match &a.db {
+        Some(db) => {
+            let paths = (!a.paths.iter().any(|p| p.as_os_str() == "-")).then(|| a.paths.clone());
+            match mutexdiag::triage::index::Session::start(db, paths, shard) {
+                Ok(s) => Some(std::cell::RefCell::new(s)),
+                Err(e) => return fail(format!("{}: {e}", db.display())),
+            }
+        }
+        None => None,
+    };
+    let mut consult = |e: &sources::Entry| session.as_ref().and_then(|s| s.borrow_mut().consult(e));
     if let Some(l) = &a.layout
         && mutexdiag::mutex::select::builtin(l).is_none()
     {
@@ -238,13 +275,20 @@ pub fn triage(a: &TriageArgs, output: Option<&std::path::Path>) -> ExitCode {
     let mut write_err: Option<std::io::Error> = None;
     let mut failed = 0u64;
     let mut bytes_total = 0u64;
-    let doc: TriageDoc = run::run(&opts, |ev| match ev {
+    let cache: Option<run::Cache<'_>> = match session {
+        Some(_) => Some(&mut consult),
+        None => None,
+    };
+    let doc: TriageDoc = run::run_cached(&opts, cache, |ev| match ev {
         Event::Planned { cores, bytes, .. } => {
             bar.set_length(cores);
             bytes_total = bytes;
             bar.set_message(format!("of {}", human(bytes_total)));
         }
         Event::Record(r) => {
+            if let Some(s) = &session {
+                s.borrow_mut().record(r);
+            }
             if r.status == Status::Failed {
                 failed += 1;
             }
@@ -266,6 +310,11 @@ pub fn triage(a: &TriageArgs, output: Option<&std::path::Path>) -> ExitCode {
         }
     });
     bar.finish_and_clear();
+    if let Some(s) = session
+        && let Err(e) = s.into_inner().finish(&doc.summary)
+    {
+        eprintln!("mutexdiag triage: the index was not fully updated: {e}");
+    }
     let res = match a.format {
         TriageFormat::Jsonl => Ok(()),
         TriageFormat::Json => serde_json::to_writer_pretty(&mut out, &doc)

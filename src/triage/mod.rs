@@ -8,6 +8,8 @@
 //! [`model::TriageDoc`] is rendered by `render`.
 
 pub mod incidents;
+pub mod index;
+pub mod merge;
 pub mod model;
 pub mod render;
 pub mod run;

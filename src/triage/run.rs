@@ -20,6 +20,7 @@ use std::time::Duration;
 use sha2::{Digest, Sha256};
 
 use super::incidents;
+use super::merge::FROM_INPUTS;
 use super::model::{
     Bucket, CoreRecord, Example, SCHEMA_VERSION, Source, Status, Summary, TriageDoc,
 };
@@ -403,7 +404,21 @@ pub fn binary_index(dirs: &[PathBuf], scan: &ScanOptions) -> Vec<(String, PathBu
 
 /// Run a triage: every input gets a record; `on_event` hears the plan and each
 /// record as it is made (cores first, as they finish; then the other inputs).
-pub fn run(opts: &TriageOptions, mut on_event: impl FnMut(Event<'_>)) -> TriageDoc {
+pub fn run(opts: &TriageOptions, on_event: impl FnMut(Event<'_>)) -> TriageDoc {
+    run_cached(opts, None, on_event)
+}
+
+/// A stored record in place of an analysis: called once per input of the run, in
+/// walk order, before any analysis; a record returned for a core is used instead of
+/// analysing it (marked `cached`). See [`super::index::Session::consult`].
+pub type Cache<'a> = &'a mut dyn FnMut(&Entry) -> Option<CoreRecord>;
+
+/// [`run`], with records of unchanged cores taken from `cache` (`--db`).
+pub fn run_cached(
+    opts: &TriageOptions,
+    cache: Option<Cache<'_>>,
+    mut on_event: impl FnMut(Event<'_>),
+) -> TriageDoc {
     let inv = sources::scan(&opts.paths, &opts.scan);
     let mut worker_opts = opts.clone();
     worker_opts
@@ -418,14 +433,49 @@ pub fn run(opts: &TriageOptions, mut on_event: impl FnMut(Event<'_>)) -> TriageD
         .copied()
         .filter(|&i| inv.entries[i].what == What::Core)
         .collect();
+    let mut cached: Vec<CoreRecord> = Vec::new();
+    let cores: Vec<usize> = match cache {
+        None => cores,
+        Some(cache) => {
+            let mut from_cache = BTreeMap::new();
+            for &i in &taken {
+                if let Some(r) = cache(&inv.entries[i]) {
+                    from_cache.insert(i, r);
+                }
+            }
+            cores
+                .into_iter()
+                .filter(|i| match from_cache.remove(i) {
+                    Some(mut r) => {
+                        r.id = inv.entries[*i].id.clone();
+                        r.seq = *i as u64;
+                        r.cached = true;
+                        cached.push(r);
+                        false
+                    }
+                    None => true,
+                })
+                .collect()
+        }
+    };
     on_event(Event::Planned {
         inputs: taken.len() as u64,
-        cores: cores.len() as u64,
+        cores: (cores.len() + cached.len()) as u64,
         bytes: cores.iter().map(|&i| inv.entries[i].size).sum(),
     });
 
     let mut records: Vec<(usize, CoreRecord)> = Vec::with_capacity(taken.len());
     let mut examples: HashMap<String, (usize, Example)> = HashMap::new();
+    for mut rec in cached {
+        let idx = rec.seq as usize;
+        on_event(Event::Record(&rec));
+        if let (Some(b), Some(ex)) = (&rec.bucket, rec.example.take())
+            && examples.get(b).is_none_or(|(j, _)| idx < *j)
+        {
+            examples.insert(b.clone(), (idx, ex));
+        }
+        records.push((idx, rec));
+    }
     let jobs = opts.jobs.max(1);
     let (task_tx, task_rx): (SyncSender<Task>, Receiver<Task>) = mpsc::sync_channel(jobs);
     let task_rx = Mutex::new(task_rx);
@@ -452,12 +502,21 @@ pub fn run(opts: &TriageOptions, mut on_event: impl FnMut(Event<'_>)) -> TriageD
             let e = &inv.entries[idx];
             let mut rec = match answer {
                 Ok(a) => {
-                    if let Some(bid) = &a.binary_from_inputs
-                        && let Some(x) = inv.executable(&e.group, bid)
-                    {
+                    let from = a
+                        .binary_from_inputs
+                        .as_deref()
+                        .and_then(|bid| inv.executable(&e.group, bid));
+                    let mut r = analysed_record(idx, e, a);
+                    if let Some(x) = from {
                         *used_binaries.entry(x).or_default() += 1;
+                        // Name the input, not the temporary file a tar member was
+                        // extracted to (merge and the index count uses by this name).
+                        r.binary = Some(format!(
+                            "{}{FROM_INPUTS}, build-id matches)",
+                            inv.entries[x].id
+                        ));
                     }
-                    analysed_record(idx, e, a)
+                    r
                 }
                 Err(reason) => base_record(idx, e, Status::Failed, Some(reason)),
             };
@@ -506,6 +565,7 @@ pub fn run(opts: &TriageOptions, mut on_event: impl FnMut(Event<'_>)) -> TriageD
 /// shard outputs builds it from the records' `example` of the lowest `seq`.
 pub fn assemble(mut records: Vec<CoreRecord>, examples: &HashMap<String, Example>) -> TriageDoc {
     records.sort_by_key(|r| r.seq);
+    super::merge::recount_executables(&mut records);
     for r in &mut records {
         r.example = None;
         r.report = None;

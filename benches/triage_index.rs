@@ -1,0 +1,126 @@
+//! Throughput of `mutexdiag triage --db` over an archive of many inputs, first run
+//! (every core analysed) and second run (every core unchanged: fingerprints checked,
+//! records taken from the index), with the db size and the peak memory.
+//!
+//! The archive is generated at bench time from the real fixture cores
+//! (`fixtures/*/core.*.zst`): copies of them under different names. Copies are fine
+//! for the throughput of the index (each is walked, classified, fingerprinted,
+//! looked up and written like any core); they are not a realistic mix of bugs.
+//! Reference measured in the same run: the first run over the same archive
+//! (full analysis), so the printed ratio is what the index saves.
+//!
+//! `cargo bench --bench triage_index` (MUTEXDIAG_BENCH_INPUTS=N to change the 10 000).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+fn bin() -> PathBuf {
+    // The release binary next to the bench executable's profile folder.
+    let exe = std::env::current_exe().expect("current exe");
+    let profile = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target/<profile>");
+    profile.join("mutexdiag")
+}
+
+/// Run `mutexdiag triage ARGS`, returning seconds, the peak RSS (KiB) of that run
+/// (`wait4`: the driver, or the largest analyser it waited for) and its stdout.
+fn timed(args: &[&str], out: &Path) -> (f64, i64, String) {
+    let t = Instant::now();
+    let child = Command::new(bin())
+        .arg("triage")
+        .args(args)
+        .stdout(std::fs::File::create(out).expect("output file"))
+        .spawn()
+        .expect("spawn mutexdiag (cargo build --release first)");
+    let pid = child.id() as libc::pid_t;
+    let mut status = 0;
+    // SAFETY: plain wait4 on our own child into a zeroed struct; `child` is not
+    // waited for again.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    let r = unsafe { libc::wait4(pid, &mut status, 0, &mut ru) };
+    let secs = t.elapsed().as_secs_f64();
+    assert_eq!(r, pid, "wait4");
+    assert!(
+        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) != 2,
+        "mutexdiag triage failed ({status})"
+    );
+    drop(child);
+    (
+        secs,
+        ru.ru_maxrss,
+        std::fs::read_to_string(out).expect("read output"),
+    )
+}
+
+fn main() {
+    let n: usize = std::env::var("MUTEXDIAG_BENCH_INPUTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10_000);
+    let fx = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
+    let mut cores: Vec<PathBuf> = Vec::new();
+    for d in std::fs::read_dir(&fx).expect("fixtures").flatten() {
+        for f in std::fs::read_dir(d.path()).into_iter().flatten().flatten() {
+            let name = f.file_name().to_string_lossy().to_string();
+            if name.starts_with("core.") && name.ends_with(".zst") {
+                cores.push(f.path());
+            }
+        }
+    }
+    cores.sort();
+    assert!(!cores.is_empty(), "no fixture cores");
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let archive = tmp.path().join("archive");
+    let mut bytes = 0u64;
+    for i in 0..n {
+        let sub = archive.join(format!("{:03}", i / 1000));
+        std::fs::create_dir_all(&sub).expect("mkdir");
+        let src = &cores[i % cores.len()];
+        let dst = sub.join(format!("core.{i:05}.zst"));
+        bytes += std::fs::copy(src, &dst).expect("copy");
+    }
+    let db = tmp.path().join("index.db");
+    let a = archive.to_str().expect("utf-8");
+    let d = db.to_str().expect("utf-8");
+    println!(
+        "triage_index: {n} inputs (copies of {} fixture cores), {:.1} MiB",
+        cores.len(),
+        bytes as f64 / 1048576.0
+    );
+    let o = tmp.path().join("out.json");
+    let (t1, rss1, _) = timed(&[a, "--db", d, "-q", "--format", "json"], &o);
+    let (t2, rss2, out) = timed(&[a, "--db", d, "-q", "--format", "json"], &o);
+    let doc: serde_json::Value = serde_json::from_str(&out).expect("json");
+    let cached = doc["summary"]["cached"].as_u64().unwrap_or(0);
+    let analysed = doc["summary"]["analysed"].as_u64().unwrap_or(0);
+    let db_size: u64 = ["", "-wal", "-shm"]
+        .iter()
+        .filter_map(|s| std::fs::metadata(format!("{d}{s}")).ok())
+        .map(|m| m.len())
+        .sum();
+    let r1 = n as f64 / t1;
+    let r2 = n as f64 / t2;
+    println!(
+        "first run  (--db, every core analysed): {t1:8.2} s  {r1:9.0} inputs/s  peak RSS {rss1} KiB"
+    );
+    println!(
+        "second run (--db, unchanged):           {t2:8.2} s  {r2:9.0} inputs/s  peak RSS {rss2} KiB  ({cached} of {analysed} cached)"
+    );
+    println!(
+        "ratio second/first: {:.1}x   target >= 5000 inputs/s unchanged: {}",
+        r2 / r1,
+        if r2 >= 5000.0 { "met" } else { "NOT met" }
+    );
+    println!(
+        "db size: {:.2} MiB ({:.0} bytes/input)",
+        db_size as f64 / 1048576.0,
+        db_size as f64 / n as f64
+    );
+    assert_eq!(
+        cached, analysed,
+        "every analysed core of the second run is cached"
+    );
+}
