@@ -113,6 +113,11 @@ fn cases() -> Vec<Case> {
     for d in dirs {
         let meta: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(d.join("meta.json")).unwrap()).unwrap();
+        // gdb's oracle of a stripped fixture was made with the unstripped build (the
+        // kept `app` has no symbols to name the frames with).
+        if meta["stripped"] == true {
+            continue;
+        }
         for role in meta["roles"].as_array().unwrap() {
             let role = role.as_str().unwrap().to_string();
             if d.join(format!("gdb.{role}.txt")).exists() {
