@@ -236,9 +236,9 @@ fn temporary_space_is_bounded() {
 fn the_budget_waits_for_cores_released_by_another_thread() {
     let b = archive::build();
     let tmp = tempfile::tempdir().unwrap();
-    // Room for one small core at a time.
+    // Room for one small core (about 450 KB) at a time.
     let o = ScanOptions {
-        max_temp: 1 << 20,
+        max_temp: 600_000,
         ..opts(tmp.path())
     };
     let inv = scan(&b, &o);
@@ -263,7 +263,12 @@ fn the_budget_waits_for_cores_released_by_another_thread() {
     });
     let mut errors = Vec::new();
     sources::materialize(&inv, &small, &o, |_, r| match r {
-        Ok(m) => tx.send(m).unwrap(),
+        Ok(m) => {
+            // The previous core is still held by the worker (or was just dropped):
+            // this one was expanded only once there was room.
+            assert!(inv.temp_used() <= 600_000);
+            tx.send(m).unwrap()
+        }
         Err(e) => errors.push(e),
     });
     drop(tx);
