@@ -236,9 +236,9 @@ fn temporary_space_is_bounded() {
 fn the_budget_waits_for_cores_released_by_another_thread() {
     let b = archive::build();
     let tmp = tempfile::tempdir().unwrap();
-    // Room for one small core at a time.
+    // Room for one small core (about 450 KB) at a time.
     let o = ScanOptions {
-        max_temp: 1 << 20,
+        max_temp: 600_000,
         ..opts(tmp.path())
     };
     let inv = scan(&b, &o);
@@ -263,7 +263,12 @@ fn the_budget_waits_for_cores_released_by_another_thread() {
     });
     let mut errors = Vec::new();
     sources::materialize(&inv, &small, &o, |_, r| match r {
-        Ok(m) => tx.send(m).unwrap(),
+        Ok(m) => {
+            // The previous core is still held by the worker (or was just dropped):
+            // this one was expanded only once there was room.
+            assert!(inv.temp_used() <= 600_000);
+            tx.send(m).unwrap()
+        }
         Err(e) => errors.push(e),
     });
     drop(tx);
@@ -354,4 +359,96 @@ fn classification_reads_headers_only() {
     );
     assert!(zst_read <= n_zst as u64 * INNER_READ_MAX);
     assert!(inv.bytes_read * 100 < total, "headers only");
+}
+
+/// Hostile inputs: each is one entry with a reason, nothing panics or blocks.
+#[test]
+fn hostile_inputs_are_reported_not_fatal() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let o = opts(d);
+    // A symbolic link to itself, given as an argument (followed: ELOOP).
+    let lp = d.join("self-loop");
+    std::os::unix::fs::symlink(&lp, &lp).unwrap();
+    // An apport report cut in the middle of its CoreDump.
+    let core = archive::fixture_core("lost-wakeup", "parent");
+    let rep = archive::apport_report(&[("ProblemType", "Crash")], Some(&core));
+    let cut = d.join("cut.crash");
+    std::fs::write(&cut, &rep[..rep.len() / 2]).unwrap();
+    // An apport report whose CoreDump is not base64.
+    let garbage = d.join("garbage.crash");
+    std::fs::write(
+        &garbage,
+        b"ProblemType: Crash\nCoreDump: base64\n !!!!not base64!!!!\n",
+    )
+    .unwrap();
+    // gzip magic followed by noise.
+    let fake = d.join("fake.gz");
+    let mut b = vec![0x1f, 0x8b, 8, 0];
+    b.extend(archive::noise(5000, 7));
+    std::fs::write(&fake, &b).unwrap();
+    // A tar header announcing 1 GB that is not there.
+    let mut h = tar::Header::new_ustar();
+    h.set_path("big/core").unwrap();
+    h.set_size(1 << 30);
+    h.set_cksum();
+    let lie = d.join("lie.tar");
+    std::fs::write(&lie, h.as_bytes()).unwrap();
+    let args = [
+        lp.clone(),
+        cut.clone(),
+        garbage.clone(),
+        fake.clone(),
+        lie.clone(),
+    ];
+    let inv = sources::scan_from(&args, &o, &mut Cursor::new(vec![]));
+    let got: Vec<(String, What)> = inv
+        .entries
+        .iter()
+        .map(|e| (e.id.clone(), e.what.clone()))
+        .collect();
+    let id = |p: &PathBuf| p.display().to_string();
+    assert_eq!(got.len(), 6, "{got:#?}");
+    assert_eq!(got[0].0, id(&lp));
+    assert!(
+        matches!(&got[0].1, What::Fail(w) if w.starts_with(&id(&lp)) && w.contains("cannot read")),
+        "{got:#?}"
+    );
+    assert_eq!(
+        got[1],
+        (id(&cut), What::Core),
+        "the header of the cut report is whole"
+    );
+    assert_eq!(
+        got[2],
+        (
+            id(&garbage),
+            What::Skip("apport report whose CoreDump cannot be decoded".into())
+        )
+    );
+    assert!(
+        matches!(&got[3].1, What::Fail(w) if w.starts_with(&id(&fake)) && w.contains("gzip-compressed data is corrupt")),
+        "{got:#?}"
+    );
+    let member = format!("{}!big/core", id(&lie));
+    assert_eq!(got[4].0, member);
+    assert_eq!(
+        got[4].1,
+        What::Fail(format!(
+            "{member}: the archive ends inside this member (0 of 1073741824 bytes)"
+        ))
+    );
+    assert!(
+        matches!(&got[5].1, What::Fail(w) if w.starts_with(&id(&lie)) && w.contains("corrupt or truncated after 1 members")),
+        "{got:#?}"
+    );
+    // Expanding the cut report fails, naming it.
+    let mut out = Vec::new();
+    sources::materialize(&inv, &[1], &o, |i, r| out.push((i, r)));
+    let err = out[0].1.as_ref().expect_err("cut CoreDump");
+    assert!(
+        err.starts_with(&id(&cut)) && err.contains("apport CoreDump"),
+        "{err}"
+    );
+    assert_eq!(inv.temp_used(), 0);
 }

@@ -179,22 +179,67 @@ fn peek_core(r: &mut dyn BufRead, want: usize, pos: &mut u64) -> io::Result<Vec<
         cap: want,
     };
     let mut dec = CoreDecoder::new(&mut sink);
-    let mut line = Vec::new();
-    while dec.expanded() < want {
-        let n = read_line(r, &mut line, MAX_LINE)?;
-        if n == 0 || line.first() != Some(&b' ') {
-            break;
-        }
-        *pos += n as u64;
-        if line.len() >= MAX_LINE {
-            break;
-        }
-        if dec.line(&line[1..]).is_err() {
-            break;
-        }
-    }
+    // A decoding error leaves what was expanded before it: too short to be a core.
+    let _ = stream_value(r, &mut dec, pos, &|d| d.expanded() >= want);
     drop(dec);
     Ok(sink.buf)
+}
+
+/// Feed the continuation lines of a base64 value to `dec`, streaming (a line is
+/// never held whole), until the value ends or `enough` says so. `pos` counts the
+/// bytes consumed.
+fn stream_value<W: Write>(
+    r: &mut dyn BufRead,
+    dec: &mut CoreDecoder<W>,
+    pos: &mut u64,
+    enough: &dyn Fn(&CoreDecoder<W>) -> bool,
+) -> io::Result<()> {
+    loop {
+        if enough(dec) {
+            return Ok(());
+        }
+        // Start of a line: a continuation line starts with a space.
+        match fill(r)?.first() {
+            Some(b' ') => {
+                r.consume(1);
+                *pos += 1;
+            }
+            _ => return Ok(()),
+        }
+        loop {
+            let avail = fill(r)?;
+            if avail.is_empty() {
+                // End of input inside a line.
+                dec.end_line()?;
+                return Ok(());
+            }
+            let nl = memchr::memchr(b'\n', avail);
+            let n = nl.unwrap_or(avail.len());
+            let res = dec.push(&avail[..n]);
+            let used = n + usize::from(nl.is_some());
+            r.consume(used);
+            *pos += used as u64;
+            res?;
+            if nl.is_some() {
+                dec.end_line()?;
+                break;
+            }
+            if enough(dec) {
+                return Ok(());
+            }
+        }
+    }
+}
+
+fn fill(r: &mut dyn BufRead) -> io::Result<&[u8]> {
+    loop {
+        match r.fill_buf() {
+            Ok(_) => break,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    r.fill_buf()
 }
 
 /// Keeps the first `cap` bytes written, accepts and drops the rest.
@@ -240,6 +285,8 @@ impl<W: Write> Write for Counter<W> {
 /// inflates the gzip (or legacy zlib) stream into `W`.
 pub struct CoreDecoder<W: Write> {
     inflate: Inflate<W>,
+    /// Base64 characters of a group not yet complete.
+    carry: Vec<u8>,
     out: Vec<u8>,
 }
 
@@ -247,6 +294,7 @@ impl<W: Write> CoreDecoder<W> {
     pub fn new(w: W) -> Self {
         CoreDecoder {
             inflate: Inflate::Start(Some(w)),
+            carry: Vec::with_capacity(4),
             out: Vec::with_capacity(4096),
         }
     }
@@ -259,33 +307,53 @@ impl<W: Write> CoreDecoder<W> {
         }
     }
 
-    /// One continuation line without its leading space.
-    pub fn line(&mut self, line: &[u8]) -> io::Result<()> {
-        let line = line.trim_ascii();
-        // Base64 groups of four; a group with padding ends a padded chunk, so the
-        // line may hold several chunks as long as each is padded.
+    /// Part of a continuation line (without its leading space). Base64 is decoded
+    /// in groups of four characters; a group with padding ends a padded chunk, so a
+    /// line may hold several chunks as long as each is padded.
+    pub fn push(&mut self, part: &[u8]) -> io::Result<()> {
         self.out.clear();
-        let mut start = 0;
-        for (i, c) in line.chunks(4).enumerate() {
-            let end = i * 4 + c.len();
-            if c.len() < 4 {
-                return Err(bad(format!(
-                    "base64 line of {} characters is not padded to a multiple of 4",
-                    line.len()
-                )));
-            }
-            if c.contains(&b'=') || end == line.len() {
-                let seg = &line[start..end];
+        let mut quad = std::mem::take(&mut self.carry);
+        let mut run: Vec<u8> = Vec::with_capacity(part.len() + 4);
+        let flush = |run: &mut Vec<u8>, out: &mut Vec<u8>| -> io::Result<()> {
+            if !run.is_empty() {
                 base64::engine::general_purpose::STANDARD
-                    .decode_vec(seg, &mut self.out)
+                    .decode_vec(&run[..], out)
                     .map_err(|e| bad(format!("invalid base64: {e}")))?;
-                start = end;
+                run.clear();
+            }
+            Ok(())
+        };
+        for &c in part {
+            if c.is_ascii_whitespace() {
+                continue;
+            }
+            quad.push(c);
+            if quad.len() == 4 {
+                run.extend_from_slice(&quad);
+                if quad.contains(&b'=') {
+                    flush(&mut run, &mut self.out)?;
+                }
+                quad.clear();
             }
         }
+        flush(&mut run, &mut self.out)?;
+        self.carry = quad;
         let out = std::mem::take(&mut self.out);
         let r = self.feed(&out);
         self.out = out;
         r
+    }
+
+    /// End of a continuation line: it must end on a whole base64 group.
+    pub fn end_line(&mut self) -> io::Result<()> {
+        if self.carry.is_empty() {
+            Ok(())
+        } else {
+            Err(bad(format!(
+                "base64 line does not end on a group of four characters ({} left over)",
+                self.carry.len()
+            )))
+        }
     }
 
     fn feed(&mut self, data: &[u8]) -> io::Result<()> {
@@ -326,22 +394,11 @@ fn bad(msg: String) -> io::Error {
 }
 
 /// Expand `CoreDump` from `r`, positioned at its first continuation line, into `w`.
-/// Streams line by line; memory is one line.
+/// Streams: memory is one read buffer, whatever the length of the lines.
 pub fn expand<W: Write>(r: &mut dyn BufRead, w: W) -> io::Result<(W, u64)> {
     let mut dec = CoreDecoder::new(w);
-    let mut line = Vec::new();
-    loop {
-        // A line is one deflate block's output (apport compresses 1 MiB at a time),
-        // so a few MiB at most in practice; allow far more, never unbounded.
-        let n = read_line(r, &mut line, 256 << 20)?;
-        if n == 0 || line.first() != Some(&b' ') {
-            break;
-        }
-        if line.len() >= 256 << 20 {
-            return Err(bad("CoreDump line longer than 256 MiB".into()));
-        }
-        dec.line(&line[1..])?;
-    }
+    let mut pos = 0;
+    stream_value(r, &mut dec, &mut pos, &|_| false)?;
     dec.finish()
 }
 
@@ -401,6 +458,45 @@ mod tests {
         let (got, n) = expand(&mut r2, Vec::new()).unwrap();
         assert_eq!(n, core.len() as u64);
         assert_eq!(got, core);
+    }
+
+    /// `CompressedValue` values are written as one base64 line of the whole gzip
+    /// stream: a line of several MiB, read without holding it.
+    #[test]
+    fn one_long_line_streams() {
+        use std::io::Write as _;
+        let core: Vec<u8> = b"\x7fELF\x02\x01\x01"
+            .iter()
+            .copied()
+            .chain((0..3_000_000u32).scan(0x9e37_79b9_7f4a_7c15u64, |x, _| {
+                *x ^= *x << 13;
+                *x ^= *x >> 7;
+                *x ^= *x << 17;
+                Some((*x >> 24) as u8)
+            }))
+            .collect();
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(&core).unwrap();
+        let gz = gz.finish().unwrap();
+        let mut rep = b"ProblemType: Crash\nCoreDump: base64\n ".to_vec();
+        rep.extend_from_slice(
+            base64::engine::general_purpose::STANDARD
+                .encode(&gz)
+                .as_bytes(),
+        );
+        rep.extend_from_slice(b"\nUserGroups: \n");
+        assert!(rep.len() > 3 * MAX_LINE);
+        let s = scan(&mut io::BufReader::with_capacity(8192, &rep[..]), 64).unwrap();
+        assert_eq!(s.core_head, core[..64]);
+        assert!(s.read < 64 << 10, "peeked {} bytes", s.read);
+        let at = s.core_at.unwrap() as usize;
+        let (got, n) = expand(
+            &mut io::BufReader::with_capacity(8192, &rep[at..]),
+            Vec::new(),
+        )
+        .unwrap();
+        assert_eq!(n, core.len() as u64);
+        assert!(got == core);
     }
 
     #[test]

@@ -87,6 +87,8 @@ struct ScanVisitor<'a> {
     parts: Vec<(String, String, usize, Option<Vec<u8>>)>,
     error: Option<(u64, io::Error)>,
     headers: u64,
+    /// Where the data of the last member ends (offset in the uncompressed archive).
+    data_end: u64,
 }
 
 impl Visitor for ScanVisitor<'_> {
@@ -161,9 +163,18 @@ impl Visitor for ScanVisitor<'_> {
         } else {
             sniff::HEAD as u64
         };
+        let end = e.raw_file_position().saturating_add(size);
+        self.data_end = self.data_end.max(end);
         if let Err(err) = (&mut *e).take(want).read_to_end(&mut head) {
             self.entries
                 .push(base(What::Fail(format!("{mid}: read error: {err}"))));
+            return true;
+        }
+        if (head.len() as u64) < want.min(size) {
+            self.entries.push(base(What::Fail(format!(
+                "{mid}: the archive ends inside this member ({} of {size} bytes)",
+                head.len()
+            ))));
             return true;
         }
         let content = (item && size <= cap).then(|| head.clone());
@@ -242,6 +253,7 @@ pub(crate) fn scan(s: &mut Scanner, path: &Path, id: &str, c: Option<Compression
         parts: Vec::new(),
         error: None,
         headers: 0,
+        data_end: 0,
     };
     let kind = c.map_or("tar archive".to_owned(), |c| {
         format!("{}-compressed tar archive", c.name())
@@ -254,6 +266,20 @@ pub(crate) fn scan(s: &mut Scanner, path: &Path, id: &str, c: Option<Compression
         }
     };
     s.add_read(read);
+    // Over a plain file, member data is skipped with seeks, which do not notice the end
+    // of the file: compare the end of the last member with the file's size.
+    if c.is_none() && v.error.is_none() && v.data_end > size {
+        v.error = Some((
+            v.headers,
+            io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                format!(
+                    "the last member needs {} bytes, the file has {size}",
+                    v.data_end
+                ),
+            ),
+        ));
+    }
     let entries = merge_abrt(v.entries, &v.parts, id);
     let n = entries.len();
     for e in entries {

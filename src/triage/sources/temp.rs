@@ -36,20 +36,22 @@ impl Budget {
         }
     }
 
-    /// Reserve `n` more bytes for a file that already holds `own`, for a caller that
-    /// also holds `pinned` bytes it cannot release while it waits. Waits while other
-    /// files hold the space (they are released as their analyses finish); fails at
-    /// once when the file and the pinned bytes alone would exceed the budget.
-    fn reserve(&self, own: u64, pinned: u64, n: u64) -> io::Result<()> {
-        if own.saturating_add(n).saturating_add(pinned) > self.max {
+    /// Reserve at least `need` and up to `want` more bytes for a file that already
+    /// holds `own`, for a caller that also holds `pinned` bytes it cannot release while
+    /// it waits; returns the bytes granted. Waits while other files hold the space
+    /// (they are released as their analyses finish); fails at once when the file and
+    /// the pinned bytes alone would exceed the budget.
+    fn reserve(&self, own: u64, pinned: u64, need: u64, want: u64) -> io::Result<u64> {
+        if own.saturating_add(need).saturating_add(pinned) > self.max {
             return Err(io::Error::other(OverBudget(self.max)));
         }
         let mut used = self.used.lock().unwrap_or_else(|p| p.into_inner());
-        while used.saturating_add(n) > self.max {
+        while used.saturating_add(need) > self.max {
             used = self.freed.wait(used).unwrap_or_else(|p| p.into_inner());
         }
+        let n = want.max(need).min(self.max - *used);
         *used += n;
-        Ok(())
+        Ok(n)
     }
 
     /// Reserve `n` bytes if they are free now.
@@ -253,11 +255,21 @@ impl TempWriter {
     }
 
     pub(crate) fn finish(self) -> io::Result<TempGuard> {
-        let TempWriter { out, mut guard, .. } = self;
+        let TempWriter {
+            out,
+            mut guard,
+            written,
+            ..
+        } = self;
         let file = out.into_inner().map_err(|e| e.into_error())?;
         let (f, path): (File, tempfile::TempPath) = file.into_parts();
         drop(f);
         guard.path = Some(path);
+        // Give back what was reserved ahead and not written.
+        if guard.reserved > written {
+            guard.budget.release(guard.reserved - written);
+            guard.reserved = written;
+        }
         Ok(guard)
     }
 }
@@ -270,19 +282,15 @@ impl Write for TempWriter {
         {
             return Err(io::Error::other(OverLimit(l)));
         }
-        while after > self.guard.reserved {
-            let step = RESERVE_STEP.max(after - self.guard.reserved);
-            let room = self
-                .guard
-                .budget
-                .max
-                .saturating_sub(self.guard.reserved + self.pinned);
-            let step = step.min(room);
-            let step = step.max(after - self.guard.reserved);
-            self.guard
-                .budget
-                .reserve(self.guard.reserved, self.pinned, step)?;
-            self.guard.reserved += step;
+        if after > self.guard.reserved {
+            let need = after - self.guard.reserved;
+            let got = self.guard.budget.reserve(
+                self.guard.reserved,
+                self.pinned,
+                need,
+                need.max(RESERVE_STEP),
+            )?;
+            self.guard.reserved += got;
         }
         let n = self.out.write(buf)?;
         self.written += n as u64;
@@ -315,6 +323,13 @@ mod tests {
         let g = w.finish().unwrap();
         assert!(g.path().exists());
         assert_eq!(space.budget.used(), 2 << 20);
+        // Reserved ahead, given back at the end: a 10-byte file holds 10 bytes.
+        let mut w3 = space.create(None, 0).unwrap();
+        w3.write_all(b"0123456789").unwrap();
+        assert_eq!(space.budget.used(), 3 << 20);
+        let g3 = w3.finish().unwrap();
+        assert_eq!(space.budget.used(), (2 << 20) + 10);
+        drop(g3);
         // Alone past the budget: refused at once, not a wait.
         let mut w2 = space.create(None, 0).unwrap();
         let e = w2.write_all(&vec![1u8; 4 << 20]).unwrap_err();
