@@ -130,7 +130,7 @@ impl Glibc {
 /// ordinary data fail this (seen on the scan test's cores).
 fn robust_link(v: u64, ptr: usize) -> bool {
     let user_top: u64 = if ptr == 8 { 1 << 57 } else { 1 << 32 };
-    v >= 0x1000 && v < user_top && v % ptr as u64 == 0
+    v >= 0x1000 && v < user_top && v.is_multiple_of(ptr as u64)
 }
 
 fn words(b: &Bytes<'_>, nusers: usize, kind: usize) -> Option<(u32, u32, u32, u32, u32)> {

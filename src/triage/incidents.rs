@@ -165,7 +165,9 @@ pub fn link(records: &mut [CoreRecord]) -> Vec<Incident> {
             parent[x.max(y)] = x.min(y);
         }
     }
-    let mut groups: BTreeMap<usize, (BTreeSet<usize>, Vec<String>, Vec<String>)> = BTreeMap::new();
+    // Per incident: its cores, its mutexes, why.
+    type Group = (BTreeSet<usize>, Vec<String>, Vec<String>);
+    let mut groups: BTreeMap<usize, Group> = BTreeMap::new();
     for l in &links {
         let root = find(&mut parent, l.a);
         let g = groups.entry(root).or_default();

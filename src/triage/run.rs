@@ -629,7 +629,7 @@ pub fn assemble(mut records: Vec<CoreRecord>, examples: &HashMap<String, Example
         }
     }
     // Largest first; ties in order of first appearance (stable sort).
-    buckets.sort_by(|a, b| b.count.cmp(&a.count));
+    buckets.sort_by_key(|b| std::cmp::Reverse(b.count));
     let count = |s: Status| records.iter().filter(|r| r.status == s).count() as u64;
     let summary = Summary {
         inputs: records.len() as u64,
