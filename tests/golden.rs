@@ -45,6 +45,16 @@ fn intended_changes(v: &mut Value) {
             if rtld && let Some(f) = m["found_by"].as_array_mut() {
                 f.retain(|x| x != "pointer");
             }
+            // 2. The scan no longer vouches for a process-private mutex whose owner
+            //    is a thread of another process (issue 12: such owners let small
+            //    integers in ordinary data pass as mutexes; docs/layouts.md, "Scan
+            //    plausibility"): these mutexes are still found by their futex waits
+            //    and pointers, with the same fields, owners and findings, without
+            //    `scan` in `found_by`.
+            let foreign_private = m["owner"]["class"] == "foreign" && m["pshared"] == false;
+            if foreign_private && let Some(f) = m["found_by"].as_array_mut() {
+                f.retain(|x| x != "scan");
+            }
         }
     }
 }
