@@ -148,6 +148,9 @@ pub enum Format {
     Text,
     Json,
     Markdown,
+    /// Graphviz: processes, threads, mutexes and their segments, with "owns" and
+    /// "waits for" edges (the analysis only; `dot -Tsvg` draws it).
+    Dot,
 }
 
 /// Parse a size: "123", "64G", "64GB", "1.5GiB", "512 MiB" (units are powers of 1024).

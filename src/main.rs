@@ -15,6 +15,7 @@ use mutexdiag::analysis::{self, findings};
 use mutexdiag::input::InputOptions;
 use mutexdiag::mutex::declared::DeclaredLayout;
 use mutexdiag::mutex::discover::ScanScope;
+use mutexdiag::report::dot;
 use mutexdiag::report::markdown;
 use mutexdiag::report::model::WarningModel;
 use mutexdiag::report::text;
@@ -240,6 +241,10 @@ fn analyze(a: &AnalyzeArgs, color: bool, width: usize) -> Result<Rendered, Strin
     let text = match a.core.format {
         Format::Json => json(&r),
         Format::Markdown => markdown::report(&r),
+        Format::Dot => {
+            warnings = std::mem::take(&mut r.warnings);
+            dot::report(&r)
+        }
         Format::Text => {
             warnings = std::mem::take(&mut r.warnings);
             text::report_width(&r, color, width)
@@ -282,11 +287,21 @@ fn explain(code: Option<&str>) -> Result<Rendered, String> {
     }
 }
 
+fn no_graph(cmd: &str) -> String {
+    format!(
+        "--format dot draws the analysis (mutexdiag CORE --format dot); `{cmd}` has no graph: use text, json or markdown"
+    )
+}
+
 fn maps(a: &CoreArgs) -> Result<Rendered, String> {
+    if a.format == Format::Dot {
+        return Err(no_graph("maps"));
+    }
     let mut doc = mutexdiag::maps(&a.core, &input_options(a)).map_err(|e| e.to_string())?;
     Ok(match a.format {
         Format::Json => Rendered::ok(json(&doc)),
         Format::Markdown => Rendered::ok(markdown::maps(&doc)),
+        Format::Dot => return Err(no_graph("maps")),
         Format::Text => {
             let warnings = std::mem::take(&mut doc.warnings);
             Rendered {
@@ -300,6 +315,9 @@ fn maps(a: &CoreArgs) -> Result<Rendered, String> {
 
 fn threads(t: &cli::ThreadsArgs, width: usize) -> Result<Rendered, String> {
     let a = &t.core;
+    if a.format == Format::Dot {
+        return Err(no_graph("threads"));
+    }
     if t.backtrace {
         check_symbol_options(t.binary.as_deref(), &t.sysroot, &t.debug_dirs)?;
     }
@@ -320,6 +338,7 @@ fn threads(t: &cli::ThreadsArgs, width: usize) -> Result<Rendered, String> {
     Ok(match a.format {
         Format::Json => Rendered::ok(json(&doc)),
         Format::Markdown => Rendered::ok(markdown::threads(&doc)),
+        Format::Dot => return Err(no_graph("threads")),
         Format::Text => {
             let warnings = std::mem::take(&mut doc.warnings);
             Rendered {

@@ -1,5 +1,6 @@
-//! Rendering: the serialisable model and its text, JSON and markdown forms.
+//! Rendering: the serialisable model and its text, JSON, markdown and Graphviz forms.
 
+pub mod dot;
 /// `Hex`: machine words as `"0x…"` strings in JSON.
 pub mod hex;
 pub mod markdown;
