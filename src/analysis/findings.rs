@@ -1,38 +1,156 @@
-//! The finding codes: stable names, severities, explanations and fixes. This table
-//! is the single source for `mutexdiag explain CODE` and is checked against
-//! `docs/findings.md` by a test.
+//! The finding codes: a [`Code`] enum whose metadata (severity, title, explanation,
+//! fix) lives in one table, [`CODES`]. The table is the single source for
+//! `mutexdiag explain CODE` and is checked against `docs/findings.md` by a test.
 
-// Not yet documented item by item (issue 9): the report's fields are described in
-// docs/json.md, the error variants by their messages, the codes in docs/findings.md.
-#![allow(missing_docs)]
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
 
 use crate::report::model::Severity;
 
+/// A finding's code. Serialised as its stable kebab-case name (`"deadlock-cycle"`),
+/// the spelling of the JSON report and of `mutexdiag explain`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Code {
+    /// `cross-process-private-mutex`
+    CrossProcessPrivateMutex,
+    /// `private-mutex-in-shared-memory`
+    PrivateMutexInSharedMemory,
+    /// `private-futex-on-shared-memory`
+    PrivateFutexOnSharedMemory,
+    /// `abandoned-lock`
+    AbandonedLock,
+    /// `owner-died`
+    OwnerDied,
+    /// `self-deadlock`
+    SelfDeadlock,
+    /// `deadlock-cycle`
+    DeadlockCycle,
+    /// `corrupt-mutex`
+    CorruptMutex,
+    /// `segment-not-dumped`
+    SegmentNotDumped,
+    /// `binary-mismatch`
+    BinaryMismatch,
+    /// `mutex-assertion`
+    MutexAssertion,
+    /// `owner-deref-crash`
+    OwnerDerefCrash,
+}
+
+impl Code {
+    /// Every code.
+    pub const ALL: &'static [Code] = &[
+        Code::CrossProcessPrivateMutex,
+        Code::PrivateMutexInSharedMemory,
+        Code::PrivateFutexOnSharedMemory,
+        Code::AbandonedLock,
+        Code::OwnerDied,
+        Code::SelfDeadlock,
+        Code::DeadlockCycle,
+        Code::CorruptMutex,
+        Code::SegmentNotDumped,
+        Code::BinaryMismatch,
+        Code::MutexAssertion,
+        Code::OwnerDerefCrash,
+    ];
+
+    /// The stable name (`"deadlock-cycle"`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Code::CrossProcessPrivateMutex => "cross-process-private-mutex",
+            Code::PrivateMutexInSharedMemory => "private-mutex-in-shared-memory",
+            Code::PrivateFutexOnSharedMemory => "private-futex-on-shared-memory",
+            Code::AbandonedLock => "abandoned-lock",
+            Code::OwnerDied => "owner-died",
+            Code::SelfDeadlock => "self-deadlock",
+            Code::DeadlockCycle => "deadlock-cycle",
+            Code::CorruptMutex => "corrupt-mutex",
+            Code::SegmentNotDumped => "segment-not-dumped",
+            Code::BinaryMismatch => "binary-mismatch",
+            Code::MutexAssertion => "mutex-assertion",
+            Code::OwnerDerefCrash => "owner-deref-crash",
+        }
+    }
+
+    /// The code's metadata.
+    pub fn info(self) -> &'static CodeInfo {
+        // CODES holds every code once (checked by a test), so the search succeeds.
+        CODES.iter().find(|c| c.code == self).unwrap_or(&CODES[0])
+    }
+
+    /// How bad a finding with this code is.
+    pub fn severity(self) -> Severity {
+        self.info().severity
+    }
+
+    /// One-line title.
+    pub fn title(self) -> &'static str {
+        self.info().title
+    }
+
+    /// What it means and why it breaks.
+    pub fn explanation(self) -> &'static str {
+        self.info().explanation
+    }
+
+    /// How to fix the program.
+    pub fn fix(self) -> &'static str {
+        self.info().fix
+    }
+}
+
+impl fmt::Display for Code {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
+impl FromStr for Code {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Code::ALL
+            .iter()
+            .copied()
+            .find(|c| c.as_str() == s)
+            .ok_or_else(|| format!("unknown finding code {s:?}"))
+    }
+}
+
+impl PartialEq<str> for Code {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl PartialEq<&str> for Code {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+/// A code's metadata.
 #[derive(Debug)]
-pub struct Code {
-    pub code: &'static str,
+pub struct CodeInfo {
+    /// The code.
+    pub code: Code,
+    /// Its severity.
     pub severity: Severity,
+    /// One-line title.
     pub title: &'static str,
+    /// What it means and why it breaks (docs/findings.md has the same text).
     pub explanation: &'static str,
+    /// How to fix the program.
     pub fix: &'static str,
 }
 
-pub const CROSS_PROCESS_PRIVATE_MUTEX: &str = "cross-process-private-mutex";
-pub const PRIVATE_MUTEX_IN_SHARED_MEMORY: &str = "private-mutex-in-shared-memory";
-pub const PRIVATE_FUTEX_ON_SHARED_MEMORY: &str = "private-futex-on-shared-memory";
-pub const ABANDONED_LOCK: &str = "abandoned-lock";
-pub const OWNER_DIED: &str = "owner-died";
-pub const SELF_DEADLOCK: &str = "self-deadlock";
-pub const DEADLOCK_CYCLE: &str = "deadlock-cycle";
-pub const CORRUPT_MUTEX: &str = "corrupt-mutex";
-pub const SEGMENT_NOT_DUMPED: &str = "segment-not-dumped";
-pub const BINARY_MISMATCH: &str = "binary-mismatch";
-pub const MUTEX_ASSERTION: &str = "mutex-assertion";
-pub const OWNER_DEREF_CRASH: &str = "owner-deref-crash";
-
-pub static CODES: &[Code] = &[
-    Code {
-        code: CROSS_PROCESS_PRIVATE_MUTEX,
+/// Every code with its metadata, in the order `mutexdiag explain` lists them.
+pub static CODES: &[CodeInfo] = &[
+    CodeInfo {
+        code: Code::CrossProcessPrivateMutex,
         severity: Severity::Error,
         title: "process-private mutex used by more than one process",
         explanation: "The mutex lives in memory shared between processes (SysV or POSIX shared \
@@ -51,8 +169,8 @@ mutex_init(&m, USYNC_PROCESS, NULL)), before any process uses it, exactly once; 
 PTHREAD_MUTEX_ROBUST as well so that a process dying while holding it does not hang the \
 others.",
     },
-    Code {
-        code: OWNER_DEREF_CRASH,
+    CodeInfo {
+        code: Code::OwnerDerefCrash,
         severity: Severity::Error,
         title: "crash dereferencing a thread pointer of another process",
         explanation: "The process died of SIGSEGV or SIGBUS at an address that is a mutex's \
@@ -74,8 +192,8 @@ byte and owner pid and never dereferences the owner pointer. A lock of your own 
 thread pointer must not be shared between processes, or must store a process-independent \
 owner (a pid and tid).",
     },
-    Code {
-        code: PRIVATE_MUTEX_IN_SHARED_MEMORY,
+    CodeInfo {
+        code: Code::PrivateMutexInSharedMemory,
         severity: Severity::Warning,
         title: "process-private mutex placed in shared memory",
         explanation: "The mutex lives in a shared mapping but was initialised process-private. \
@@ -86,8 +204,8 @@ exclusion can break.",
         fix: "If the memory is shared on purpose, initialise the mutex PTHREAD_PROCESS_SHARED \
 (Solaris: USYNC_PROCESS). If only one process ever touches it, a private mapping is clearer.",
     },
-    Code {
-        code: PRIVATE_FUTEX_ON_SHARED_MEMORY,
+    CodeInfo {
+        code: Code::PrivateFutexOnSharedMemory,
         severity: Severity::Error,
         title: "thread sleeps in a private futex wait on shared memory",
         explanation: "A thread is blocked in futex(FUTEX_WAIT|FUTEX_PRIVATE_FLAG, ...) on an \
@@ -100,8 +218,8 @@ reported even when the mapping's contents are not in the core.",
 pthread_condattr_setpshared with PTHREAD_PROCESS_SHARED, sem_init(&s, 1, n)), so that its \
 futex operations are not private.",
     },
-    Code {
-        code: ABANDONED_LOCK,
+    CodeInfo {
+        code: Code::AbandonedLock,
         severity: Severity::Error,
         title: "mutex held by a thread that no longer exists",
         explanation: "The mutex is locked and its owner thread id is not a thread of this \
@@ -114,8 +232,8 @@ pthread_cleanup_push, RAII guards), do not fork while other threads hold locks (
 pthread_atfork), or make it a robust mutex (PTHREAD_MUTEX_ROBUST) so the next locker gets \
 EOWNERDEAD instead of hanging.",
     },
-    Code {
-        code: OWNER_DIED,
+    CodeInfo {
+        code: Code::OwnerDied,
         severity: Severity::Warning,
         title: "robust mutex whose owner died",
         explanation: "A robust mutex's owner died while holding it (FUTEX_OWNER_DIED), or the \
@@ -125,8 +243,8 @@ half-updated.",
         fix: "On EOWNERDEAD, repair the protected state and call pthread_mutex_consistent() \
 before unlocking; a mutex that is not recoverable must be destroyed and re-initialised.",
     },
-    Code {
-        code: SELF_DEADLOCK,
+    CodeInfo {
+        code: Code::SelfDeadlock,
         severity: Severity::Error,
         title: "thread waits for a mutex it holds itself",
         explanation: "A thread is blocked locking a non-recursive mutex whose owner is that \
@@ -135,8 +253,8 @@ same thread. A normal (default) mutex does not detect this: the thread sleeps fo
 locked/unlocked variants of the function), or use a recursive mutex if re-entry is \
 intended; an error-checking mutex turns the hang into EDEADLK.",
     },
-    Code {
-        code: DEADLOCK_CYCLE,
+    CodeInfo {
+        code: Code::DeadlockCycle,
         severity: Severity::Error,
         title: "deadlock: threads wait for each other in a cycle",
         explanation: "Following 'thread waits for mutex, mutex is held by thread' leads back to \
@@ -145,8 +263,8 @@ proceed.",
         fix: "Acquire the mutexes in one global order everywhere (lock ordering), or take the \
 second lock with pthread_mutex_trylock and back off on failure.",
     },
-    Code {
-        code: CORRUPT_MUTEX,
+    CodeInfo {
+        code: Code::CorruptMutex,
         severity: Severity::Warning,
         title: "mutex fields hold values the C library never writes",
         explanation: "The mutex's fields form a combination that the C library cannot produce \
@@ -157,8 +275,8 @@ it.",
         fix: "Find what wrote over the mutex: run under AddressSanitizer or Valgrind, set a \
 hardware watchpoint on its address in a debugger, and check lock/unlock pairing.",
     },
-    Code {
-        code: SEGMENT_NOT_DUMPED,
+    CodeInfo {
+        code: Code::SegmentNotDumped,
         severity: Severity::Warning,
         title: "evidence points into memory that is not in the core",
         explanation: "A blocked thread's futex word, a mutex found by symbol, or an owner \
@@ -169,8 +287,8 @@ pointer lies in a mapping whose contents the kernel did not write into the core 
 shm, memfd, /dev/zero), bit 3 keeps shared file mappings such as POSIX shm under /dev/shm, \
 bit 2 private file mappings, bits 5/6 hugetlb memory.",
     },
-    Code {
-        code: MUTEX_ASSERTION,
+    CodeInfo {
+        code: Code::MutexAssertion,
         severity: Severity::Error,
         title: "the process aborted on a glibc mutex assertion",
         explanation: "glibc's abort message (__abort_msg) holds a failed assertion from its \
@@ -184,8 +302,8 @@ that did not own it, a double unlock, memory corruption, or re-initialisation wh
 otherwise check that every unlock is made by the owner exactly once, and look for writes \
 over the mutex (AddressSanitizer, a watchpoint on its address).",
     },
-    Code {
-        code: BINARY_MISMATCH,
+    CodeInfo {
+        code: Code::BinaryMismatch,
         severity: Severity::Warning,
         title: "--binary is not the executable of this core",
         explanation: "The build-id of the file given with --binary differs from the build-id \
@@ -197,6 +315,25 @@ file; check with `readelf -n` that the build-ids match.",
     },
 ];
 
-pub fn lookup(code: &str) -> Option<&'static Code> {
-    CODES.iter().find(|c| c.code == code)
+/// The metadata of the code named `code`, if there is one.
+pub fn lookup(code: &str) -> Option<&'static CodeInfo> {
+    code.parse::<Code>().ok().map(Code::info)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_code_once_in_the_table_and_round_trips() {
+        assert_eq!(CODES.len(), Code::ALL.len());
+        for c in Code::ALL {
+            assert_eq!(CODES.iter().filter(|i| i.code == *c).count(), 1, "{c}");
+            assert_eq!(c.as_str().parse::<Code>(), Ok(*c));
+            let j = serde_json::to_string(c).expect("serialise");
+            assert_eq!(j, format!("\"{c}\""));
+            assert_eq!(serde_json::from_str::<Code>(&j).expect("parse"), *c);
+        }
+        assert!("nope".parse::<Code>().is_err());
+    }
 }

@@ -144,6 +144,12 @@ pub(crate) struct Facts<'a, 'd> {
     pub space: &'a AddressSpace<'d>,
     pub mutexes: &'a [Mutex],
     pub layout: Option<&'a dyn Layout>,
+    /// Loaded modules (symbols, debug information), when symbols were asked for.
+    pub modules: Option<&'a crate::symbols::Modules>,
+    /// `--binary`, as given.
+    pub binary: Option<&'a std::path::Path>,
+    /// glibc's `__abort_msg`, when set.
+    pub abort: Option<&'a crate::symbols::abort_msg::AbortMessage>,
 }
 
 impl Facts<'_, '_> {
@@ -327,23 +333,18 @@ pub fn analyze_core(inputs: &Inputs<'_, '_>, opts: &Options, mut warnings: Vec<W
         })
         .collect();
 
+    let abort = modules.and_then(|mods| crate::symbols::abort_msg::abort_message(&space, mods));
     let facts = Facts {
         core,
         maps,
         space: &space,
         mutexes: &mutexes,
         layout: layout.as_deref(),
+        modules,
+        binary: opts.binary.as_deref(),
+        abort: abort.as_ref(),
     };
-    let mut findings = rules::run(&facts);
-    if let (Some(mods), Some(bin)) = (modules, &opts.binary) {
-        findings.extend(rules::binary_mismatch(mods, bin));
-    }
-    let abort = modules.and_then(|mods| crate::symbols::abort_msg::abort_message(&space, mods));
-    if let (Some(mods), Some(msg)) = (modules, &abort) {
-        let ma = crate::symbols::abort_msg::mutex_assertion(core, &space, mods, msg);
-        findings.extend(rules::mutex_assertion(&facts, msg, ma.as_ref()));
-    }
-    findings.sort_by_key(|f| f.severity);
+    let findings = rules::run(&facts);
     if let Some(mods) = modules {
         warnings.extend(mods.warnings().iter().cloned());
     }

@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use super::findings::{self, Code};
+use super::findings::Code;
 use super::{Facts, Mutex, mapping_index};
 use crate::coredump::{Os, signals};
 use crate::mappings::{Mapping, MappingKind};
@@ -14,46 +14,154 @@ use crate::mutex::{Layout, LockState, MutexType};
 use crate::report::Hex;
 use crate::report::model::FindingModel;
 
+/// One rule: the codes it can give and the function that looks for them in the facts.
+/// Rules do not look at each other's findings; precedence between root causes is
+/// [`merge_root_causes`]'s job.
+pub(crate) struct Rule {
+    pub codes: &'static [Code],
+    pub run: fn(&Facts<'_, '_>, &mut Vec<FindingModel>),
+}
+
+/// Every rule, in the order their findings are listed (then sorted by severity).
+pub(crate) static RULES: &[Rule] = &[
+    Rule {
+        codes: &[Code::OwnerDerefCrash],
+        run: owner_deref_crash,
+    },
+    Rule {
+        codes: &[
+            Code::CrossProcessPrivateMutex,
+            Code::PrivateMutexInSharedMemory,
+        ],
+        run: cross_process_private,
+    },
+    Rule {
+        codes: &[Code::PrivateFutexOnSharedMemory],
+        run: private_futex_on_shared_memory,
+    },
+    Rule {
+        codes: &[Code::AbandonedLock],
+        run: abandoned_lock,
+    },
+    Rule {
+        codes: &[Code::OwnerDied],
+        run: owner_died,
+    },
+    Rule {
+        codes: &[Code::SelfDeadlock],
+        run: self_deadlock,
+    },
+    Rule {
+        codes: &[Code::DeadlockCycle],
+        run: deadlock_cycle,
+    },
+    Rule {
+        codes: &[Code::CorruptMutex],
+        run: corrupt_mutex,
+    },
+    Rule {
+        codes: &[Code::SegmentNotDumped],
+        run: segment_not_dumped,
+    },
+    Rule {
+        codes: &[Code::BinaryMismatch],
+        run: binary_mismatch_rule,
+    },
+    Rule {
+        codes: &[Code::MutexAssertion],
+        run: mutex_assertion_rule,
+    },
+];
+
+/// One root cause, one verdict: `(winner, loser, why)` — a `loser` finding is
+/// dropped when a `winner` finding names the same mutex. Decided over the findings
+/// the rules gave, all at once (so the result does not depend on rule order).
+pub(crate) const ABSORBS: &[(Code, Code, &str)] = &[
+    (
+        Code::OwnerDerefCrash,
+        Code::CrossProcessPrivateMutex,
+        "the crash the foreign owner pointer caused is the verdict for that mutex",
+    ),
+    (
+        Code::OwnerDerefCrash,
+        Code::PrivateMutexInSharedMemory,
+        "the crash the foreign owner pointer caused is the verdict for that mutex",
+    ),
+    (
+        Code::CrossProcessPrivateMutex,
+        Code::PrivateFutexOnSharedMemory,
+        "the waiter's private futex wait is part of the cross-process finding",
+    ),
+];
+
+/// Runs every rule, merges root causes, sorts by severity (stable).
 pub(crate) fn run(f: &Facts<'_, '_>) -> Vec<FindingModel> {
     let mut out = Vec::new();
-    owner_deref_crash(f, &mut out);
-    cross_process_private(f, &mut out);
-    private_futex_on_shared_memory(f, &mut out);
-    abandoned_lock(f, &mut out);
-    owner_died(f, &mut out);
-    self_deadlock(f, &mut out);
-    deadlock_cycle(f, &mut out);
-    corrupt_mutex(f, &mut out);
-    segment_not_dumped(f, &mut out);
+    for r in RULES {
+        let from = out.len();
+        (r.run)(f, &mut out);
+        debug_assert!(
+            out[from..].iter().all(|x| r.codes.contains(&x.code)),
+            "a rule gave a code it does not declare"
+        );
+    }
+    let mut out = merge_root_causes(out);
     out.sort_by_key(|x| x.severity);
     out
 }
 
-fn code(c: &str) -> &'static Code {
-    match findings::lookup(c) {
-        Some(c) => c,
-        None => &findings::CODES[0],
+/// Applies [`ABSORBS`] to the rules' findings.
+pub(crate) fn merge_root_causes(found: Vec<FindingModel>) -> Vec<FindingModel> {
+    let winners: Vec<(Code, Hex)> = found
+        .iter()
+        .flat_map(|x| x.mutexes.iter().map(move |m| (x.code, *m)))
+        .collect();
+    let absorbed = |x: &FindingModel| {
+        !x.mutexes.is_empty()
+            && x.mutexes.iter().all(|m| {
+                ABSORBS.iter().any(|(win, lose, _)| {
+                    *lose == x.code && winners.iter().any(|(c, a)| c == win && a == m)
+                })
+            })
+    };
+    let keep: Vec<bool> = found.iter().map(|x| !absorbed(x)).collect();
+    found
+        .into_iter()
+        .zip(keep)
+        .filter_map(|(x, k)| k.then_some(x))
+        .collect()
+}
+
+fn binary_mismatch_rule(f: &Facts<'_, '_>, out: &mut Vec<FindingModel>) {
+    if let (Some(mods), Some(bin)) = (f.modules, f.binary) {
+        out.extend(binary_mismatch(mods, bin));
+    }
+}
+
+fn mutex_assertion_rule(f: &Facts<'_, '_>, out: &mut Vec<FindingModel>) {
+    if let (Some(mods), Some(msg)) = (f.modules, f.abort) {
+        let ma = crate::symbols::abort_msg::mutex_assertion(f.core, f.space, mods, msg);
+        out.extend(mutex_assertion(f, msg, ma.as_ref()));
     }
 }
 
 fn finding(
-    c: &str,
+    c: Code,
     mutexes: Vec<u64>,
     threads: Vec<u32>,
     message: String,
     evidence: Vec<String>,
 ) -> FindingModel {
-    let c = code(c);
     FindingModel {
-        code: c.code.to_string(),
-        severity: c.severity,
-        title: c.title.to_string(),
+        code: c,
+        severity: c.severity(),
+        title: c.title().to_string(),
         mutexes: mutexes.into_iter().map(Hex).collect(),
         threads,
         message,
         evidence,
-        explanation: c.explanation.to_string(),
-        fix: c.fix.to_string(),
+        explanation: c.explanation().to_string(),
+        fix: c.fix().to_string(),
     }
 }
 
@@ -335,14 +443,14 @@ fn owner_deref_crash(f: &Facts<'_, '_>, out: &mut Vec<FindingModel>) {
                     .map(|w| w.tid),
             );
         }
-        let mut fix = code(findings::OWNER_DEREF_CRASH).fix.to_string();
+        let mut fix = Code::OwnerDerefCrash.fix().to_string();
         if let Some(d) = &m.decoded
             && !d.layout.starts_with("solaris-")
         {
             fix = format!("{} stores a thread pointer as its owner: {fix}", d.layout);
         }
         let mut fnd = finding(
-            findings::OWNER_DEREF_CRASH,
+            Code::OwnerDerefCrash,
             vec![m.address],
             threads,
             format!(
@@ -360,10 +468,6 @@ fn owner_deref_crash(f: &Facts<'_, '_>, out: &mut Vec<FindingModel>) {
 fn cross_process_private(f: &Facts<'_, '_>, out: &mut Vec<FindingModel>) {
     for m in f.mutexes {
         if !private_mutex_in_shared(f, m) {
-            continue;
-        }
-        // The crash it caused is the verdict for this mutex (one root cause, one error).
-        if deref_crash(f, m).is_some() {
             continue;
         }
         let map = mapping(f, m);
@@ -393,7 +497,7 @@ fn cross_process_private(f: &Facts<'_, '_>, out: &mut Vec<FindingModel>) {
                     }
                 );
                 out.push(finding(
-                    findings::CROSS_PROCESS_PRIVATE_MUTEX,
+                    Code::CrossProcessPrivateMutex,
                     vec![m.address],
                     threads,
                     msg,
@@ -412,7 +516,7 @@ fn cross_process_private(f: &Facts<'_, '_>, out: &mut Vec<FindingModel>) {
                     );
                 }
                 out.push(finding(
-                    findings::PRIVATE_MUTEX_IN_SHARED_MEMORY,
+                    Code::PrivateMutexInSharedMemory,
                     vec![m.address],
                     m.waiters.clone(),
                     format!("{} in {} is process-private", name(m), shared_desc),
@@ -437,14 +541,12 @@ fn private_futex_on_shared_memory(f: &Facts<'_, '_>, out: &mut Vec<FindingModel>
         if !map.shared {
             continue;
         }
-        // Folded into the mutex's cross-process finding when there is one.
+        // Folded into the mutex's cross-process finding when there is one
+        // (merge_root_causes).
         let m = fu
             .address
             .checked_sub(futex_off)
             .and_then(|a| f.mutex_at(a));
-        if m.is_some_and(|m| cross_process_evidence(f, m).is_some()) {
-            continue;
-        }
         let mut evidence = vec![format!(
             "thread {} is in futex({:#x}, {} | FUTEX_PRIVATE_FLAG, {}) ",
             t.tid, fu.address, fu.op, fu.value
@@ -475,7 +577,7 @@ fn private_futex_on_shared_memory(f: &Facts<'_, '_>, out: &mut Vec<FindingModel>
             evidence.push("a wait with value 2 is glibc's mutex lock wait (__lll_lock_wait): a process-private mutex".into());
         }
         out.push(finding(
-            findings::PRIVATE_FUTEX_ON_SHARED_MEMORY,
+            Code::PrivateFutexOnSharedMemory,
             m.map(|m| vec![m.address]).unwrap_or_default(),
             vec![t.tid],
             format!(
@@ -534,7 +636,7 @@ fn abandoned_lock(f: &Facts<'_, '_>, out: &mut Vec<FindingModel>) {
             ));
         }
         out.push(finding(
-            findings::ABANDONED_LOCK,
+            Code::AbandonedLock,
             vec![m.address],
             m.waiters.clone(),
             format!(
@@ -579,7 +681,7 @@ fn owner_died(f: &Facts<'_, '_>, out: &mut Vec<FindingModel>) {
         let mut evidence = mutex_facts(m);
         evidence.extend(d.fields.iter().map(|(n, v)| format!("{n} = {v:#x}")));
         out.push(finding(
-            findings::OWNER_DIED,
+            Code::OwnerDied,
             vec![m.address],
             m.waiters.clone(),
             format!("robust {} in {}: {what}", name(m), m.location),
@@ -604,7 +706,7 @@ fn self_deadlock(f: &Facts<'_, '_>, out: &mut Vec<FindingModel>) {
             "thread {owner} owns it (owner field) and is blocked locking it"
         ));
         out.push(finding(
-            findings::SELF_DEADLOCK,
+            Code::SelfDeadlock,
             vec![m.address],
             vec![owner],
             format!(
@@ -682,7 +784,7 @@ fn report_cycle(cycle: &[u32], waits_for: &HashMap<u32, &Mutex>, out: &mut Vec<F
         })
         .collect();
     out.push(finding(
-        findings::DEADLOCK_CYCLE,
+        Code::DeadlockCycle,
         mutexes,
         cycle.to_vec(),
         format!(
@@ -719,7 +821,7 @@ fn corrupt_mutex(f: &Facts<'_, '_>, out: &mut Vec<FindingModel>) {
                 .join(" "),
         );
         out.push(finding(
-            findings::CORRUPT_MUTEX,
+            Code::CorruptMutex,
             vec![m.address],
             m.waiters.clone(),
             format!(
@@ -814,7 +916,7 @@ fn segment_not_dumped(f: &Facts<'_, '_>, out: &mut Vec<FindingModel>) {
             })
             .collect();
         out.push(finding(
-            findings::SEGMENT_NOT_DUMPED,
+            Code::SegmentNotDumped,
             mutexes,
             threads,
             format!(
@@ -830,7 +932,7 @@ fn segment_not_dumped(f: &Facts<'_, '_>, out: &mut Vec<FindingModel>) {
 
 /// `--binary` given, and its build-id is not the one the core recorded for the
 /// executable (or it is another file altogether).
-pub(crate) fn binary_mismatch(
+fn binary_mismatch(
     mods: &crate::symbols::Modules,
     binary: &std::path::Path,
 ) -> Option<FindingModel> {
@@ -859,7 +961,7 @@ pub(crate) fn binary_mismatch(
         "its symbols and debug information are not used for this core".into(),
     ];
     Some(finding(
-        findings::BINARY_MISMATCH,
+        Code::BinaryMismatch,
         Vec::new(),
         Vec::new(),
         format!(
@@ -875,7 +977,7 @@ pub(crate) fn binary_mismatch(
 /// the mutex when the asserting frame's `mutex` argument is recoverable from DWARF;
 /// otherwise, when exactly one process-private mutex in shared memory is in the
 /// core, to that one (said so in the evidence).
-pub(crate) fn mutex_assertion(
+fn mutex_assertion(
     f: &Facts<'_, '_>,
     msg: &crate::symbols::abort_msg::AbortMessage,
     ma: Option<&crate::symbols::abort_msg::MutexAssertion>,
@@ -925,7 +1027,7 @@ pub(crate) fn mutex_assertion(
         .map(|m| format!(" on {}", name(m)))
         .unwrap_or_default();
     Some(finding(
-        findings::MUTEX_ASSERTION,
+        Code::MutexAssertion,
         mutexes,
         ma.tid.into_iter().collect(),
         format!(
@@ -937,4 +1039,46 @@ pub(crate) fn mutex_assertion(
         ),
         evidence,
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_code_has_exactly_one_rule() {
+        for c in Code::ALL {
+            let n = RULES.iter().filter(|r| r.codes.contains(c)).count();
+            assert_eq!(n, 1, "{c}");
+        }
+    }
+
+    fn fnd(code: Code, mutexes: &[u64]) -> FindingModel {
+        finding(code, mutexes.to_vec(), vec![], String::new(), vec![])
+    }
+
+    #[test]
+    fn root_causes_merge_per_mutex_and_all_at_once() {
+        let got = merge_root_causes(vec![
+            fnd(Code::OwnerDerefCrash, &[0x10]),
+            fnd(Code::CrossProcessPrivateMutex, &[0x10]),
+            fnd(Code::PrivateFutexOnSharedMemory, &[0x10]),
+            fnd(Code::CrossProcessPrivateMutex, &[0x20]),
+            fnd(Code::PrivateFutexOnSharedMemory, &[0x20]),
+            fnd(Code::PrivateFutexOnSharedMemory, &[0x30]),
+            fnd(Code::PrivateFutexOnSharedMemory, &[]),
+            fnd(Code::PrivateMutexInSharedMemory, &[0x40]),
+        ]);
+        let got: Vec<(Code, Vec<Hex>)> = got.into_iter().map(|x| (x.code, x.mutexes)).collect();
+        assert_eq!(
+            got,
+            vec![
+                (Code::OwnerDerefCrash, vec![Hex(0x10)]),
+                (Code::CrossProcessPrivateMutex, vec![Hex(0x20)]),
+                (Code::PrivateFutexOnSharedMemory, vec![Hex(0x30)]),
+                (Code::PrivateFutexOnSharedMemory, vec![]),
+                (Code::PrivateMutexInSharedMemory, vec![Hex(0x40)]),
+            ]
+        );
+    }
 }

@@ -319,7 +319,7 @@ pub enum Severity {
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct FindingModel {
-    pub code: String,
+    pub code: crate::analysis::findings::Code,
     pub severity: Severity,
     pub title: String,
     pub mutexes: Vec<Hex>,
