@@ -188,8 +188,7 @@ pub fn analyze_core(inputs: &Inputs<'_, '_>, opts: &Options, mut warnings: Vec<W
     // With file access (modules loaded), read-only file mappings the core lacks are
     // read from the files under the sysroot.
     let space = match modules {
-        Some(_) => AddressSpace::new(core)
-            .with_file_backing(maps, |p| crate::symbols::join_sysroot(&opts.sysroot, p)),
+        Some(mods) => AddressSpace::new(core).with_module_backing(maps, mods),
         None => AddressSpace::new(core),
     };
 
