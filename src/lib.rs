@@ -105,12 +105,14 @@ pub fn threads_with(
     let f = CoreFile::open(path, opts)?;
     let core = f.parse()?;
     let maps = mappings::build(&core);
-    let space = AddressSpace::new(&core);
+    let mut space = AddressSpace::new(&core);
     let mut threads = model::thread_models(&core);
     let mut warnings = model::warning_models(&core.warnings);
     if let Some(bt) = bt {
         let modules = symbols::Modules::load(&core, &maps, &bt.symbols);
         warnings.extend(model::warning_models(modules.warnings()));
+        // The text the core lacks (gcore cores), from the verified files.
+        space = space.with_module_backing(&maps, &modules);
         for (tm, t) in threads.iter_mut().zip(&core.threads) {
             let b = symbols::unwind::backtrace(&space, &modules, core.arch, t, bt.detail);
             tm.frames = Some(model::frame_models(&b.frames));

@@ -123,6 +123,47 @@ impl<'d> AddressSpace<'d> {
         self
     }
 
+    /// Serve the read-only file mappings the core did not dump from the files of
+    /// the verified modules (build-id checked, or first page compared: see
+    /// [`crate::symbols::BuildIdStatus`]): `--binary` for the executable, the
+    /// sysroot's files for the libraries, as gdb reads them. gdb's `gcore` omits the
+    /// text of every module and writes no PT_LOAD for it, so the permissions come
+    /// from the module file's program headers ([`crate::symbols::ModuleMapping`]).
+    pub fn with_module_backing(
+        self,
+        maps: &[crate::mappings::Mapping],
+        modules: &crate::symbols::Modules,
+    ) -> Self {
+        use crate::symbols::BuildIdStatus;
+        let mut files: std::collections::HashMap<&str, &std::path::Path> =
+            std::collections::HashMap::new();
+        let mut writable: Vec<(u64, u64)> = Vec::new();
+        for m in modules.iter() {
+            if !matches!(m.status, BuildIdStatus::Match | BuildIdStatus::NoBuildId) {
+                continue;
+            }
+            let Some(f) = m.file.as_deref() else { continue };
+            files.insert(m.name.as_str(), f);
+            writable.extend(
+                m.mappings
+                    .iter()
+                    .filter(|mm| mm.writable)
+                    .map(|mm| (mm.start, mm.end)),
+            );
+        }
+        // Mappings the core gives no permissions for are backed only when the
+        // file says they are read-only.
+        let keep: Vec<crate::mappings::Mapping> = maps
+            .iter()
+            .filter(|m| !writable.iter().any(|&(s, e)| s == m.start && e == m.end))
+            .cloned()
+            .collect();
+        self.with_file_backing(&keep, |p| {
+            let p = p.strip_suffix(" (deleted)").unwrap_or(p);
+            files.get(p).map(|f| f.to_path_buf())
+        })
+    }
+
     /// Bytes of a backed file mapping, if `[addr, addr+len)` lies in one.
     fn file_bytes(&self, addr: u64, len: usize) -> Option<Vec<u8>> {
         let i = self.files.partition_point(|f| f.start <= addr);
@@ -208,7 +249,8 @@ impl<'d> AddressSpace<'d> {
     }
 
     /// Read `len` bytes, across adjacent segments if needed, and from the mapped
-    /// file for backed read-only file mappings the core did not dump.
+    /// file for backed read-only file mappings the core did not dump (with a
+    /// PT_LOAD of `p_filesz` 0, or, from gcore, none at all).
     pub fn read(&self, addr: u64, len: usize) -> Result<Cow<'d, [u8]>, ReadError> {
         match self.slice(addr, len) {
             Ok(s) => Ok(Cow::Borrowed(s)),
@@ -216,6 +258,14 @@ impl<'d> AddressSpace<'d> {
                 Some(v) => Ok(Cow::Owned(v)),
                 None => Err(e),
             },
+            // gcore writes no PT_LOAD for what it leaves out: the range is mapped
+            // only according to NT_FILE, and a backed mapping serves it.
+            Err(e @ ReadError::Unmapped { addr: a }) if a == addr => {
+                match self.file_bytes(addr, len) {
+                    Some(v) => Ok(Cow::Owned(v)),
+                    None => Err(e),
+                }
+            }
             Err(ReadError::Unmapped { addr: a }) if a != addr => {
                 let mut out = Vec::with_capacity(len.min(1 << 20));
                 let mut cur = addr;

@@ -157,7 +157,8 @@ fn backtraces(case: &Case) -> (Vec<Backtrace>, Vec<String>) {
             ));
         }
     }
-    let space = AddressSpace::new(&core);
+    // As the CLI does: the text the core lacks (gcore cores) from the verified files.
+    let space = AddressSpace::new(&core).with_module_backing(&maps, &modules);
     let bts = core
         .threads
         .iter()
@@ -222,6 +223,47 @@ fn function_names_equal_gdb_oracles() {
         failures.len(),
         failures.join("\n")
     );
+}
+
+/// gdb's `gcore` omits the text of the executable and of every library (and writes
+/// no PT_LOAD for it, so the core does not even say which mappings are executable):
+/// the frames of the gcore pair are named only from the files (`--binary`, the
+/// bundled sysroot), build-id checked. They must be among the fixtures compared
+/// above, with every frame named, as gdb names them.
+#[test]
+fn gcore_pair_is_named_from_the_files() {
+    let cases: Vec<Case> = cases()
+        .into_iter()
+        .filter(|c| c.name == "gcore-sysv-private")
+        .collect();
+    assert_eq!(cases.len(), 2, "the gcore pair fixtures/gcore-sysv-private");
+    let mut threads = 0;
+    let mut failures = Vec::new();
+    for case in &cases {
+        let gdb = parse_gdb(
+            &std::fs::read_to_string(
+                fixtures()
+                    .join(&case.name)
+                    .join(format!("gdb.{}.txt", case.role)),
+            )
+            .unwrap(),
+        );
+        threads += compare(case, &gdb, &mut failures);
+        let (bts, _) = backtraces(case);
+        for bt in &bts {
+            let n = names(bt);
+            assert!(n.len() >= 4, "{}/{}: {n:?}", case.name, case.role);
+            assert!(
+                n.iter().all(|f| f != "??"),
+                "{}/{} thread {}: {n:?}",
+                case.name,
+                case.role,
+                bt.tid
+            );
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    assert_eq!(threads, 3, "parent: 1 thread, child: 2");
 }
 
 /// The same comparison with gdb run now, given the same bundled sysroot and debug

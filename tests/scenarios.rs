@@ -156,6 +156,20 @@ const EXPECTED: &[(&str, &str, &[&str], &[&str])] = &[
     ("static-glibc-stripped", "main", &[], &[]),
     ("self-deadlock", "main", &["self-deadlock"], &[]),
     ("abba", "main", &["deadlock-cycle"], &[]),
+    ("cxx-ns-deadlock", "main", &["deadlock-cycle"], &[]),
+    (
+        "gcore-sysv-private",
+        "parent",
+        &["cross-process-private-mutex"],
+        &[],
+    ),
+    (
+        "gcore-sysv-private",
+        "child",
+        &[],
+        &["private-mutex-in-shared-memory"],
+    ),
+    ("mutex-array", "main", &[], &[]),
     ("corrupt", "main", &[], &["corrupt-mutex"]),
     // Negative controls.
     ("pshared-ok", "parent", &[], &[]),

@@ -194,8 +194,7 @@ pub fn analyze_core(inputs: &Inputs<'_, '_>, opts: &Options, mut warnings: Vec<W
     // With file access (modules loaded), read-only file mappings the core lacks are
     // read from the files under the sysroot.
     let space = match modules {
-        Some(_) => AddressSpace::new(core)
-            .with_file_backing(maps, |p| crate::symbols::join_sysroot(&opts.sysroot, p)),
+        Some(mods) => AddressSpace::new(core).with_module_backing(maps, mods),
         None => AddressSpace::new(core),
     };
 
@@ -553,8 +552,10 @@ fn symbol_table_suffices(m: &crate::symbols::Module) -> bool {
         || n.starts_with("ld-musl-")
 }
 
-/// Data symbols exactly the size of the layout whose names say they are locks
-/// (`*mutex*`, `*lock*`, `*mtx*`), from the module file's symbol tables and its
+/// Data symbols exactly the size of the layout whose (demangled, last component of
+/// the) names say they are locks (`*mutex*`, `*lock*`, `*mtx*`), except the C++
+/// ABI's objects that are not variables (vtables `_ZTV…`, typeinfo `_ZTI…`/`_ZTS…`,
+/// guard variables `_ZGV…`, …), from the module file's symbol tables and its
 /// debug file's: for modules without DWARF, and for the C library (see
 /// [`symbol_table_suffices`]). Not typed: the rules treat them like any other
 /// unconfirmed bytes.
@@ -568,12 +569,20 @@ fn elf_symbol_candidates(m: &crate::symbols::Module, layout: &dyn Layout, cands:
             continue;
         }
         let Ok(name) = sym.name() else { continue };
-        let lower = name.to_ascii_lowercase();
+        // C++ vtables, typeinfo, guard variables…: named after a class or a
+        // function, never a mutex, whatever their size.
+        if crate::symbols::mangled_non_object(name) {
+            continue;
+        }
+        let name = crate::symbols::demangle(name);
+        // The variable's own name decides (`ns::g_lock`, not `lock_name()::buf`).
+        let own = name.rsplit("::").next().unwrap_or(&name);
+        let lower = own.to_ascii_lowercase();
         if lower.contains("mutex") || lower.contains("lock") || lower.contains("mtx") {
             cands.add(
                 sym.address().wrapping_add(m.bias),
                 FoundBy::Symbol,
-                Some(name.to_string()),
+                Some(name),
                 false,
             );
         }

@@ -3,9 +3,18 @@
 //! type such as `pthread_mutex_t`; and global pointers whose pointee contains one
 //! (`struct region *region` → `region->mu`, one level deep).
 //!
+//! Names are those gdb accepts and prints: C++ variables are qualified with their
+//! namespaces and classes (`ns::g_obj`, from the demangled `DW_AT_linkage_name`, else
+//! from the enclosing `DW_TAG_namespace` / class entries); elements of arrays are
+//! indexed (`S[3].mu`, `locks[2]`); and a mutex that is the first member of a C++
+//! standard library object (`std::mutex` holds its `pthread_mutex_t` as
+//! `__mutex_base::_M_mutex`, at offset 0) is named by that object (`ns::g_obj.a`, not
+//! `ns::g_obj.a._M_mutex`): `p ns::g_obj.a` is what a gdb user types, and the library's
+//! private member path is an implementation detail (docs/symbols.md).
+//!
 //! Addresses returned are link-time addresses; add the module's load bias.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use gimli::{AttributeValue, DwTag, Reader, Unit, UnitOffset, constants as dw};
 
@@ -59,8 +68,10 @@ pub fn find<R: Reader>(
             names: type_names,
             memo: HashMap::new(),
             found: &mut found,
+            scopes: HashMap::new(),
+            std_types: HashSet::new(),
         };
-        if w.unit_vars().is_err() {
+        if w.unit_scopes().is_err() || w.unit_vars().is_err() {
             continue;
         }
         if found.truncated {
@@ -77,12 +88,21 @@ struct Walker<'a, R: Reader> {
     /// type offset → contains a mutex
     memo: HashMap<UnitOffset<R::Offset>, bool>,
     found: &'a mut Found,
+    /// Variable entries nested in namespaces or classes → their scope (`ns::`).
+    scopes: HashMap<UnitOffset<R::Offset>, String>,
+    /// Struct, class and union entries of the C++ standard library (namespace `std`
+    /// or `__gnu_cxx`).
+    std_types: HashSet<UnitOffset<R::Offset>>,
 }
+
+/// Namespaces whose classes wrap a mutex as a private member (`std::mutex`).
+const LIBRARY_NAMESPACES: &[&str] = &["std", "__gnu_cxx"];
 
 enum Step<O> {
     /// A mutex type: stop here.
     Mutex,
-    Struct(Vec<(Option<String>, u64, UnitOffset<O>)>),
+    /// Members (name, offset, type), and whether it is a C++ standard library type.
+    Struct(Vec<(Option<String>, u64, UnitOffset<O>)>, bool),
     Array(UnitOffset<O>, u64),
     Pointer(Option<UnitOffset<O>>),
     Other,
@@ -102,6 +122,92 @@ impl<R: Reader> Walker<'_, R> {
         }
     }
 
+    /// One pass over the unit's tree: the namespace/class scope of every variable
+    /// entry nested in one, and which types belong to the C++ standard library.
+    fn unit_scopes(&mut self) -> Result<(), gimli::Error> {
+        // (depth of the scope's entry, its name or None for a function body).
+        let mut stack: Vec<(isize, Option<String>)> = Vec::new();
+        let mut cursor = self.unit.entries();
+        while let Some(e) = cursor.next_dfs()? {
+            let depth = e.depth();
+            while stack.last().is_some_and(|(d, _)| *d >= depth) {
+                stack.pop();
+            }
+            let tag = e.tag();
+            match tag {
+                // In namespaces and classes only: a variable inside a function is
+                // a local, named as declared (as gdb does).
+                dw::DW_TAG_variable
+                    if !stack.is_empty() && stack.iter().all(|(_, n)| n.is_some()) =>
+                {
+                    let scope: String = stack
+                        .iter()
+                        .filter_map(|(_, n)| n.as_deref())
+                        .map(|n| format!("{n}::"))
+                        .collect();
+                    self.scopes.insert(e.offset(), scope);
+                }
+                dw::DW_TAG_namespace => {
+                    let n = self
+                        .name(e.attr_value(dw::DW_AT_name))
+                        .unwrap_or_else(|| "(anonymous namespace)".to_string());
+                    stack.push((depth, Some(n)));
+                }
+                dw::DW_TAG_structure_type | dw::DW_TAG_class_type | dw::DW_TAG_union_type => {
+                    if stack
+                        .first()
+                        .and_then(|(_, n)| n.as_deref())
+                        .is_some_and(|n| LIBRARY_NAMESPACES.contains(&n))
+                    {
+                        self.std_types.insert(e.offset());
+                    }
+                    if e.has_children() {
+                        let n = self
+                            .name(e.attr_value(dw::DW_AT_name))
+                            .unwrap_or_else(|| "(anonymous)".to_string());
+                        stack.push((depth, Some(n)));
+                    }
+                }
+                dw::DW_TAG_subprogram
+                | dw::DW_TAG_lexical_block
+                | dw::DW_TAG_inlined_subroutine
+                    if e.has_children() =>
+                {
+                    stack.push((depth, None));
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// A variable's name as gdb prints it: the demangled linkage name of the entry
+    /// or of its declaration (`_ZN2ns5g_objE` → `ns::g_obj`), else its scope and
+    /// `DW_AT_name`.
+    fn var_name(
+        &self,
+        e: &gimli::DebuggingInformationEntry<R>,
+        decl: Option<&gimli::DebuggingInformationEntry<R>>,
+    ) -> Option<String> {
+        let linkage = |d: &gimli::DebuggingInformationEntry<R>| {
+            self.name(d.attr_value(dw::DW_AT_linkage_name))
+                .or_else(|| self.name(d.attr_value(dw::DW_AT_MIPS_linkage_name)))
+        };
+        if let Some(l) = linkage(e).or_else(|| decl.and_then(linkage))
+            && let Some(d) = demangle_variable(&l)
+        {
+            return Some(d);
+        }
+        let src = decl.unwrap_or(e);
+        let n = self.name(src.attr_value(dw::DW_AT_name))?;
+        let scope = self
+            .scopes
+            .get(&src.offset())
+            .map(String::as_str)
+            .unwrap_or("");
+        Some(format!("{scope}{n}"))
+    }
+
     fn unit_vars(&mut self) -> Result<(), gimli::Error> {
         let mut cursor = self.unit.entries();
         while let Some(e) = cursor.next_dfs()? {
@@ -114,10 +220,10 @@ impl<R: Reader> Walker<'_, R> {
             // C++ statics: name and type live on the declaration.
             let (name, ty) = match e.attr_value(dw::DW_AT_specification) {
                 Some(AttributeValue::UnitRef(o)) => match self.unit.entry(o) {
-                    Ok(d) => (self.name(d.attr_value(dw::DW_AT_name)), Self::type_ref(&d)),
+                    Ok(d) => (self.var_name(e, Some(&d)), Self::type_ref(&d)),
                     Err(_) => continue,
                 },
-                _ => (self.name(e.attr_value(dw::DW_AT_name)), Self::type_ref(e)),
+                _ => (self.var_name(e, None), Self::type_ref(e)),
             };
             let (Some(name), Some(ty)) = (name, ty) else {
                 continue;
@@ -211,7 +317,7 @@ impl<R: Reader> Walker<'_, R> {
                     None => return Step::Other,
                 },
                 dw::DW_TAG_structure_type | dw::DW_TAG_union_type | dw::DW_TAG_class_type => {
-                    return Step::Struct(self.members(ty));
+                    return Step::Struct(self.members(ty), self.std_types.contains(&ty));
                 }
                 dw::DW_TAG_array_type => {
                     let Some(elem) = Self::type_ref(&e) else {
@@ -325,7 +431,7 @@ impl<R: Reader> Walker<'_, R> {
         self.memo.insert(ty, false);
         let r = match self.step(ty) {
             Step::Mutex => true,
-            Step::Struct(ms) => ms.iter().any(|(_, _, t)| self.contains(*t, depth + 1)),
+            Step::Struct(ms, _) => ms.iter().any(|(_, _, t)| self.contains(*t, depth + 1)),
             Step::Array(elem, n) => n > 0 && self.contains(elem, depth + 1),
             Step::Pointer(_) | Step::Other => false,
         };
@@ -349,7 +455,8 @@ impl<R: Reader> Walker<'_, R> {
                 name: path,
                 address: addr,
             }),
-            Step::Struct(ms) => {
+            Step::Struct(ms, library) => {
+                let first = out.len();
                 for (name, off, t) in ms {
                     let p = match name {
                         Some(n) if path.ends_with("->") => format!("{path}{n}"),
@@ -357,6 +464,12 @@ impl<R: Reader> Walker<'_, R> {
                         None => path.clone(),
                     };
                     self.walk(t, addr.wrapping_add(off), p, depth + 1, out);
+                }
+                // `std::mutex` and its kin: the object is the mutex (offset 0).
+                if library && !path.ends_with("->") {
+                    for v in out[first..].iter_mut().filter(|v| v.address == addr) {
+                        v.name.clone_from(&path);
+                    }
                 }
             }
             Step::Array(elem, n) => {
@@ -375,5 +488,39 @@ impl<R: Reader> Walker<'_, R> {
             }
             Step::Pointer(_) | Step::Other => {}
         }
+    }
+}
+
+/// The demangled name of a C++ (or Rust) variable's linkage name, `None` when it is
+/// not mangled. Variables carry no parameter list, so the demangled name is what
+/// gdb prints (`ns::g_obj`, `(anonymous namespace)::lock`, `f()::m`).
+fn demangle_variable(linkage: &str) -> Option<String> {
+    if !linkage.starts_with("_Z") && !linkage.starts_with("_R") {
+        return None;
+    }
+    let d = crate::symbols::demangle(linkage);
+    (d != linkage).then_some(d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::demangle_variable;
+
+    #[test]
+    fn variable_names_as_gdb_prints_them() {
+        assert_eq!(
+            demangle_variable("_ZN2ns5g_objE").as_deref(),
+            Some("ns::g_obj")
+        );
+        assert_eq!(
+            demangle_variable("_ZN12_GLOBAL__N_14lockE").as_deref(),
+            Some("(anonymous namespace)::lock")
+        );
+        assert_eq!(
+            demangle_variable("_ZZN2ns9lock_nameB5cxx11EvE4name").as_deref(),
+            Some("ns::lock_name[abi:cxx11]()::name")
+        );
+        // C names are not mangled.
+        assert_eq!(demangle_variable("config_lock"), None);
     }
 }

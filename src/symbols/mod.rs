@@ -41,7 +41,7 @@ pub use elf::{HeaderInfo, LoadSegment, parse_header};
 pub use modules::{
     BuildIdStatus, Module, ModuleKind, ModuleMapping, Modules, SymbolAddress, join_sysroot,
 };
-pub use symbolize::{DataSymbol, Detail, SourceFrame, Symbol};
+pub use symbolize::{DataSymbol, Detail, SourceFrame, Symbol, demangle, mangled_non_object};
 
 /// Where to find the files of a core.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -64,6 +64,12 @@ pub struct ModuleMapping {
     pub end: u64,
     pub offset: u64,
     pub executable: bool,
+    /// Writable: from the core's program header, or — when the core has no
+    /// PT_LOAD for the mapping (gdb's `gcore` omits what it does not dump, so the
+    /// permissions are unknown) — from the verified file's PT_LOAD that maps it.
+    pub writable: bool,
+    /// The permissions came from the module file, not from the core.
+    pub perms_from_file: bool,
 }
 
 /// Sorted symbol table entry (names stay in the file).
@@ -413,6 +419,8 @@ pub fn join_sysroot(sysroot: &Path, core_path: &str) -> Option<PathBuf> {
 struct Group {
     path: String,
     maps: Vec<ModuleMapping>,
+    /// Per mapping: the core does not say its permissions (no PT_LOAD).
+    unknown_perms: Vec<bool>,
     vdso: bool,
 }
 
@@ -433,16 +441,21 @@ fn group_mappings(maps: &[Mapping]) -> Vec<Group> {
             end: m.end,
             offset: m.offset,
             executable: m.perms.contains('x'),
+            writable: m.perms.contains('w'),
+            perms_from_file: false,
         };
+        let unknown = m.perms == "???";
         match open.get(path) {
             Some(&gi) if !(m.offset == 0 && groups[gi].maps.iter().any(|x| x.offset == 0)) => {
                 groups[gi].maps.push(mm);
+                groups[gi].unknown_perms.push(unknown);
             }
             _ => {
                 open.insert(path, groups.len());
                 groups.push(Group {
                     path: path.to_string(),
                     maps: vec![mm],
+                    unknown_perms: vec![unknown],
                     vdso,
                 });
             }
@@ -486,11 +499,13 @@ impl Modules {
         cache: &FileCache,
     ) -> Modules {
         let space = AddressSpace::new(core);
+        // gdb's gcore writes NT_FILE with a page size of 1 (its offsets are in
+        // bytes): that is no page size, so the auxiliary vector's AT_PAGESZ decides.
         let page = core
             .files
             .as_ref()
             .map(|f| f.page_size)
-            .filter(|p| p.is_power_of_two())
+            .filter(|p| p.is_power_of_two() && *p >= 1024)
             .or_else(|| {
                 core.auxv_value(coredump::AT_PAGESZ)
                     .filter(|p| p.is_power_of_two())
@@ -733,6 +748,32 @@ impl Modules {
                     f
                 }
             };
+
+            // Mappings whose permissions the core does not record (gcore writes
+            // no PT_LOAD for what it does not dump): take them from the verified
+            // file's own PT_LOADs, by file offset, as gdb does from the file.
+            let mut g = g;
+            if let Some(fh) = file_hdr.as_ref().filter(|_| {
+                matches!(status, BuildIdStatus::Match | BuildIdStatus::NoBuildId) && !g.vdso
+            }) {
+                // gcore's NT_FILE page size is 1: round PT_LOAD offsets to a page.
+                let mask = !(page.max(4096) - 1);
+                for (mm, _) in g
+                    .maps
+                    .iter_mut()
+                    .zip(&g.unknown_perms)
+                    .filter(|(_, unknown)| **unknown)
+                {
+                    if let Some(l) = fh.loads.iter().find(|l| {
+                        l.offset & mask <= mm.offset
+                            && mm.offset < l.offset.saturating_add(l.filesz.max(1))
+                    }) {
+                        mm.executable = l.flags & 1 != 0;
+                        mm.writable = l.flags & 2 != 0;
+                        mm.perms_from_file = true;
+                    }
+                }
+            }
 
             modules.push(Module {
                 name: g.path,

@@ -69,8 +69,59 @@ impl Detail {
     };
 }
 
-pub(crate) fn demangle(name: &str) -> String {
-    addr2line::demangle_auto(Cow::Borrowed(name), None).into_owned()
+/// A C++ ABI symbol that is not a variable of the program, though it lives in a data
+/// section: virtual tables (`_ZTV`), VTTs (`_ZTT`), typeinfo objects and their name
+/// strings (`_ZTI`, `_ZTS`), construction vtables (`_ZTC`), TLS init functions and
+/// wrappers (`_ZTH`, `_ZTW`), thunks (`_ZTh`, `_ZTv`, `_ZTc`) and guard variables of
+/// function-local statics (`_ZGV`), and transaction clones (`_ZGTt`). The Itanium C++
+/// ABI reserves the `_ZT` and `_ZG` special-name prefixes for these; `_ZGR` (a
+/// lifetime-extended temporary) is a real object and is kept.
+pub fn mangled_non_object(name: &str) -> bool {
+    // Versioned or local aliases keep the mangled prefix.
+    name.starts_with("_ZT") || name.starts_with("_ZGV") || name.starts_with("_ZGT")
+}
+
+pub fn demangle(name: &str) -> String {
+    gdb_spelling(addr2line::demangle_auto(Cow::Borrowed(name), None).into_owned())
+}
+
+/// `cpp_demangle` spells an anonymous namespace as its mangled source name
+/// (`_GLOBAL__N_1`); gdb, c++filt and the DWARF say `(anonymous namespace)`.
+pub(crate) fn gdb_spelling(name: String) -> String {
+    if !name.contains("_GLOBAL__N_") {
+        return name;
+    }
+    let mut out = String::with_capacity(name.len() + 8);
+    let mut rest = name.as_str();
+    while let Some(i) = rest.find("_GLOBAL__N_") {
+        out.push_str(&rest[..i]);
+        out.push_str("(anonymous namespace)");
+        rest =
+            rest[i + "_GLOBAL__N_".len()..].trim_start_matches(|c: char| c.is_ascii_alphanumeric());
+    }
+    out.push_str(rest);
+    out
+}
+
+/// A function named by DWARF, as gdb prints it in a backtrace: a C++ function
+/// qualified with its namespaces and classes but without its parameter list
+/// (`std::mutex::lock`, not `std::mutex::lock()`; gdb builds the name from the DIE
+/// tree). Names from the symbol tables alone keep their parameters, as gdb's
+/// minimal symbols do.
+fn dwarf_function_name<R: gimli::Reader>(n: &addr2line::FunctionName<R>) -> Option<String> {
+    let raw = n.raw_name().ok()?;
+    if raw.starts_with("_Z") {
+        let opts = cpp_demangle::DemangleOptions::new()
+            .no_params()
+            .no_return_type();
+        if let Some(d) = cpp_demangle::Symbol::new(raw.as_bytes())
+            .ok()
+            .and_then(|s| s.demangle_with_options(&opts).ok())
+        {
+            return Some(gdb_spelling(d));
+        }
+    }
+    n.demangle().ok().map(|d| gdb_spelling(d.into_owned()))
 }
 
 impl Module {
@@ -93,11 +144,7 @@ impl Module {
                         break;
                     }
                     out.push(SourceFrame {
-                        function: f
-                            .function
-                            .as_ref()
-                            .and_then(|n| n.demangle().ok())
-                            .map(Cow::into_owned),
+                        function: f.function.as_ref().and_then(dwarf_function_name),
                         file: f.location.as_ref().and_then(|l| l.file).map(str::to_string),
                         line: f.location.as_ref().and_then(|l| l.line),
                         inlined: false,
@@ -173,5 +220,34 @@ impl Modules {
             size,
             offset: v - start,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cxx_abi_objects_are_not_variables() {
+        for n in [
+            "_ZTVN2ns9MutexLikeE",
+            "_ZTIN2ns9MutexLikeE",
+            "_ZTSN2ns32MutexTypeinfoNameIsFortyBytesXYZE",
+            "_ZTTN2ns5LocksE",
+            "_ZGVZN2ns9lock_nameB5cxx11EvE4name",
+            "_ZTHN2ns6tls_muE",
+            "_ZTWN2ns6tls_muE",
+        ] {
+            assert!(mangled_non_object(n), "{n}");
+        }
+        for n in ["_ZN2ns5g_objE", "g_lock", "_ZGR1x_", "__aio_requests_mutex"] {
+            assert!(!mangled_non_object(n), "{n}");
+        }
+        assert_eq!(demangle("_ZN2ns5g_objE"), "ns::g_obj");
+        assert!(demangle("_ZTVN2ns9MutexLikeE").contains("ns::MutexLike"));
+        assert_eq!(
+            demangle("_ZN12_GLOBAL__N_14lockE"),
+            "(anonymous namespace)::lock"
+        );
     }
 }
