@@ -121,12 +121,14 @@ pub const MIGRATIONS: &[&str] = &[
         time INTEGER,
         missing INTEGER NOT NULL DEFAULT 0,
         first_run INTEGER NOT NULL,
-        last_run INTEGER NOT NULL
+        last_run INTEGER NOT NULL,
+        seq INTEGER
     );
     INSERT INTO inputs2 (id, size, mtime, fingerprint, status, reason, signature, bucket,
-        timestamp, time, missing, first_run, last_run)
+        timestamp, time, missing, first_run, last_run, seq)
         SELECT id, size, mtime, fingerprint, status, reason, signature, bucket,
-            timestamp, time, missing, first_run, last_run FROM inputs ORDER BY id;
+            timestamp, time, missing, first_run, last_run, json_extract(record, '$.seq')
+        FROM inputs ORDER BY id;
     DROP TABLE inputs;
     ALTER TABLE inputs2 RENAME TO inputs;
     CREATE INDEX inputs_bucket ON inputs(bucket);",
@@ -368,15 +370,15 @@ impl Index {
         {
             let mut st = tx.prepare_cached(
                 "INSERT INTO inputs (id, size, mtime, fingerprint, status, reason, signature,
-                    bucket, timestamp, time, missing, first_run, last_run, stamp, code)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 0, ?11, ?11, ?12, ?13)
+                    bucket, timestamp, time, missing, first_run, last_run, stamp, code, seq)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 0, ?11, ?11, ?12, ?13, ?14)
                  ON CONFLICT(id) DO UPDATE SET size = excluded.size, mtime = excluded.mtime,
                     fingerprint = excluded.fingerprint, status = excluded.status,
                     reason = excluded.reason, signature = excluded.signature,
                     bucket = excluded.bucket, timestamp = excluded.timestamp,
                     time = excluded.time, missing = 0,
                     last_run = excluded.last_run, stamp = excluded.stamp,
-                    code = excluded.code",
+                    code = excluded.code, seq = excluded.seq",
             )?;
             let mut rec_st = tx.prepare_cached(
                 "INSERT INTO records (id, record) VALUES (?1, ?2)
@@ -404,6 +406,7 @@ impl Index {
                     run,
                     seen.stamp.as_ref().map(|s| &s.0),
                     primary_of_record(&r).map(|f| &f.code),
+                    r.seq as i64,
                 ])?;
                 rec_st.execute(params![r.id, serde_json::to_string(&r)?])?;
             }
@@ -421,7 +424,7 @@ impl Index {
         paths: Option<&[PathBuf]>,
         shard: Option<Shard>,
         summary: &Summary,
-        reused: &[(String, Option<Seen>)],
+        reused: &[(String, u64, Option<Seen>)],
     ) -> Result<u64, IndexError> {
         let tx = self
             .conn
@@ -429,18 +432,21 @@ impl Index {
         // Inputs whose stored record this run reused: seen now (their stamp, size
         // and mtime updated when their fingerprint, not their stamp, matched).
         {
-            let mut seen =
-                tx.prepare_cached("UPDATE inputs SET last_run = ?2, missing = 0 WHERE id = ?1")?;
-            let mut restamp = tx.prepare_cached(
-                "UPDATE inputs SET last_run = ?2, missing = 0, stamp = ?3, size = ?4,
-                    mtime = ?5 WHERE id = ?1",
+            let mut seen = tx.prepare_cached(
+                "UPDATE inputs SET last_run = ?2, missing = 0, seq = ?3 WHERE id = ?1",
             )?;
-            for (id, new) in reused {
+            let mut restamp = tx.prepare_cached(
+                "UPDATE inputs SET last_run = ?2, missing = 0, seq = ?3, stamp = ?4,
+                    size = ?5, mtime = ?6 WHERE id = ?1",
+            )?;
+            for (id, seq, new) in reused {
+                let seq = *seq as i64;
                 match new {
-                    None => seen.execute(params![id, run])?,
+                    None => seen.execute(params![id, run, seq])?,
                     Some(n) => restamp.execute(params![
                         id,
                         run,
+                        seq,
                         n.stamp.as_ref().map(|s| &s.0),
                         n.size as i64,
                         n.mtime
@@ -505,17 +511,29 @@ impl Index {
     /// The records of every input not missing, in walk order of their last run.
     pub fn current_records(&self) -> Result<Vec<CoreRecord>, IndexError> {
         let mut st = self.conn.prepare(
-            "SELECT i.id, r.record FROM inputs i JOIN records r ON r.id = i.id
+            "SELECT i.id, i.seq, r.record FROM inputs i JOIN records r ON r.id = i.id
                  WHERE i.missing = 0 ORDER BY i.id",
         )?;
-        let rows = st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+        let rows = st.query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, Option<i64>>(1)?,
+                r.get::<_, String>(2)?,
+            ))
+        })?;
         let mut out = Vec::new();
         for row in rows {
-            let (id, json) = row?;
-            let r: CoreRecord = serde_json::from_str(&json).map_err(|x| IndexError::Record {
-                id,
-                why: x.to_string(),
-            })?;
+            let (id, seq, json) = row?;
+            let mut r: CoreRecord =
+                serde_json::from_str(&json).map_err(|x| IndexError::Record {
+                    id,
+                    why: x.to_string(),
+                })?;
+            // The position in the last walk that saw it (a reused record keeps the
+            // one of the run that analysed it).
+            if let Some(q) = seq {
+                r.seq = q as u64;
+            }
             out.push(r);
         }
         Ok(out)
@@ -587,9 +605,11 @@ pub struct Session {
     by_stamp: HashMap<String, (FileStamp, CoreRecord)>,
     /// Per input of this run whose record is not yet written: what was seen of it.
     seen: HashMap<String, Seen>,
-    /// Inputs whose stored record was reused (with what to update when their stamp
-    /// had moved).
-    reused: Vec<(String, Option<Seen>)>,
+    /// Cores whose fingerprint, not their stamp, matched: their new stamp.
+    restamp: HashMap<String, Seen>,
+    /// Inputs whose stored record was reused: id, position in this walk, and what to
+    /// update when their stamp had moved.
+    reused: Vec<(String, u64, Option<Seen>)>,
     pending: Vec<(CoreRecord, Seen)>,
     error: Option<IndexError>,
 }
@@ -648,6 +668,7 @@ impl Session {
             shard,
             by_stamp,
             seen: Default::default(),
+            restamp: HashMap::new(),
             reused: Vec::new(),
             pending: Vec::new(),
             error: None,
@@ -687,9 +708,6 @@ impl Session {
                     None
                 }),
             };
-            if r.is_some() {
-                self.reused.push((e.id.clone(), None));
-            }
             return r;
         }
         match self.ix.lookup(e) {
@@ -703,7 +721,7 @@ impl Session {
                 if k.record.is_some() {
                     // Same content, another stamp (copied back, touched): the stamp
                     // is updated, the record not rewritten.
-                    self.reused.push((e.id.clone(), Some(seen)));
+                    self.restamp.insert(e.id.clone(), seen);
                 } else {
                     self.seen.insert(e.id.clone(), seen);
                 }
@@ -721,6 +739,8 @@ impl Session {
     /// written again, see [`Session::finish`]).
     pub fn record(&mut self, r: &CoreRecord) {
         if r.cached {
+            let new = self.restamp.remove(&r.id);
+            self.reused.push((r.id.clone(), r.seq, new));
             return;
         }
         let seen = self.seen.remove(&r.id).unwrap_or_default();
@@ -871,8 +891,14 @@ mod tests {
         // The input's code is filled at migration; the bucket's first-finding code of
         // schema 1 is corrected by the next run's recount.
         let run = ix.begin_run(&[], None).expect("run");
-        ix.finish_run(run, None, None, &Summary::default(), &[("c1".into(), None)])
-            .expect("finish");
+        ix.finish_run(
+            run,
+            None,
+            None,
+            &Summary::default(),
+            &[("c1".into(), 0, None)],
+        )
+        .expect("finish");
         let want = Some("the-error".to_string());
         assert_eq!(codes(&ix), (want.clone(), want));
         assert!(ix.integrity_ok().expect("integrity"));
