@@ -97,6 +97,10 @@ pub struct TriageArgs {
     /// ones are marked missing, history is kept (`triage report --db FILE`).
     #[arg(long)]
     pub db: Option<PathBuf>,
+    /// With --db: read every core's fingerprint bytes again, even when its device,
+    /// inode, size, mtime and ctime are those recorded when it was analysed.
+    #[arg(long, requires = "db")]
+    pub db_rehash: bool,
     /// No progress bar.
     #[arg(short, long)]
     pub quiet: bool,
@@ -186,7 +190,7 @@ pub fn triage(a: &TriageArgs, output: Option<&std::path::Path>) -> ExitCode {
     let session = match &a.db {
         Some(db) => {
             let paths = (!a.paths.iter().any(|p| p.as_os_str() == "-")).then(|| a.paths.clone());
-            match mutexdiag::triage::index::Session::start(db, paths, shard) {
+            match mutexdiag::triage::index::Session::start(db, paths, shard, a.db_rehash) {
                 Ok(s) => Some(std::cell::RefCell::new(s)),
                 Err(e) => return fail(format!("{}: {e}", db.display())),
             }
@@ -275,10 +279,10 @@ pub fn triage(a: &TriageArgs, output: Option<&std::path::Path>) -> ExitCode {
     let mut write_err: Option<std::io::Error> = None;
     let mut failed = 0u64;
     let mut bytes_total = 0u64;
-    let cache: Option<run::Cache<'_>> = match session {
-        Some(_) => Some(&mut consult),
-        None => None,
-    };
+    let cache: Option<run::Cache<'_>> = session.as_ref().map(|s| run::Cache {
+        known: s.borrow().known(),
+        consult: &mut consult,
+    });
     let doc: TriageDoc = run::run_cached(&opts, cache, |ev| match ev {
         Event::Planned { cores, bytes, .. } => {
             bar.set_length(cores);

@@ -279,7 +279,8 @@ fn index_caches_adds_changes_and_marks_missing() {
         "the missing row is kept"
     );
     assert_eq!(runs, 5);
-    assert_eq!(ix.schema_version().expect("version"), 1);
+    assert_eq!(ix.schema_version().expect("version"), 2);
+    bucket_codes_agree(&fifth, &ix);
     let report = json(&["report", "--db", s(&db)]);
     assert_eq!(report, json(&[s(&dir)]));
     assert!(!ids(&report).contains(&s(&gone).to_string()));
@@ -352,4 +353,95 @@ fn two_runs_on_one_index_at_once() {
     assert_eq!(sorted(&report, "buckets"), sorted(&both, "buckets"));
     assert_eq!(sorted(&report, "incidents"), sorted(&both, "incidents"));
     assert_eq!(report["summary"], both["summary"]);
+}
+
+/// Every bucket's code in the index is the one of the document (the primary
+/// finding's, as in the signature).
+fn bucket_codes_agree(doc: &Value, ix: &Index) {
+    let buckets = doc["buckets"].as_array().expect("buckets");
+    let mut checked = 0;
+    for (id, code) in ix.bucket_codes().expect("bucket codes") {
+        let Some(b) = buckets.iter().find(|b| b["id"] == id.as_str()) else {
+            continue;
+        };
+        assert_eq!(code.as_deref(), b["code"].as_str(), "bucket {id}");
+        let sig = b["signature"].as_str().expect("signature");
+        if let Some(c) = &code {
+            assert!(sig.starts_with(&format!("{c} |")), "{sig} vs {c}");
+        }
+        checked += 1;
+    }
+    assert_eq!(
+        checked,
+        buckets.len(),
+        "every bucket of the document is in the index"
+    );
+}
+
+#[test]
+fn index_stamp_shortcut_still_sees_changes() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    // posix-private: a core with several findings (primary code in index and report).
+    let dir = archive(tmp.path(), &["abba", "posix-private"]);
+    let db = tmp.path().join("index.db");
+    let first = json(&[s(&dir), "--db", s(&db)]);
+    let n = fresh_cores(&first).len();
+    assert!(n >= 2);
+    assert!(
+        first["cores"]
+            .as_array()
+            .expect("cores")
+            .iter()
+            .any(|c| c["findings"].as_array().is_some_and(|f| f.len() > 1)),
+        "a core with several findings is among the inputs"
+    );
+    bucket_codes_agree(&first, &Index::open_existing(&db).expect("index"));
+    let core = dir.join("abba/core.main.zst");
+    let set_mtime = |t: std::time::SystemTime| {
+        std::fs::File::options()
+            .write(true)
+            .open(&core)
+            .expect("open core")
+            .set_modified(t)
+            .expect("set mtime")
+    };
+
+    // Touched (stamp moved, content the same): its fingerprint is read and matches,
+    // so it is cached; the next run takes it on its new stamp.
+    set_mtime(std::time::SystemTime::now() + std::time::Duration::from_secs(60));
+    let second = json(&[s(&dir), "--db", s(&db)]);
+    assert!(
+        fresh_cores(&second).is_empty(),
+        "{:?}",
+        fresh_cores(&second)
+    );
+    assert_eq!(second["summary"]["cached"], n);
+    assert_eq!(uncached(second.clone()), uncached(first.clone()));
+    assert_eq!(json(&[s(&dir), "--db", s(&db)]), second);
+
+    // --db-rehash: every fingerprint read again; nothing changed, all cached.
+    let rehash = json(&[s(&dir), "--db", s(&db), "--db-rehash"]);
+    assert_eq!(rehash, second);
+
+    // Content changed with the same size and the mtime put back: the ctime moved,
+    // so the core is read again and not taken from the index.
+    let md = std::fs::metadata(&core).expect("stat");
+    let mtime = md.modified().expect("mtime");
+    let mut bytes = std::fs::read(&core).expect("read core");
+    let k = bytes.len() / 2;
+    bytes[k] ^= 0xff;
+    std::fs::write(&core, &bytes).expect("rewrite core");
+    set_mtime(mtime);
+    let md2 = std::fs::metadata(&core).expect("stat");
+    assert_eq!(
+        (md2.len(), md2.modified().expect("mtime")),
+        (md.len(), mtime)
+    );
+    let third = json(&[s(&dir), "--db", s(&db)]);
+    let rec = record(&third, "abba/core.main.zst");
+    assert_eq!(
+        rec["cached"], false,
+        "a changed core (same size, same mtime) is not taken from the index: {rec}"
+    );
+    assert_eq!(third["summary"]["cached"], n - 1);
 }

@@ -309,11 +309,16 @@ pub struct MutexModel {
     pub notes: Vec<String>,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+/// Severity of a finding, most severe first (the derived order: `Error < Warning <
+/// Note`). Triage records use this type too (`triage::model::Severity`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
+    /// A bug.
     Error,
+    /// Suspicious.
     Warning,
+    /// For information.
     Note,
 }
 

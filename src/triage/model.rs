@@ -34,17 +34,9 @@ pub enum Status {
     Skipped,
 }
 
-/// Severity of a finding, as in the single-core report.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Severity {
-    /// A bug.
-    Error,
-    /// Suspicious.
-    Warning,
-    /// For information.
-    Note,
-}
+/// Severity of a finding: the single-core report's own type (one definition, so the
+/// two cannot drift apart).
+pub use crate::report::model::Severity;
 
 /// One finding of a core, reduced to what triage shows.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

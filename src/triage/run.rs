@@ -408,10 +408,15 @@ pub fn run(opts: &TriageOptions, on_event: impl FnMut(Event<'_>)) -> TriageDoc {
     run_cached(opts, None, on_event)
 }
 
-/// A stored record in place of an analysis: called once per input of the run, in
-/// walk order, before any analysis; a record returned for a core is used instead of
-/// analysing it (marked `cached`). See [`super::index::Session::consult`].
-pub type Cache<'a> = &'a mut dyn FnMut(&Entry) -> Option<CoreRecord>;
+/// Stored records in place of analyses (`--db`, see [`super::index::Session`]).
+pub struct Cache<'a> {
+    /// Plain files known unchanged: the walk takes them as cores without opening
+    /// them ([`sources::KnownFiles`]); `consult` must then give their records.
+    pub known: sources::KnownFiles,
+    /// Called once per input of the run, in walk order, before any analysis; a
+    /// record returned for a core is used instead of analysing it (marked `cached`).
+    pub consult: &'a mut dyn FnMut(&Entry) -> Option<CoreRecord>,
+}
 
 /// [`run`], with records of unchanged cores taken from `cache` (`--db`).
 pub fn run_cached(
@@ -419,7 +424,11 @@ pub fn run_cached(
     cache: Option<Cache<'_>>,
     mut on_event: impl FnMut(Event<'_>),
 ) -> TriageDoc {
-    let inv = sources::scan(&opts.paths, &opts.scan);
+    let (known, cache) = match cache {
+        Some(c) => (c.known, Some(c.consult)),
+        None => (Default::default(), None),
+    };
+    let inv = sources::scan_known(&opts.paths, &opts.scan, known);
     let mut worker_opts = opts.clone();
     worker_opts
         .worker
@@ -578,13 +587,7 @@ pub fn assemble(mut records: Vec<CoreRecord>, examples: &HashMap<String, Example
             continue;
         };
         let i = *at.entry(b.clone()).or_insert_with(|| {
-            let primary = [
-                super::model::Severity::Error,
-                super::model::Severity::Warning,
-                super::model::Severity::Note,
-            ]
-            .iter()
-            .find_map(|s| r.findings.iter().find(|f| f.severity == *s));
+            let primary = super::signature::primary_of_record(r);
             buckets.push(Bucket {
                 id: b.clone(),
                 signature: sig.clone(),

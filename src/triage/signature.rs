@@ -17,6 +17,7 @@
 
 use sha2::{Digest, Sha256};
 
+use super::model::{CoreRecord, FindingRef};
 use crate::report::model::{FrameModel, Report, Severity, ThreadModel};
 
 /// Version of the signature algorithm: a change that moves cores between buckets
@@ -87,11 +88,26 @@ pub fn bucket_id(signature: &str) -> String {
     h.iter().take(6).map(|b| format!("{b:02x}")).collect()
 }
 
-/// The first finding of the highest severity, in report order.
-pub fn primary_finding(report: &Report) -> Option<usize> {
-    [Severity::Error, Severity::Warning, Severity::Note]
+/// The primary finding of a list in report order: the first one of the highest
+/// severity. The one rule, used for a report ([`primary_finding`]), for a triage
+/// record's findings ([`primary_of_record`]: the bucket's code and severity in the
+/// document, the `code` column of the `--db` index) and so for the signature.
+pub fn primary<T>(findings: &[T], severity: impl Fn(&T) -> Severity) -> Option<usize> {
+    findings
         .iter()
-        .find_map(|s| report.findings.iter().position(|f| f.severity == *s))
+        .enumerate()
+        .min_by_key(|(i, f)| (severity(f), *i))
+        .map(|(i, _)| i)
+}
+
+/// The primary finding of a report (its index in `report.findings`).
+pub fn primary_finding(report: &Report) -> Option<usize> {
+    primary(&report.findings, |f| f.severity)
+}
+
+/// The primary finding of a triage record (its findings are in report order).
+pub fn primary_of_record(r: &CoreRecord) -> Option<&FindingRef> {
+    primary(&r.findings, |f| f.severity).map(|i| &r.findings[i])
 }
 
 fn crashed(report: &Report) -> Option<&ThreadModel> {
@@ -264,5 +280,15 @@ mod tests {
         assert_eq!(a.len(), 12);
         assert_eq!(a, bucket_id("x | y | z"));
         assert_ne!(a, bucket_id("x | y | w"));
+    }
+
+    #[test]
+    fn primary_is_the_first_of_the_highest_severity() {
+        use Severity::*;
+        let sev = |s: &Severity| *s;
+        assert_eq!(primary(&[Note, Warning, Error, Error], sev), Some(2));
+        assert_eq!(primary(&[Warning, Note, Warning], sev), Some(0));
+        assert_eq!(primary(&[Note, Warning], sev), Some(1));
+        assert_eq!(primary::<Severity>(&[], sev), None);
     }
 }

@@ -19,10 +19,10 @@ use crate::coredump::Warning;
 use crate::input::InputOptions;
 use crate::mappings;
 use crate::mutex::discover::ScanScope;
-use crate::report::model::{Report, Severity as ReportSeverity};
+use crate::report::model::Report;
 use crate::symbols::{Modules, SymbolOptions};
 
-use super::model::{Correlation, Example, FindingRef, ForeignOwner, SegmentId, Severity};
+use super::model::{Correlation, Example, FindingRef, ForeignOwner, SegmentId};
 use super::signature;
 
 /// What every job of a run shares.
@@ -344,14 +344,6 @@ fn choose_binary(
     (None, None)
 }
 
-fn severity(s: ReportSeverity) -> Severity {
-    match s {
-        ReportSeverity::Error => Severity::Error,
-        ReportSeverity::Warning => Severity::Warning,
-        ReportSeverity::Note => Severity::Note,
-    }
-}
-
 /// Identities of a shared mapping that another process's core can match.
 fn segment_ids(m: &crate::report::model::MappingModel) -> Vec<SegmentId> {
     let mut v = Vec::new();
@@ -378,7 +370,7 @@ pub fn summarise(report: &Report, binary: Option<String>, with_report: bool) -> 
         .iter()
         .map(|f| FindingRef {
             code: f.code.to_string(),
-            severity: severity(f.severity),
+            severity: f.severity,
             mutexes: f.mutexes.iter().map(|h| format!("{:#x}", h.0)).collect(),
             owner_core: None,
         })

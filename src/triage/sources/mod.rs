@@ -220,10 +220,45 @@ pub fn default_max_temp(temp_dir: Option<&Path>) -> u64 {
     crate::input::free_space(&dir).map_or(64 << 30, |f| (f / 2).min(64 << 30))
 }
 
+/// What identifies one state of a file without reading it: device, inode, size,
+/// modification and status-change times (nanoseconds). The status-change time
+/// (`ctime`) cannot be set by a user: writing the file, or restoring its `mtime`
+/// after writing it, or setting an extended attribute, moves it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FileStamp(pub String);
+
+impl FileStamp {
+    /// The stamp of a file's metadata.
+    pub fn of(md: &std::fs::Metadata) -> FileStamp {
+        use std::os::unix::fs::MetadataExt;
+        let ns = |s: i64, n: i64| i128::from(s) * 1_000_000_000 + i128::from(n);
+        FileStamp(format!(
+            "{}:{}:{}:{}:{}",
+            md.dev(),
+            md.ino(),
+            md.size(),
+            ns(md.mtime(), md.mtime_nsec()),
+            ns(md.ctime(), md.ctime_nsec())
+        ))
+    }
+}
+
+/// Plain files an index (`--db`) knows as cores already analysed, by input id: the
+/// stamp they had then and their source kind. A file of this table found with the
+/// same stamp is not opened nor classified: it becomes a core entry without a
+/// locator (never materialised: the caller holds its stored record).
+pub type KnownFiles = std::collections::HashMap<String, (FileStamp, SourceKind)>;
+
 /// Phase 1: walk every argument and classify every input (`-` reads a list of paths,
 /// one per line, from standard input).
 pub fn scan(args: &[PathBuf], opts: &ScanOptions) -> Inventory {
     scan_from(args, opts, &mut std::io::stdin().lock())
+}
+
+/// [`scan`], with files of `known` found unchanged taken as they were (see
+/// [`KnownFiles`]).
+pub fn scan_known(args: &[PathBuf], opts: &ScanOptions, known: KnownFiles) -> Inventory {
+    scan_with(args, opts, &mut std::io::stdin().lock(), known)
 }
 
 /// [`scan`] with the list for `-` read from `stdin`.
@@ -232,7 +267,17 @@ pub fn scan_from(
     opts: &ScanOptions,
     stdin: &mut dyn std::io::BufRead,
 ) -> Inventory {
+    scan_with(args, opts, stdin, KnownFiles::new())
+}
+
+fn scan_with(
+    args: &[PathBuf],
+    opts: &ScanOptions,
+    stdin: &mut dyn std::io::BufRead,
+    known: KnownFiles,
+) -> Inventory {
     let mut s = walk::Scanner::new(opts);
+    s.known = known;
     for a in args {
         if a.as_os_str() == "-" {
             for p in read_list(stdin) {

@@ -18,6 +18,8 @@ pub(crate) struct Scanner {
     pub executables: std::collections::BTreeMap<(String, String), usize>,
     pub bytes_read: u64,
     pub archives: Vec<Archive>,
+    /// Files known unchanged by an index (see [`super::KnownFiles`]).
+    pub known: super::KnownFiles,
     temp: Arc<temp::TempSpace>,
 }
 
@@ -181,6 +183,7 @@ impl Scanner {
             executables: Default::default(),
             bytes_read: 0,
             archives: Vec::new(),
+            known: Default::default(),
             temp: Arc::new(temp::TempSpace::new(
                 opts.temp_dir.as_deref(),
                 opts.max_temp,
@@ -266,6 +269,25 @@ impl Scanner {
 
     fn file(&mut self, path: &Path, id: String) {
         let group = group_of(&id);
+        // A core the index analysed, found with the same stamp: one lstat, no read.
+        if let Some((stamp, source)) = self.known.get(&id)
+            && let Ok(md) = std::fs::symlink_metadata(path)
+            && md.is_file()
+            && super::FileStamp::of(&md) == *stamp
+        {
+            let source = *source;
+            self.push(Entry {
+                id,
+                source,
+                size: md.len(),
+                mtime: Some(md.mtime()),
+                meta: Meta::default(),
+                what: What::Core,
+                group,
+                locator: None,
+            });
+            return;
+        }
         let (what, source, meta, encoding, size, mtime) = match self.classify_file(path, &id) {
             Ok(FileClass::Tar(c, size)) => {
                 tarball::scan(self, path, &id, c, size);
