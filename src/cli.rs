@@ -131,7 +131,8 @@ pub enum Scan {
 
 #[derive(Args, Debug, Clone)]
 pub struct CoreArgs {
-    /// The core file (plain, or compressed with zstd, xz, lz4 or gzip).
+    /// The core file (plain, or compressed with zstd, xz, lz4 or gzip); `-` reads it
+    /// from standard input (`coredumpctl dump PID | mutexdiag -`).
     pub core: PathBuf,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
@@ -141,6 +142,16 @@ pub struct CoreArgs {
     /// of 1024). Default: the lesser of 64 GiB and the free space where they expand.
     #[arg(long, value_parser = parse_size)]
     pub max_core_size: Option<u64>,
+    /// Where a compressed core is expanded, and a core read from standard input
+    /// spooled (an unlinked file, gone when mutexdiag exits). Default: $TMPDIR, else
+    /// /tmp.
+    #[arg(long, value_name = "DIR")]
+    pub temp_dir: Option<PathBuf>,
+    /// The process's /proc/PID/maps text (systemd-coredump's COREDUMP_PROC_MAPS,
+    /// apport's ProcMaps): its s/p flag says which mappings were really shared,
+    /// instead of inferring it from their names.
+    #[arg(long = "maps", value_name = "FILE")]
+    pub proc_maps: Option<PathBuf>,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]

@@ -38,11 +38,26 @@ impl Rendered {
     }
 }
 
-fn input_options(a: &CoreArgs) -> InputOptions {
-    InputOptions {
-        max_core_size: a.max_core_size,
-        temp_dir: None,
+fn input_options(a: &CoreArgs) -> Result<InputOptions, String> {
+    if let Some(d) = &a.temp_dir {
+        check_dir("--temp-dir", d)?;
     }
+    Ok(InputOptions {
+        max_core_size: a.max_core_size,
+        temp_dir: a.temp_dir.clone(),
+    })
+}
+
+/// `--maps FILE`, read and parsed (bad lines become warnings; a file with no
+/// usable line is an error).
+fn proc_maps(a: &CoreArgs) -> Result<Option<mutexdiag::procmaps::ProcMaps>, String> {
+    let Some(p) = &a.proc_maps else {
+        return Ok(None);
+    };
+    check_file("--maps", p)?;
+    mutexdiag::procmaps::ProcMaps::load(p)
+        .map(Some)
+        .map_err(|e| e.to_string())
 }
 
 fn json<T: serde::Serialize>(v: &T) -> String {
@@ -221,7 +236,7 @@ fn analyze(a: &AnalyzeArgs, color: bool, width: usize) -> Result<Rendered, Strin
         check_file("--peer", p)?;
     }
     let opts = analysis::Options {
-        input: input_options(&a.core),
+        input: input_options(&a.core)?,
         binary: a.binary.clone(),
         sysroot: a.sysroot.clone(),
         debug_dirs: a.debug_dirs.clone(),
@@ -233,6 +248,7 @@ fn analyze(a: &AnalyzeArgs, color: bool, width: usize) -> Result<Rendered, Strin
         },
         peers: a.peers.clone(),
         declared_layouts,
+        proc_maps: proc_maps(&a.core)?.map(std::sync::Arc::new),
     };
     let mut r = analysis::analyze(&a.core.core, &opts).map_err(|e| e.to_string())?;
     let code = if r.has_errors() { 1 } else { 0 };
@@ -283,7 +299,8 @@ fn explain(code: Option<&str>) -> Result<Rendered, String> {
 }
 
 fn maps(a: &CoreArgs) -> Result<Rendered, String> {
-    let mut doc = mutexdiag::maps(&a.core, &input_options(a)).map_err(|e| e.to_string())?;
+    let mut doc = mutexdiag::maps_with(&a.core, &input_options(a)?, proc_maps(a)?.as_ref())
+        .map_err(|e| e.to_string())?;
     Ok(match a.format {
         Format::Json => Rendered::ok(json(&doc)),
         Format::Markdown => Rendered::ok(markdown::maps(&doc)),
@@ -315,8 +332,13 @@ fn threads(t: &cli::ThreadsArgs, width: usize) -> Result<Rendered, String> {
             mutexdiag::symbols::Detail::FULL
         },
     });
-    let mut doc = mutexdiag::threads_with(&a.core, &input_options(a), bt.as_ref())
-        .map_err(|e| e.to_string())?;
+    let mut doc = mutexdiag::threads_with_maps(
+        &a.core,
+        &input_options(a)?,
+        bt.as_ref(),
+        proc_maps(a)?.as_ref(),
+    )
+    .map_err(|e| e.to_string())?;
     Ok(match a.format {
         Format::Json => Rendered::ok(json(&doc)),
         Format::Markdown => Rendered::ok(markdown::threads(&doc)),

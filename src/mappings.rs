@@ -2,7 +2,8 @@
 //! are (SysV shm, POSIX shm, memfd, anonymous shared, stack, heap, ...).
 //!
 //! A core has no direct MAP_SHARED/MAP_PRIVATE flag (`p_flags` holds only R/W/X);
-//! `shared` is inferred from the name, as documented in `docs/json.md`.
+//! `shared` is inferred from the name, as documented in `docs/json.md`, unless a
+//! `/proc/PID/maps` text is given ([`crate::procmaps`]), whose `s`/`p` flag wins.
 
 use serde::Serialize;
 
@@ -78,6 +79,13 @@ pub struct Mapping {
     pub deleted: bool,
     /// Index of the PT_LOAD segment, if the core has one for this mapping.
     pub segment: Option<usize>,
+    /// `shared` (and `perms`, `dev`, `inode`) come from a `/proc/PID/maps` text
+    /// (`--maps`, [`crate::procmaps::apply`]), not from the inference.
+    pub shared_from_maps: bool,
+    /// Device `major:minor` of the mapped file (from a maps text).
+    pub dev: Option<String>,
+    /// Inode of the mapped file (from a maps text).
+    pub inode: Option<u64>,
 }
 
 impl Mapping {
@@ -123,7 +131,7 @@ pub fn sysv_key(path: &str) -> Option<u32> {
 }
 
 /// Classify a named (file-backed) mapping from its name alone.
-fn kind_from_path(path: &str) -> Option<MappingKind> {
+pub fn kind_from_path(path: &str) -> Option<MappingKind> {
     if path.starts_with("/SYSV") {
         return Some(MappingKind::SysvShm);
     }
@@ -315,6 +323,9 @@ fn from_segment(s: &Segment, file: Option<&coredump::FileEntry>) -> Mapping {
         stack_of: Vec::new(),
         deleted,
         segment: (s.index != usize::MAX).then_some(s.index),
+        shared_from_maps: false,
+        dev: None,
+        inode: None,
     }
 }
 

@@ -188,6 +188,9 @@ mod tests {
             stack_of: Vec::new(),
             deleted: false,
             segment: None,
+            shared_from_maps: false,
+            dev: None,
+            inode: None,
         }
     }
 

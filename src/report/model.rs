@@ -122,6 +122,16 @@ pub struct MappingModel {
     pub dumped: String,
     pub key: Option<Hex>,
     pub stack_of: Vec<u32>,
+    /// `"maps-file"` when `shared` (and `perms`) come from a `/proc/PID/maps`
+    /// text (`--maps`); absent when inferred.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shared_from: Option<String>,
+    /// Device `major:minor` of the mapped file (from a maps text).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dev: Option<String>,
+    /// Inode of the mapped file (from a maps text).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inode: Option<u64>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -241,6 +251,9 @@ pub fn mapping_models(maps: &[Mapping]) -> Vec<MappingModel> {
             dumped: m.dumped.as_str().to_string(),
             key: m.key.map(|k| Hex(u64::from(k))),
             stack_of: m.stack_of.clone(),
+            shared_from: m.shared_from_maps.then(|| "maps-file".to_string()),
+            dev: m.dev.clone(),
+            inode: m.inode,
         })
         .collect()
 }
