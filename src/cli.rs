@@ -58,6 +58,10 @@ pub enum Command {
     /// (internal) Analyse cores for `triage`: JSON lines on stdin and stdout.
     #[command(hide = true)]
     TriageWorker,
+    /// Cores captured by systemd-coredump: list them (`coredumpctl list`), or
+    /// analyse the one MATCH selects (or the newest, with --last), with the
+    /// executable coredumpctl records.
+    Coredumpctl(CoredumpctlArgs),
     /// Print a shell completion script (e.g. `mutexdiag completions bash >
     /// /etc/bash_completion.d/mutexdiag`).
     Completions {
@@ -96,6 +100,49 @@ pub struct AnalyzeArgs {
     /// not threads of CORE are looked up among its threads.
     #[arg(long = "peer")]
     pub peers: Vec<PathBuf>,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct CoredumpctlArgs {
+    /// coredumpctl matches: a PID, a command name, an executable path, or
+    /// FIELD=VALUE (see coredumpctl(1)). None: every core.
+    pub matches: Vec<String>,
+    /// Analyse the newest matching core, even when several match.
+    #[arg(long)]
+    pub last: bool,
+    /// List the matching cores, even when only one matches.
+    #[arg(long, conflicts_with = "last")]
+    pub list: bool,
+    /// Output format (of the list, or of the analysis).
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    /// The executable (default: the one coredumpctl records, when it exists and
+    /// its build-id is the core's).
+    #[arg(long)]
+    pub binary: Option<PathBuf>,
+    /// Where file paths recorded in the core are looked up.
+    #[arg(long, default_value = "/")]
+    pub sysroot: PathBuf,
+    /// A folder with separate debug files (repeatable).
+    #[arg(long = "debug-dir")]
+    pub debug_dirs: Vec<PathBuf>,
+    /// Force the mutex layout by name, or add a declared layout (FILE.toml); as
+    /// for `analyze`.
+    #[arg(long = "layout")]
+    pub layouts: Vec<String>,
+    /// Which memory to scan for locked mutexes.
+    #[arg(long, value_enum, default_value_t = Scan::Shared)]
+    pub scan: Scan,
+    /// Refuse a core larger than this (as for `analyze`).
+    #[arg(long, value_parser = parse_size)]
+    pub max_core_size: Option<u64>,
+    /// Where the core is spooled (an unlinked file). Default: $TMPDIR, else /tmp.
+    #[arg(long, value_name = "DIR")]
+    pub temp_dir: Option<PathBuf>,
+    /// The process's /proc/PID/maps text (default: the COREDUMP_PROC_MAPS field
+    /// systemd-coredump stored, when coredumpctl gives it).
+    #[arg(long = "maps", value_name = "FILE")]
+    pub proc_maps: Option<PathBuf>,
 }
 
 #[derive(Args, Debug, Clone)]

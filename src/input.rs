@@ -193,7 +193,7 @@ fn from_file(path: &Path, file: File, opts: &InputOptions) -> Result<Input> {
 /// other stream) is spooled into an unlinked temporary file, expanded on the way
 /// when its first bytes are a compression magic.
 fn open_stdin(opts: &InputOptions) -> Result<Input> {
-    use std::io::{IsTerminal, Read};
+    use std::io::IsTerminal;
     use std::os::fd::{AsFd, OwnedFd};
     let name = Path::new(STDIN_NAME);
     let open_err = |source| Error::Open {
@@ -219,8 +219,17 @@ fn open_stdin(opts: &InputOptions) -> Result<Input> {
             "is a directory",
         )));
     }
+    from_reader(name, file, opts)
+}
+
+/// A core from a stream (a pipe, another program's output): spooled into an
+/// unlinked temporary file in [`InputOptions::temp_dir`], expanded on the way when
+/// its first bytes are a compression magic, bounded like an expansion. `name`
+/// names it in messages.
+pub fn from_reader<R: io::Read>(name: &Path, reader: R, opts: &InputOptions) -> Result<Input> {
+    use std::io::Read;
     let mut reader = Counting {
-        inner: file,
+        inner: reader,
         count: 0,
     };
     let mut head = [0u8; 8];

@@ -59,6 +59,11 @@ impl CoreFile {
         })
     }
 
+    /// An input already opened (e.g. [`input::from_reader`]).
+    pub fn from_input(input: Input) -> CoreFile {
+        CoreFile { input }
+    }
+
     /// The opened input: its bytes, path and compression.
     pub fn input(&self) -> &Input {
         &self.input

@@ -1,6 +1,7 @@
 //! The `mutexdiag` command: parse arguments, call the library, render, exit.
 
 mod cli;
+mod coredumpctl_cmd;
 mod output;
 mod triage_cmd;
 
@@ -230,6 +231,13 @@ fn layouts(a: &AnalyzeArgs) -> Result<(Option<String>, Vec<DeclaredLayout>), Str
 }
 
 fn analyze(a: &AnalyzeArgs, color: bool, width: usize) -> Result<Rendered, String> {
+    let opts = analysis_options(a)?;
+    let r = analysis::analyze(&a.core.core, &opts).map_err(|e| e.to_string())?;
+    Ok(render_report(r, a.core.format, color, width))
+}
+
+/// The analysis options `analyze` takes (checked: files exist, layouts known).
+fn analysis_options(a: &AnalyzeArgs) -> Result<analysis::Options, String> {
     let (layout, declared_layouts) = layouts(a)?;
     check_symbol_options(a.binary.as_deref(), &a.sysroot, &a.debug_dirs)?;
     for p in &a.peers {
@@ -250,10 +258,19 @@ fn analyze(a: &AnalyzeArgs, color: bool, width: usize) -> Result<Rendered, Strin
         declared_layouts,
         proc_maps: proc_maps(&a.core)?.map(std::sync::Arc::new),
     };
-    let mut r = analysis::analyze(&a.core.core, &opts).map_err(|e| e.to_string())?;
+    Ok(opts)
+}
+
+/// A report in `format`; in text, its warnings go to stderr.
+fn render_report(
+    mut r: mutexdiag::report::model::Report,
+    format: Format,
+    color: bool,
+    width: usize,
+) -> Rendered {
     let code = if r.has_errors() { 1 } else { 0 };
     let mut warnings = Vec::new();
-    let text = match a.core.format {
+    let text = match format {
         Format::Json => json(&r),
         Format::Markdown => markdown::report(&r),
         Format::Text => {
@@ -261,11 +278,11 @@ fn analyze(a: &AnalyzeArgs, color: bool, width: usize) -> Result<Rendered, Strin
             text::report_width(&r, color, width)
         }
     };
-    Ok(Rendered {
+    Rendered {
         text,
         warnings,
         code,
-    })
+    }
 }
 
 fn explain(code: Option<&str>) -> Result<Rendered, String> {
@@ -382,6 +399,7 @@ fn main() -> ExitCode {
         Command::Explain { code } => explain(code.as_deref()),
         Command::Maps(a) => maps(a),
         Command::Threads(t) => threads(t, out.width),
+        Command::Coredumpctl(c) => coredumpctl_cmd::run(c, out.color, out.width),
         Command::Triage(_) | Command::TriageWorker => Ok(Rendered::ok(String::new())),
         Command::Completions { shell } => {
             let mut buf = Vec::new();

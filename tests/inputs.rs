@@ -599,3 +599,341 @@ fn maps_file_errors_and_bad_lines() {
     ]);
     fatal(&o, &["--maps", "is a directory"]);
 }
+
+// ---------------------------------------------------------------------------
+// mutexdiag coredumpctl.
+
+/// A fake `coredumpctl` on PATH: it logs its arguments to $FAKE_LOG, prints
+/// $FAKE_LIST (a file) for `list`, the file $FAKE_CORE for `dump`, $FAKE_MAPS for
+/// `--field=COREDUMP_PROC_MAPS`, and fails like the real one when told to.
+/// The JSON it prints has the shape of systemd's own (src/coredump/coredumpctl.c,
+/// `dump_list`/`print_list`, with src/shared/format-table.c `table_data_to_json`):
+/// an array of {time µs, pid, uid, gid, sig, corefile state, exe, size}.
+const FAKE: &str = r#"#!/bin/sh
+echo "$*" >> "$FAKE_LOG"
+for a in "$@"; do
+  case "$a" in
+    --field=COREDUMP_PROC_MAPS) [ -n "$FAKE_MAPS" ] && cat "$FAKE_MAPS"; exit 0 ;;
+    list) if [ -n "$FAKE_LIST_FAIL" ]; then echo "$FAKE_LIST_FAIL" >&2; exit 1; fi
+          cat "$FAKE_LIST"; exit 0 ;;
+    dump) if [ -n "$FAKE_DUMP_FAIL" ]; then echo "$FAKE_DUMP_FAIL" >&2; exit 1; fi
+          cat "$FAKE_CORE"; exit 0 ;;
+  esac
+done
+echo "fake coredumpctl: unexpected arguments: $*" >&2
+exit 64
+"#;
+
+struct Fake {
+    dir: tempfile::TempDir,
+}
+
+impl Fake {
+    fn new() -> Fake {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let bin_dir = dir.path().join("bin");
+        std::fs::create_dir(&bin_dir).unwrap();
+        let script = bin_dir.join("coredumpctl");
+        std::fs::write(&script, FAKE).unwrap();
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+        // The uncompressed core, as `coredumpctl dump` writes it.
+        let f = std::fs::File::open(fixture("file-maps/core.main.zst")).unwrap();
+        let core = zstd::stream::decode_all(std::io::BufReader::new(f)).unwrap();
+        std::fs::write(dir.path().join("core"), core).unwrap();
+        Fake { dir }
+    }
+
+    fn list(&self, entries: serde_json::Value) {
+        // --json=short: one line.
+        std::fs::write(
+            self.dir.path().join("list.json"),
+            entries.to_string() + "\n",
+        )
+        .unwrap();
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("log")).unwrap_or_default()
+    }
+
+    fn run(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
+        let mut c = bin();
+        c.arg("coredumpctl")
+            .args(args)
+            .env(
+                "PATH",
+                format!("{}:/usr/bin:/bin", self.dir.path().join("bin").display()),
+            )
+            .env("FAKE_LOG", self.dir.path().join("log"))
+            .env("FAKE_LIST", self.dir.path().join("list.json"))
+            .env("FAKE_CORE", self.dir.path().join("core"))
+            .env_remove("FAKE_MAPS")
+            .env_remove("FAKE_LIST_FAIL")
+            .env_remove("FAKE_DUMP_FAIL");
+        for (k, v) in env {
+            c.env(k, v);
+        }
+        c.output().expect("run")
+    }
+}
+
+fn facts_pid() -> i64 {
+    let facts: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(fixture("file-maps/facts.main.json")).unwrap(),
+    )
+    .unwrap();
+    facts["pid"].as_i64().unwrap()
+}
+
+fn entry(time: u64, pid: i64, corefile: &str, exe: &str) -> serde_json::Value {
+    serde_json::json!({
+        "time": time, "pid": pid, "uid": 0, "gid": 0, "sig": 6,
+        "corefile": corefile, "exe": exe, "size": 108544
+    })
+}
+
+#[test]
+fn coredumpctl_not_installed() {
+    let empty = tempfile::tempdir().unwrap();
+    let o = bin()
+        .args(["coredumpctl", "1234"])
+        .env("PATH", empty.path())
+        .output()
+        .expect("run");
+    fatal(
+        &o,
+        &[
+            "cannot run coredumpctl",
+            "systemd-coredump",
+            "mutexdiag CORE",
+        ],
+    );
+}
+
+#[test]
+fn coredumpctl_lists_cores() {
+    let fake = Fake::new();
+    let app = fixture("file-maps/app").display().to_string();
+    fake.list(serde_json::json!([
+        entry(1_764_601_200_000_000, 4242, "present", &app),
+        entry(1_764_601_260_000_000, 4343, "missing", "/usr/bin/other"),
+    ]));
+    let o = fake.run(&[], &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.starts_with("time"), "{out}");
+    assert!(
+        out.contains("2025-12-01 15:00:00 UTC") && out.contains("4242"),
+        "{out}"
+    );
+    assert!(
+        out.contains("SIGABRT") && out.contains("missing") && out.contains(&app),
+        "{out}"
+    );
+    assert_eq!(fake.log().trim(), "--no-pager --json=short list");
+    // JSON: the entries as coredumpctl gave them.
+    let o = fake.run(&["--format", "json"], &[]);
+    let v = json(&o);
+    assert_eq!(v["cores"][0]["pid"], 4242);
+    assert_eq!(v["cores"][1]["corefile"], "missing");
+    assert_eq!(v["cores"][0]["time"], 1_764_601_200_000_000u64);
+    // Several match: listed, with a hint on stderr.
+    let o = fake.run(&["app"], &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("2 cores match app: add --last"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(fake.log().contains("--no-pager --json=short list app"));
+    assert!(!fake.log().contains("dump"));
+}
+
+#[test]
+fn coredumpctl_errors() {
+    let fake = Fake::new();
+    // No match: coredumpctl says so on stderr and exits 1.
+    fake.list(serde_json::json!([]));
+    let o = fake.run(&["999"], &[("FAKE_LIST_FAIL", "No coredumps found.")]);
+    fatal(&o, &["no core dump matches 999", "No coredumps found"]);
+    // The core is missing, or was never stored.
+    let pid = facts_pid();
+    for (state, want) in [
+        ("missing", "is missing"),
+        ("none", "was not stored"),
+        ("inaccessible", "cannot be read"),
+    ] {
+        fake.list(serde_json::json!([entry(
+            1,
+            pid,
+            state,
+            "/nonexistent/app"
+        )]));
+        let o = fake.run(&[&pid.to_string()], &[]);
+        fatal(&o, &[&format!("the core of PID {pid}"), want]);
+    }
+    // dump fails.
+    fake.list(serde_json::json!([entry(
+        1,
+        pid,
+        "present",
+        "/nonexistent/app"
+    )]));
+    let o = fake.run(
+        &[&pid.to_string()],
+        &[(
+            "FAKE_DUMP_FAIL",
+            "Cannot access \"/var/lib/systemd/coredump/core.x.zst\": No such file or directory",
+        )],
+    );
+    fatal(&o, &["coredumpctl dump", "Cannot access"]);
+    // Output that is not its JSON.
+    std::fs::write(fake.dir.path().join("list.json"), "TIME PID UID\n").unwrap();
+    let o = fake.run(&["--last"], &[]);
+    fatal(
+        &o,
+        &["coredumpctl --json=short list printed JSON that is not"],
+    );
+}
+
+/// One match: the core comes from `coredumpctl dump`, the executable from the
+/// entry (its build-id checked), the maps text from COREDUMP_PROC_MAPS.
+#[test]
+fn coredumpctl_analyses_the_matching_core() {
+    let fake = Fake::new();
+    let pid = facts_pid();
+    let app = fixture("file-maps/app").display().to_string();
+    let empty = tempfile::tempdir().unwrap();
+    let sysroot = empty.path().display().to_string();
+    let pid_s = pid.to_string();
+    fake.list(serde_json::json!([entry(
+        1_764_601_200_000_000,
+        pid,
+        "present",
+        &app
+    )]));
+    let maps = fixture("file-maps/maps.main.txt").display().to_string();
+    let o = fake.run(
+        &[&pid_s, "--sysroot", &sysroot, "--format", "json"],
+        &[("FAKE_MAPS", &maps)],
+    );
+    // The maps text shows the private mutex in a shared mapping: error findings.
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let v = json(&o);
+    assert!(
+        v["core"]["path"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("coredumpctl PID {pid}"))
+    );
+    assert_eq!(v["core"]["pid"], pid);
+    // The executable was used: the mutex has its debug name.
+    assert_eq!(v["mutexes"][0]["symbol"], "region->mu", "{}", v["mutexes"]);
+    assert!(
+        v["findings"]
+            .to_string()
+            .contains("private-futex-on-shared-memory")
+    );
+    assert!(
+        v["warnings"].to_string().contains("COREDUMP_PROC_MAPS"),
+        "{}",
+        v["warnings"]
+    );
+    let log = fake.log();
+    assert!(
+        log.contains(&format!("--no-pager --json=short list {pid}")),
+        "{log}"
+    );
+    assert!(
+        log.contains(&format!(
+            "--no-pager dump COREDUMP_PID={pid} COREDUMP_EXE={app}"
+        )),
+        "{log}"
+    );
+    assert!(log.contains("--field=COREDUMP_PROC_MAPS"), "{log}");
+
+    // An executable with another build-id is not used, and the warning says why.
+    let other = fixture("sysv-private/app").display().to_string();
+    fake.list(serde_json::json!([entry(1, pid, "present", &other)]));
+    let o = fake.run(&[&pid_s, "--sysroot", &sysroot], &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let e = stderr(&o);
+    assert!(
+        e.contains(&format!(
+            "the executable coredumpctl records, {other}, has build-id"
+        )) && e.contains("not used"),
+        "{e}"
+    );
+    // One that is not on this machine.
+    fake.list(serde_json::json!([entry(
+        1,
+        pid,
+        "present",
+        "/nonexistent/app"
+    )]));
+    let o = fake.run(&[&pid_s, "--sysroot", &sysroot], &[]);
+    assert!(
+        stderr(&o).contains("/nonexistent/app, is not on this machine"),
+        "{}",
+        stderr(&o)
+    );
+
+    // --last picks the newest of several.
+    fake.list(serde_json::json!([
+        entry(2_000, pid, "present", &app),
+        entry(1_000, 7, "present", &app),
+    ]));
+    let o = fake.run(
+        &["app", "--last", "--sysroot", &sysroot, "--format", "json"],
+        &[],
+    );
+    assert_eq!(json(&o)["core"]["pid"], pid);
+    assert!(
+        fake.log().contains(&format!("dump COREDUMP_PID={pid} ")),
+        "{}",
+        fake.log()
+    );
+}
+
+/// The real coredumpctl, where systemd-coredump is installed. Capturing a core
+/// needs systemd-coredump as the kernel's core handler (kernel.core_pattern), a
+/// running systemd-journald and the systemd-coredump socket: a test never changes
+/// core_pattern, so here only what the journal already holds is read.
+#[test]
+fn coredumpctl_real() {
+    let have = Command::new("coredumpctl").arg("--version").output();
+    if have.as_ref().map_or(true, |o| !o.status.success()) {
+        skip::skip(
+            "inputs::coredumpctl_real",
+            "coredumpctl (systemd-coredump) is not installed",
+        );
+        return;
+    }
+    let o = bin()
+        .args(["coredumpctl", "--format", "json"])
+        .output()
+        .expect("run");
+    match o.status.code() {
+        Some(0) => {
+            // Cores are in the journal: the list is coredumpctl's.
+            let v = json(&o);
+            assert!(v["cores"].as_array().is_some_and(|a| !a.is_empty()), "{v}");
+            for c in v["cores"].as_array().unwrap() {
+                assert!(c["pid"].is_i64() && c["corefile"].is_string(), "{c}");
+            }
+        }
+        _ => {
+            fatal(&o, &["no core dump matches", "coredumpctl:"]);
+            skip::skip(
+                "inputs::coredumpctl_real",
+                &format!(
+                    "the real coredumpctl ran and its journal holds no core ({}); capturing one \
+                     needs kernel.core_pattern pointed at systemd-coredump with journald running, \
+                     which a test must not set up",
+                    stderr(&o).trim()
+                ),
+            );
+        }
+    }
+}
