@@ -937,3 +937,17 @@ fn coredumpctl_real() {
         }
     }
 }
+
+/// The new options and command are in the completions and the manual page.
+#[test]
+fn completions_know_the_inputs() {
+    for shell in ["bash", "zsh", "fish"] {
+        let o = bin().args(["completions", shell]).output().expect("run");
+        let s = String::from_utf8_lossy(&o.stdout);
+        for w in ["coredumpctl", "temp-dir", "maps", "last"] {
+            assert!(s.contains(w), "{shell}: no {w}");
+        }
+    }
+    let o = bin().arg("man").output().expect("run");
+    assert!(String::from_utf8_lossy(&o.stdout).contains("coredumpctl"));
+}
