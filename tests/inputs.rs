@@ -951,3 +951,41 @@ fn completions_know_the_inputs() {
     let o = bin().arg("man").output().expect("run");
     assert!(String::from_utf8_lossy(&o.stdout).contains("coredumpctl"));
 }
+
+#[path = "support/archive.rs"]
+#[allow(dead_code, unused_imports)]
+mod archive;
+
+/// triage passes an apport report's ProcMaps to the analysis: the file-maps core
+/// with its maps text is reported for its private mutex in (truly) shared
+/// memory; without ProcMaps it is not.
+#[test]
+fn triage_uses_apport_proc_maps() {
+    let f = std::fs::File::open(fixture("file-maps/core.main.zst")).unwrap();
+    let core = zstd::stream::decode_all(std::io::BufReader::new(f)).unwrap();
+    let maps = std::fs::read_to_string(fixture("file-maps/maps.main.txt")).unwrap();
+    let mut found = Vec::new();
+    for with_maps in [true, false] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut text = vec![
+            ("ProblemType", "Crash"),
+            ("Date", "Mon Dec  1 16:30:36 2025"),
+            ("ExecutablePath", "/tmp/mutexdiag-fixtures/file-maps/app"),
+            ("Signal", "6"),
+        ];
+        if with_maps {
+            text.push(("ProcMaps", maps.trim_end()));
+        }
+        let report = archive::apport_report(&text, Some(&core));
+        std::fs::write(dir.path().join("_app.0.crash"), report).unwrap();
+        let o = bin()
+            .args(["triage", "--format", "json"])
+            .arg(dir.path())
+            .output()
+            .expect("run triage");
+        let out = String::from_utf8_lossy(&o.stdout).into_owned();
+        assert!(out.contains("\"pid\""), "{out}\n{}", stderr(&o));
+        found.push(out.contains("private-futex-on-shared-memory"));
+    }
+    assert_eq!(found, [true, false]);
+}
