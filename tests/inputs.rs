@@ -953,7 +953,7 @@ fn completions_know_the_inputs() {
 }
 
 #[path = "support/archive.rs"]
-#[allow(dead_code, unused_imports)]
+#[allow(unused_imports)]
 mod archive;
 
 /// triage passes an apport report's ProcMaps to the analysis: the file-maps core
