@@ -79,13 +79,19 @@ pub struct Mapping {
     pub deleted: bool,
     /// Index of the PT_LOAD segment, if the core has one for this mapping.
     pub segment: Option<usize>,
-    /// `shared` (and `perms`, `dev`, `inode`) come from a `/proc/PID/maps` text
-    /// (`--maps`, [`crate::procmaps::apply`]), not from the inference.
-    pub shared_from_maps: bool,
-    /// Device `major:minor` of the mapped file (from a maps text).
-    pub dev: Option<String>,
-    /// Inode of the mapped file (from a maps text).
-    pub inode: Option<u64>,
+    /// Set when `shared` and `perms` come from a `/proc/PID/maps` text (`--maps`,
+    /// [`crate::procmaps::apply`]), not from the inference: that text's device and
+    /// inode of the file. Boxed: one pointer per mapping when absent.
+    pub from_maps: Option<Box<MapsFacts>>,
+}
+
+/// What a `/proc/PID/maps` line adds to a mapping.
+#[derive(Clone, Debug, Serialize)]
+pub struct MapsFacts {
+    /// Device `major:minor` of the mapped file.
+    pub dev: String,
+    /// Inode of the mapped file.
+    pub inode: u64,
 }
 
 impl Mapping {
@@ -323,9 +329,7 @@ fn from_segment(s: &Segment, file: Option<&coredump::FileEntry>) -> Mapping {
         stack_of: Vec::new(),
         deleted,
         segment: (s.index != usize::MAX).then_some(s.index),
-        shared_from_maps: false,
-        dev: None,
-        inode: None,
+        from_maps: None,
     }
 }
 

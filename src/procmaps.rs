@@ -298,9 +298,10 @@ pub fn apply(maps: &mut [Mapping], pm: &ProcMaps) -> Vec<Warning> {
         }
         m.shared = e.shared;
         m.perms = e.perms.clone();
-        m.inode = Some(e.inode);
-        m.dev = Some(e.dev.clone());
-        m.shared_from_maps = true;
+        m.from_maps = Some(Box::new(mappings::MapsFacts {
+            dev: e.dev.clone(),
+            inode: e.inode,
+        }));
         if was != e.shared {
             changed.push(format!(
                 "{:#x}-{:#x} {} is {} (inferred {})",

@@ -188,9 +188,7 @@ mod tests {
             stack_of: Vec::new(),
             deleted: false,
             segment: None,
-            shared_from_maps: false,
-            dev: None,
-            inode: None,
+            from_maps: None,
         }
     }
 

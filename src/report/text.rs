@@ -162,7 +162,7 @@ pub fn maps(doc: &MapsDoc) -> String {
     let from_maps = doc
         .mappings
         .iter()
-        .filter(|m| m.shared_from.is_some())
+        .filter(|m| m.maps_file.is_some())
         .count();
     if from_maps > 0 {
         let _ = writeln!(
