@@ -58,6 +58,10 @@ pub enum Command {
     /// (internal) Analyse cores for `triage`: JSON lines on stdin and stdout.
     #[command(hide = true)]
     TriageWorker,
+    /// Cores captured by systemd-coredump: list them (`coredumpctl list`), or
+    /// analyse the one MATCH selects (or the newest, with --last), with the
+    /// executable coredumpctl records.
+    Coredumpctl(CoredumpctlArgs),
     /// Print a shell completion script (e.g. `mutexdiag completions bash >
     /// /etc/bash_completion.d/mutexdiag`).
     Completions {
@@ -99,6 +103,49 @@ pub struct AnalyzeArgs {
 }
 
 #[derive(Args, Debug, Clone)]
+pub struct CoredumpctlArgs {
+    /// coredumpctl matches: a PID, a command name, an executable path, or
+    /// FIELD=VALUE (see coredumpctl(1)). None: every core.
+    pub matches: Vec<String>,
+    /// Analyse the newest matching core, even when several match.
+    #[arg(long)]
+    pub last: bool,
+    /// List the matching cores, even when only one matches.
+    #[arg(long, conflicts_with = "last")]
+    pub list: bool,
+    /// Output format (of the list, or of the analysis).
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    /// The executable (default: the one coredumpctl records, when it exists and
+    /// its build-id is the core's).
+    #[arg(long)]
+    pub binary: Option<PathBuf>,
+    /// Where file paths recorded in the core are looked up.
+    #[arg(long, default_value = "/")]
+    pub sysroot: PathBuf,
+    /// A folder with separate debug files (repeatable).
+    #[arg(long = "debug-dir")]
+    pub debug_dirs: Vec<PathBuf>,
+    /// Force the mutex layout by name, or add a declared layout (FILE.toml); as
+    /// for `analyze`.
+    #[arg(long = "layout")]
+    pub layouts: Vec<String>,
+    /// Which memory to scan for locked mutexes.
+    #[arg(long, value_enum, default_value_t = Scan::Shared)]
+    pub scan: Scan,
+    /// Refuse a core larger than this (as for `analyze`).
+    #[arg(long, value_parser = parse_size)]
+    pub max_core_size: Option<u64>,
+    /// Where the core is spooled (an unlinked file). Default: $TMPDIR, else /tmp.
+    #[arg(long, value_name = "DIR")]
+    pub temp_dir: Option<PathBuf>,
+    /// The process's /proc/PID/maps text (default: the COREDUMP_PROC_MAPS field
+    /// systemd-coredump stored, when coredumpctl gives it).
+    #[arg(long = "maps", value_name = "FILE")]
+    pub proc_maps: Option<PathBuf>,
+}
+
+#[derive(Args, Debug, Clone)]
 pub struct ThreadsArgs {
     #[command(flatten)]
     pub core: CoreArgs,
@@ -131,7 +178,8 @@ pub enum Scan {
 
 #[derive(Args, Debug, Clone)]
 pub struct CoreArgs {
-    /// The core file (plain, or compressed with zstd, xz, lz4 or gzip).
+    /// The core file (plain, or compressed with zstd, xz, lz4 or gzip); `-` reads it
+    /// from standard input (`coredumpctl dump PID | mutexdiag -`).
     pub core: PathBuf,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
@@ -141,6 +189,16 @@ pub struct CoreArgs {
     /// of 1024). Default: the lesser of 64 GiB and the free space where they expand.
     #[arg(long, value_parser = parse_size)]
     pub max_core_size: Option<u64>,
+    /// Where a compressed core is expanded, and a core read from standard input
+    /// spooled (an unlinked file, gone when mutexdiag exits). Default: $TMPDIR, else
+    /// /tmp.
+    #[arg(long, value_name = "DIR")]
+    pub temp_dir: Option<PathBuf>,
+    /// The process's /proc/PID/maps text (systemd-coredump's COREDUMP_PROC_MAPS,
+    /// apport's ProcMaps): its s/p flag says which mappings were really shared,
+    /// instead of inferring it from their names.
+    #[arg(long = "maps", value_name = "FILE")]
+    pub proc_maps: Option<PathBuf>,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]

@@ -40,8 +40,45 @@ pub enum Error {
         limit: u64,
     },
 
-    #[error("{path}: cannot create a temporary file to expand the compressed core: {source}", path = .path.display())]
-    TempFile { path: PathBuf, source: io::Error },
+    #[error(
+        "{path}: cannot create a temporary file in {dir} to hold the core: {source} \
+         (choose another folder with --temp-dir)",
+        path = .path.display(),
+        dir = .dir.display()
+    )]
+    TempFile {
+        path: PathBuf,
+        dir: PathBuf,
+        source: io::Error,
+    },
+
+    #[error(
+        "{path}: cannot write the temporary copy of the core in {dir}: {source}{hint} \
+         (choose another folder with --temp-dir)",
+        path = .path.display(),
+        dir = .dir.display(),
+        hint = if .source.raw_os_error() == Some(28) { " (the folder is full)" } else { "" }
+    )]
+    TempWrite {
+        path: PathBuf,
+        dir: PathBuf,
+        source: io::Error,
+    },
+
+    #[error(
+        "{path}: the core is larger than the limit of {limit} bytes; refusing it (the limit \
+         is --max-core-size, by default the lesser of 64 GiB and the free space in {dir})",
+        path = .path.display(),
+        dir = .dir.display()
+    )]
+    SpoolTooLarge {
+        path: PathBuf,
+        dir: PathBuf,
+        limit: u64,
+    },
+
+    #[error("{path}: cannot read: {source}", path = .path.display())]
+    Read { path: PathBuf, source: io::Error },
 
     #[error("{path}: {source}", path = .path.display())]
     Core { path: PathBuf, source: CoreError },
@@ -55,8 +92,9 @@ impl Error {
             Error::Map { .. } => "map",
             Error::Empty { .. } => "empty",
             Error::Decompress { .. } => "decompress",
-            Error::TooLarge { .. } => "too-large",
-            Error::TempFile { .. } => "temp-file",
+            Error::TooLarge { .. } | Error::SpoolTooLarge { .. } => "too-large",
+            Error::TempFile { .. } | Error::TempWrite { .. } => "temp-file",
+            Error::Read { .. } => "read",
             Error::Core { source, .. } => source.code(),
         }
     }

@@ -85,10 +85,23 @@ impl std::fmt::Debug for Input {
     }
 }
 
+/// The core path that means standard input (`mutexdiag -`).
+pub const STDIN_PATH: &str = "-";
+/// How standard input is named in messages.
+pub const STDIN_NAME: &str = "standard input";
+
 impl Input {
     /// Open `path`, memory-map it and, if it is compressed, expand it into an unlinked
     /// temporary file (removed by the kernel on every exit path) and map that.
+    ///
+    /// The path `-` ([`STDIN_PATH`]) reads the core from standard input: a
+    /// redirected file is mapped as it is; a pipe is spooled (expanded when
+    /// compressed) into an unlinked temporary file in [`InputOptions::temp_dir`],
+    /// bounded like an expansion.
     pub fn open(path: &Path, opts: &InputOptions) -> Result<Input> {
+        if path.as_os_str() == STDIN_PATH {
+            return open_stdin(opts);
+        }
         // O_NONBLOCK: opening a FIFO must not wait for a writer (it is refused below).
         let file = std::fs::OpenOptions::new()
             .read(true)
@@ -98,53 +111,7 @@ impl Input {
                 path: path.to_owned(),
                 source,
             })?;
-        let meta = file.metadata().map_err(|source| Error::Open {
-            path: path.to_owned(),
-            source,
-        })?;
-        if meta.is_dir() {
-            return Err(Error::Open {
-                path: path.to_owned(),
-                source: io::Error::new(io::ErrorKind::InvalidInput, "is a directory"),
-            });
-        }
-        if !meta.is_file() {
-            return Err(Error::Open {
-                path: path.to_owned(),
-                source: io::Error::new(
-                    io::ErrorKind::InvalidInput,
-                    "not a regular file (a FIFO, socket or device)",
-                ),
-            });
-        }
-        let len = meta.len();
-        if len == 0 {
-            return Err(Error::Empty {
-                path: path.to_owned(),
-            });
-        }
-        let mut head = [0u8; 8];
-        let n = read_head(&file, &mut head).map_err(|source| Error::Open {
-            path: path.to_owned(),
-            source,
-        })?;
-        match Compression::sniff(&head[..n]) {
-            None => {
-                let map = map_file(&file).map_err(|source| Error::Map {
-                    path: path.to_owned(),
-                    source,
-                })?;
-                let guard = crate::guard::register(path, map.as_ptr(), map.len());
-                Ok(Input {
-                    path: path.to_owned(),
-                    _guard: Some(guard),
-                    map: Some(map),
-                    compression: None,
-                    compressed_size: len,
-                })
-            }
-            Some(c) => expand(path, file, c, len, opts),
-        }
+        from_file(path, file, opts)
     }
 
     /// The path the input was opened from.
@@ -165,6 +132,144 @@ impl Input {
     /// Size of the file as stored (compressed size when compressed).
     pub fn stored_size(&self) -> u64 {
         self.compressed_size
+    }
+}
+
+/// An open regular file (a path's, or standard input redirected from a file).
+fn from_file(path: &Path, file: File, opts: &InputOptions) -> Result<Input> {
+    let meta = file.metadata().map_err(|source| Error::Open {
+        path: path.to_owned(),
+        source,
+    })?;
+    if meta.is_dir() {
+        return Err(Error::Open {
+            path: path.to_owned(),
+            source: io::Error::new(io::ErrorKind::InvalidInput, "is a directory"),
+        });
+    }
+    if !meta.is_file() {
+        return Err(Error::Open {
+            path: path.to_owned(),
+            source: io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "not a regular file (a FIFO, socket or device)",
+            ),
+        });
+    }
+    let len = meta.len();
+    if len == 0 {
+        return Err(Error::Empty {
+            path: path.to_owned(),
+        });
+    }
+    let mut head = [0u8; 8];
+    let n = read_head(&file, &mut head).map_err(|source| Error::Open {
+        path: path.to_owned(),
+        source,
+    })?;
+    match Compression::sniff(&head[..n]) {
+        None => {
+            let map = map_file(&file).map_err(|source| Error::Map {
+                path: path.to_owned(),
+                source,
+            })?;
+            let guard = crate::guard::register(path, map.as_ptr(), map.len());
+            Ok(Input {
+                path: path.to_owned(),
+                _guard: Some(guard),
+                map: Some(map),
+                compression: None,
+                compressed_size: len,
+            })
+        }
+        Some(c) => {
+            let reader = io::BufReader::with_capacity(1 << 20, file);
+            expand(path, reader, Some(c), len, opts)
+        }
+    }
+}
+
+/// Standard input: a redirected regular file is used in place; a pipe (or any
+/// other stream) is spooled into an unlinked temporary file, expanded on the way
+/// when its first bytes are a compression magic.
+fn open_stdin(opts: &InputOptions) -> Result<Input> {
+    use std::io::IsTerminal;
+    use std::os::fd::{AsFd, OwnedFd};
+    let name = Path::new(STDIN_NAME);
+    let open_err = |source| Error::Open {
+        path: name.to_owned(),
+        source,
+    };
+    let stdin = io::stdin();
+    if stdin.is_terminal() {
+        return Err(open_err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "is a terminal: pipe a core into it (e.g. `coredumpctl dump PID | mutexdiag -`)",
+        )));
+    }
+    let fd: OwnedFd = stdin.as_fd().try_clone_to_owned().map_err(open_err)?;
+    let file = File::from(fd);
+    let meta = file.metadata().map_err(open_err)?;
+    if meta.is_file() && meta.len() > 0 {
+        return from_file(name, file, opts);
+    }
+    if meta.is_dir() {
+        return Err(open_err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "is a directory",
+        )));
+    }
+    from_reader(name, file, opts)
+}
+
+/// A core from a stream (a pipe, another program's output): spooled into an
+/// unlinked temporary file in [`InputOptions::temp_dir`], expanded on the way when
+/// its first bytes are a compression magic, bounded like an expansion. `name`
+/// names it in messages.
+pub fn from_reader<R: io::Read>(name: &Path, reader: R, opts: &InputOptions) -> Result<Input> {
+    use std::io::Read;
+    let mut reader = Counting {
+        inner: reader,
+        count: 0,
+    };
+    let mut head = [0u8; 8];
+    let mut n = 0;
+    while n < head.len() {
+        match reader.read(&mut head[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(source) => {
+                return Err(Error::Read {
+                    path: name.to_owned(),
+                    source,
+                });
+            }
+        }
+    }
+    if n == 0 {
+        return Err(Error::Empty {
+            path: name.to_owned(),
+        });
+    }
+    let c = Compression::sniff(&head[..n]);
+    let chained = io::BufReader::with_capacity(1 << 20, (&head[..n]).chain(&mut reader));
+    let mut input = expand(name, chained, c, 0, opts)?;
+    input.compressed_size = reader.count;
+    Ok(input)
+}
+
+/// A reader that counts the bytes read through it.
+struct Counting<R> {
+    inner: R,
+    count: u64,
+}
+
+impl<R: io::Read> io::Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.count += n as u64;
+        Ok(n)
     }
 }
 
@@ -244,12 +349,17 @@ impl<W: Write> Write for Limited<W> {
         if after > self.limit {
             return Err(io::Error::other(LimitExceeded));
         }
-        let n = self.inner.write(buf)?;
+        let n = self
+            .inner
+            .write(buf)
+            .map_err(|e| io::Error::other(SpoolWrite(e)))?;
         self.written += n as u64;
         Ok(n)
     }
     fn flush(&mut self) -> io::Result<()> {
-        self.inner.flush()
+        self.inner
+            .flush()
+            .map_err(|e| io::Error::other(SpoolWrite(e)))
     }
 }
 
@@ -262,18 +372,51 @@ impl std::fmt::Display for LimitExceeded {
 }
 impl std::error::Error for LimitExceeded {}
 
+/// A write to the temporary file failed (a full or read-only folder), as opposed to
+/// a read or decoding error of the input.
+#[derive(Debug)]
+struct SpoolWrite(io::Error);
+impl std::fmt::Display for SpoolWrite {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+impl std::error::Error for SpoolWrite {}
+
 fn is_limit(e: &io::Error) -> bool {
     e.get_ref().is_some_and(|inner| inner.is::<LimitExceeded>())
 }
 
-fn expand(path: &Path, file: File, c: Compression, len: u64, opts: &InputOptions) -> Result<Input> {
+/// The temporary file's own write error, if `e` is one.
+fn spool_write_error(e: io::Error) -> std::result::Result<io::Error, io::Error> {
+    if !e.get_ref().is_some_and(|inner| inner.is::<SpoolWrite>()) {
+        return Err(e);
+    }
+    match e.into_inner().map(|b| b.downcast::<SpoolWrite>()) {
+        Some(Ok(w)) => Ok(w.0),
+        Some(Err(other)) => Err(io::Error::other(other)),
+        None => Err(io::Error::other("write error")),
+    }
+}
+
+/// Copy `reader` (expanding it when `c` is given) into an unlinked temporary file
+/// in the temporary folder, at most the size limit, and map that.
+fn expand<R: io::BufRead>(
+    path: &Path,
+    reader: R,
+    c: Option<Compression>,
+    len: u64,
+    opts: &InputOptions,
+) -> Result<Input> {
     let dir = opts.temp_dir.clone().unwrap_or_else(std::env::temp_dir);
     let limit = opts.max_core_size.unwrap_or_else(|| {
         free_space(&dir).map_or(DEFAULT_MAX_CORE_SIZE, |f| f.min(DEFAULT_MAX_CORE_SIZE))
     });
-    // An unlinked file: it disappears whatever way this process ends.
+    // An unlinked file (O_TMPFILE where the file system has it, else created and
+    // unlinked at once): it disappears whatever way this process ends.
     let tmp = tempfile::tempfile_in(&dir).map_err(|source| Error::TempFile {
         path: path.to_owned(),
+        dir: dir.clone(),
         source,
     })?;
     let mut out = Limited {
@@ -281,22 +424,25 @@ fn expand(path: &Path, file: File, c: Compression, len: u64, opts: &InputOptions
         written: 0,
         limit,
     };
-    let reader = io::BufReader::with_capacity(1 << 20, file);
+    let mut reader = reader;
     let res = match c {
-        Compression::Zstd => zstd::stream::read::Decoder::with_buffer(reader).and_then(|mut d| {
-            // Accept the large windows systemd-coredump may use.
-            d.window_log_max(31)?;
-            io::copy(&mut d, &mut out)
-        }),
-        Compression::Xz => {
+        None => io::copy(&mut reader, &mut out),
+        Some(Compression::Zstd) => {
+            zstd::stream::read::Decoder::with_buffer(reader).and_then(|mut d| {
+                // Accept the large windows systemd-coredump may use.
+                d.window_log_max(31)?;
+                io::copy(&mut d, &mut out)
+            })
+        }
+        Some(Compression::Xz) => {
             let mut d = xz2::bufread::XzDecoder::new_multi_decoder(reader);
             io::copy(&mut d, &mut out)
         }
-        Compression::Lz4 => {
+        Some(Compression::Lz4) => {
             let mut d = lz4_flex::frame::FrameDecoder::new(reader);
             io::copy(&mut d, &mut out)
         }
-        Compression::Gzip => {
+        Some(Compression::Gzip) => {
             let mut d = flate2::bufread::MultiGzDecoder::new(reader);
             io::copy(&mut d, &mut out)
         }
@@ -304,16 +450,39 @@ fn expand(path: &Path, file: File, c: Compression, len: u64, opts: &InputOptions
     let res = res.and_then(|_| out.flush());
     if let Err(e) = res {
         if is_limit(&e) {
-            return Err(Error::TooLarge {
-                path: path.to_owned(),
-                format: c.name(),
-                limit,
+            return Err(match c {
+                Some(c) => Error::TooLarge {
+                    path: path.to_owned(),
+                    format: c.name(),
+                    limit,
+                },
+                None => Error::SpoolTooLarge {
+                    path: path.to_owned(),
+                    dir,
+                    limit,
+                },
             });
         }
-        return Err(Error::Decompress {
-            path: path.to_owned(),
-            format: c.name(),
-            source: e,
+        let e = match spool_write_error(e) {
+            Ok(source) => {
+                return Err(Error::TempWrite {
+                    path: path.to_owned(),
+                    dir,
+                    source,
+                });
+            }
+            Err(e) => e,
+        };
+        return Err(match c {
+            Some(c) => Error::Decompress {
+                path: path.to_owned(),
+                format: c.name(),
+                source: e,
+            },
+            None => Error::Read {
+                path: path.to_owned(),
+                source: e,
+            },
         });
     }
     let written = out.written;
@@ -331,7 +500,7 @@ fn expand(path: &Path, file: File, c: Compression, len: u64, opts: &InputOptions
         path: path.to_owned(),
         _guard: None,
         map: Some(map),
-        compression: Some(c),
+        compression: c,
         compressed_size: len,
     })
 }

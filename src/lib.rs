@@ -29,6 +29,8 @@ pub mod memory;
 #[allow(missing_docs)]
 pub mod mutex;
 #[allow(missing_docs)]
+pub mod procmaps;
+#[allow(missing_docs)]
 pub mod symbols;
 #[allow(missing_docs)]
 pub mod sysroot;
@@ -57,6 +59,11 @@ impl CoreFile {
         })
     }
 
+    /// An input already opened (e.g. [`input::from_reader`]).
+    pub fn from_input(input: Input) -> CoreFile {
+        CoreFile { input }
+    }
+
     /// The opened input: its bytes, path and compression.
     pub fn input(&self) -> &Input {
         &self.input
@@ -73,12 +80,26 @@ impl CoreFile {
 
 /// The mappings of a core (`mutexdiag maps`).
 pub fn maps(path: &Path, opts: &InputOptions) -> Result<MapsDoc> {
+    maps_with(path, opts, None)
+}
+
+/// The mappings of a core, with the shared/private flags of a `/proc/PID/maps`
+/// text when one is given (`mutexdiag maps --maps FILE`).
+pub fn maps_with(
+    path: &Path,
+    opts: &InputOptions,
+    proc_maps: Option<&procmaps::ProcMaps>,
+) -> Result<MapsDoc> {
     let f = CoreFile::open(path, opts)?;
     let core = f.parse()?;
-    let maps = mappings::build(&core);
+    let mut maps = mappings::build(&core);
+    let mut warnings = core.warnings.clone();
+    if let Some(pm) = proc_maps {
+        warnings.extend(procmaps::apply(&mut maps, pm));
+    }
     Ok(MapsDoc {
         mappings: model::mapping_models(&maps),
-        warnings: model::warning_models(&core.warnings),
+        warnings: model::warning_models(&warnings),
     })
 }
 
@@ -102,12 +123,25 @@ pub fn threads_with(
     opts: &InputOptions,
     bt: Option<&BacktraceOptions>,
 ) -> Result<ThreadsDoc> {
+    threads_with_maps(path, opts, bt, None)
+}
+
+/// [`threads_with`], with the shared/private flags of a `/proc/PID/maps` text.
+pub fn threads_with_maps(
+    path: &Path,
+    opts: &InputOptions,
+    bt: Option<&BacktraceOptions>,
+    proc_maps: Option<&procmaps::ProcMaps>,
+) -> Result<ThreadsDoc> {
     let f = CoreFile::open(path, opts)?;
     let core = f.parse()?;
-    let maps = mappings::build(&core);
+    let mut maps = mappings::build(&core);
     let mut space = AddressSpace::new(&core);
     let mut threads = model::thread_models(&core);
     let mut warnings = model::warning_models(&core.warnings);
+    if let Some(pm) = proc_maps {
+        warnings.extend(model::warning_models(&procmaps::apply(&mut maps, pm)));
+    }
     if let Some(bt) = bt {
         let modules = symbols::Modules::load(&core, &maps, &bt.symbols);
         warnings.extend(model::warning_models(modules.warnings()));

@@ -1,6 +1,7 @@
 //! The `mutexdiag` command: parse arguments, call the library, render, exit.
 
 mod cli;
+mod coredumpctl_cmd;
 mod output;
 mod triage_cmd;
 
@@ -39,11 +40,26 @@ impl Rendered {
     }
 }
 
-fn input_options(a: &CoreArgs) -> InputOptions {
-    InputOptions {
-        max_core_size: a.max_core_size,
-        temp_dir: None,
+fn input_options(a: &CoreArgs) -> Result<InputOptions, String> {
+    if let Some(d) = &a.temp_dir {
+        check_dir("--temp-dir", d)?;
     }
+    Ok(InputOptions {
+        max_core_size: a.max_core_size,
+        temp_dir: a.temp_dir.clone(),
+    })
+}
+
+/// `--maps FILE`, read and parsed (bad lines become warnings; a file with no
+/// usable line is an error).
+fn proc_maps(a: &CoreArgs) -> Result<Option<mutexdiag::procmaps::ProcMaps>, String> {
+    let Some(p) = &a.proc_maps else {
+        return Ok(None);
+    };
+    check_file("--maps", p)?;
+    mutexdiag::procmaps::ProcMaps::load(p)
+        .map(Some)
+        .map_err(|e| e.to_string())
 }
 
 fn json<T: serde::Serialize>(v: &T) -> String {
@@ -216,13 +232,20 @@ fn layouts(a: &AnalyzeArgs) -> Result<(Option<String>, Vec<DeclaredLayout>), Str
 }
 
 fn analyze(a: &AnalyzeArgs, color: bool, width: usize) -> Result<Rendered, String> {
+    let opts = analysis_options(a)?;
+    let r = analysis::analyze(&a.core.core, &opts).map_err(|e| e.to_string())?;
+    Ok(render_report(r, a.core.format, color, width))
+}
+
+/// The analysis options `analyze` takes (checked: files exist, layouts known).
+fn analysis_options(a: &AnalyzeArgs) -> Result<analysis::Options, String> {
     let (layout, declared_layouts) = layouts(a)?;
     check_symbol_options(a.binary.as_deref(), &a.sysroot, &a.debug_dirs)?;
     for p in &a.peers {
         check_file("--peer", p)?;
     }
     let opts = analysis::Options {
-        input: input_options(&a.core),
+        input: input_options(&a.core)?,
         binary: a.binary.clone(),
         sysroot: a.sysroot.clone(),
         debug_dirs: a.debug_dirs.clone(),
@@ -234,11 +257,21 @@ fn analyze(a: &AnalyzeArgs, color: bool, width: usize) -> Result<Rendered, Strin
         },
         peers: a.peers.clone(),
         declared_layouts,
+        proc_maps: proc_maps(&a.core)?.map(std::sync::Arc::new),
     };
-    let mut r = analysis::analyze(&a.core.core, &opts).map_err(|e| e.to_string())?;
+    Ok(opts)
+}
+
+/// A report in `format`; in text, its warnings go to stderr.
+fn render_report(
+    mut r: mutexdiag::report::model::Report,
+    format: Format,
+    color: bool,
+    width: usize,
+) -> Rendered {
     let code = if r.has_errors() { 1 } else { 0 };
     let mut warnings = Vec::new();
-    let text = match a.core.format {
+    let text = match format {
         Format::Json => json(&r),
         Format::Markdown => markdown::report(&r),
         Format::Dot => {
@@ -250,11 +283,11 @@ fn analyze(a: &AnalyzeArgs, color: bool, width: usize) -> Result<Rendered, Strin
             text::report_width(&r, color, width)
         }
     };
-    Ok(Rendered {
+    Rendered {
         text,
         warnings,
         code,
-    })
+    }
 }
 
 fn explain(code: Option<&str>) -> Result<Rendered, String> {
@@ -297,7 +330,8 @@ fn maps(a: &CoreArgs) -> Result<Rendered, String> {
     if a.format == Format::Dot {
         return Err(no_graph("maps"));
     }
-    let mut doc = mutexdiag::maps(&a.core, &input_options(a)).map_err(|e| e.to_string())?;
+    let mut doc = mutexdiag::maps_with(&a.core, &input_options(a)?, proc_maps(a)?.as_ref())
+        .map_err(|e| e.to_string())?;
     Ok(match a.format {
         Format::Json => Rendered::ok(json(&doc)),
         Format::Markdown => Rendered::ok(markdown::maps(&doc)),
@@ -333,8 +367,13 @@ fn threads(t: &cli::ThreadsArgs, width: usize) -> Result<Rendered, String> {
             mutexdiag::symbols::Detail::FULL
         },
     });
-    let mut doc = mutexdiag::threads_with(&a.core, &input_options(a), bt.as_ref())
-        .map_err(|e| e.to_string())?;
+    let mut doc = mutexdiag::threads_with_maps(
+        &a.core,
+        &input_options(a)?,
+        bt.as_ref(),
+        proc_maps(a)?.as_ref(),
+    )
+    .map_err(|e| e.to_string())?;
     Ok(match a.format {
         Format::Json => Rendered::ok(json(&doc)),
         Format::Markdown => Rendered::ok(markdown::threads(&doc)),
@@ -379,6 +418,7 @@ fn main() -> ExitCode {
         Command::Explain { code } => explain(code.as_deref()),
         Command::Maps(a) => maps(a),
         Command::Threads(t) => threads(t, out.width),
+        Command::Coredumpctl(c) => coredumpctl_cmd::run(c, out.color, out.width),
         Command::Triage(_) | Command::TriageWorker => Ok(Rendered::ok(String::new())),
         Command::Completions { shell } => {
             let mut buf = Vec::new();

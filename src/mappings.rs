@@ -2,7 +2,8 @@
 //! are (SysV shm, POSIX shm, memfd, anonymous shared, stack, heap, ...).
 //!
 //! A core has no direct MAP_SHARED/MAP_PRIVATE flag (`p_flags` holds only R/W/X);
-//! `shared` is inferred from the name, as documented in `docs/json.md`.
+//! `shared` is inferred from the name, as documented in `docs/json.md`, unless a
+//! `/proc/PID/maps` text is given ([`crate::procmaps`]), whose `s`/`p` flag wins.
 
 use serde::Serialize;
 
@@ -78,6 +79,19 @@ pub struct Mapping {
     pub deleted: bool,
     /// Index of the PT_LOAD segment, if the core has one for this mapping.
     pub segment: Option<usize>,
+    /// Set when `shared` and `perms` come from a `/proc/PID/maps` text (`--maps`,
+    /// [`crate::procmaps::apply`]), not from the inference: that text's device and
+    /// inode of the file. Boxed: one pointer per mapping when absent.
+    pub from_maps: Option<Box<MapsFacts>>,
+}
+
+/// What a `/proc/PID/maps` line adds to a mapping.
+#[derive(Clone, Debug, Serialize)]
+pub struct MapsFacts {
+    /// Device `major:minor` of the mapped file.
+    pub dev: String,
+    /// Inode of the mapped file.
+    pub inode: u64,
 }
 
 impl Mapping {
@@ -123,7 +137,7 @@ pub fn sysv_key(path: &str) -> Option<u32> {
 }
 
 /// Classify a named (file-backed) mapping from its name alone.
-fn kind_from_path(path: &str) -> Option<MappingKind> {
+pub fn kind_from_path(path: &str) -> Option<MappingKind> {
     if path.starts_with("/SYSV") {
         return Some(MappingKind::SysvShm);
     }
@@ -315,6 +329,7 @@ fn from_segment(s: &Segment, file: Option<&coredump::FileEntry>) -> Mapping {
         stack_of: Vec::new(),
         deleted,
         segment: (s.index != usize::MAX).then_some(s.index),
+        from_maps: None,
     }
 }
 

@@ -342,8 +342,9 @@ fn temporary_files_never_outlive_the_process() {
     assert_eq!(
         r.stderr,
         format!(
-            "mutexdiag: {}: cannot create a temporary file to expand the compressed core: No such file or directory (os error 2)\n",
-            f.display()
+            "mutexdiag: {}: cannot create a temporary file in {} to hold the core: No such file or directory (os error 2) (choose another folder with --temp-dir)\n",
+            f.display(),
+            tmp.path().join("nonexistent").display()
         )
     );
 

@@ -83,6 +83,8 @@ pub struct CoreOptions {
     pub peers: Vec<PathBuf>,
     /// User-declared lock layouts (see [`DeclaredLayout::load`]).
     pub declared_layouts: Vec<DeclaredLayout>,
+    /// The process's `/proc/PID/maps` text, parsed (see [`crate::procmaps`]).
+    pub proc_maps: Option<std::sync::Arc<crate::procmaps::ProcMaps>>,
 }
 
 impl Default for CoreOptions {
@@ -95,6 +97,7 @@ impl Default for CoreOptions {
             scan: o.scan,
             peers: o.peers,
             declared_layouts: o.declared_layouts,
+            proc_maps: o.proc_maps,
         }
     }
 }
@@ -134,7 +137,9 @@ impl Analyzer {
     pub fn analyze(&self, path: &Path, opts: &CoreOptions) -> Result<Report> {
         let file = CoreFile::open(path, &opts.input)?;
         let core = file.parse()?;
-        Ok(self.analyze_parsed(&core, &path.display().to_string(), opts, Vec::new()))
+        // The input's own name: "standard input" for `-`, else the path given.
+        let name = file.input().path().display().to_string();
+        Ok(self.analyze_parsed(&core, &name, opts, Vec::new()))
     }
 
     /// Analyse an already parsed core (`name` is the report's `core.path`), with
@@ -176,6 +181,9 @@ impl Analyzer {
                 ),
             ));
         }
+        if let Some(pm) = &opts.proc_maps {
+            warnings.extend(crate::procmaps::apply(&mut maps, pm));
+        }
         let symbol_opts = SymbolOptions {
             binary: opts.binary.clone(),
             sysroot: self.config.sysroot.clone(),
@@ -209,6 +217,7 @@ impl Analyzer {
             scan: c.scan,
             peers: c.peers.clone(),
             declared_layouts: c.declared_layouts.clone(),
+            proc_maps: c.proc_maps.clone(),
         }
     }
 }
@@ -233,6 +242,7 @@ impl Options {
             scan: self.scan,
             peers: self.peers.clone(),
             declared_layouts: self.declared_layouts.clone(),
+            proc_maps: self.proc_maps.clone(),
         }
     }
 }

@@ -47,6 +47,9 @@ pub struct Options {
     /// [`DeclaredLayout::load`]: their locks are found by magic number (or by the
     /// locked-mutex scan when they declare none) besides the default layout's.
     pub declared_layouts: Vec<DeclaredLayout>,
+    /// The process's `/proc/PID/maps` text (`--maps`), parsed: its shared/private
+    /// flags replace the ones inferred from mapping names.
+    pub proc_maps: Option<std::sync::Arc<crate::procmaps::ProcMaps>>,
 }
 
 /// Another process's core, summarised: who its threads are.
@@ -100,6 +103,7 @@ impl Default for Options {
             scan: ScanScope::Shared,
             peers: Vec::new(),
             declared_layouts: Vec::new(),
+            proc_maps: None,
         }
     }
 }

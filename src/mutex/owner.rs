@@ -188,6 +188,7 @@ mod tests {
             stack_of: Vec::new(),
             deleted: false,
             segment: None,
+            from_maps: None,
         }
     }
 

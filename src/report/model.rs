@@ -122,6 +122,22 @@ pub struct MappingModel {
     pub dumped: String,
     pub key: Option<Hex>,
     pub stack_of: Vec<u32>,
+    /// Present when `shared` (and `perms`) come from a `/proc/PID/maps` text
+    /// (`--maps`): its fields `shared_from`, `dev`, `inode` appear in the mapping.
+    /// Boxed: one pointer per mapping when absent.
+    #[serde(flatten, default, skip_serializing_if = "Option::is_none")]
+    pub maps_file: Option<Box<MapsFileModel>>,
+}
+
+/// The fields a `/proc/PID/maps` text adds to a mapping.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MapsFileModel {
+    /// Always `"maps-file"`.
+    pub shared_from: String,
+    /// Device `major:minor` of the mapped file.
+    pub dev: String,
+    /// Inode of the mapped file.
+    pub inode: u64,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -241,6 +257,13 @@ pub fn mapping_models(maps: &[Mapping]) -> Vec<MappingModel> {
             dumped: m.dumped.as_str().to_string(),
             key: m.key.map(|k| Hex(u64::from(k))),
             stack_of: m.stack_of.clone(),
+            maps_file: m.from_maps.as_ref().map(|f| {
+                Box::new(MapsFileModel {
+                    shared_from: "maps-file".into(),
+                    dev: f.dev.clone(),
+                    inode: f.inode,
+                })
+            }),
         })
         .collect()
 }

@@ -159,6 +159,19 @@ pub fn maps(doc: &MapsDoc) -> String {
         out.push_str(line.trim_end());
         out.push('\n');
     }
+    let from_maps = doc
+        .mappings
+        .iter()
+        .filter(|m| m.maps_file.is_some())
+        .count();
+    if from_maps > 0 {
+        let _ = writeln!(
+            out,
+            "\nshared/private: from the maps file for {from_maps} of {} mappings (perms ending in s or p); \
+             the others inferred from their names",
+            doc.mappings.len()
+        );
+    }
     warnings(&mut out, &doc.warnings);
     out
 }

@@ -320,6 +320,7 @@ fn manage(
                 .executables()
                 .map(|(id, p)| (id.to_string(), p.to_path_buf()))
                 .collect(),
+            proc_maps: e.meta.proc_maps.clone(),
         };
         let answer = run_job(opts, &mut worker, &job);
         drop(m);

@@ -59,6 +59,10 @@ pub struct Job {
     pub exe_hint: Option<String>,
     /// ELF files found among the same inputs (same directory or tar), by build-id.
     pub group_elves: Vec<(String, PathBuf)>,
+    /// The process's `/proc/PID/maps` text from the producer's metadata (apport
+    /// `ProcMaps`, ABRT `maps`): its shared/private flags are used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proc_maps: Option<String>,
 }
 
 /// The answer to a [`Job`].
@@ -255,6 +259,12 @@ pub fn analyse(analyzer: &Analyzer, cfg: &WorkerConfig, job: &Job) -> Result<Ana
         binary: binary.clone(),
         layout: cfg.layout.clone(),
         scan: scan_scope(&cfg.scan),
+        proc_maps: job.proc_maps.as_deref().map(|text| {
+            std::sync::Arc::new(crate::procmaps::ProcMaps::parse(
+                text,
+                &format!("{} (the producer's /proc/PID/maps)", job.id),
+            ))
+        }),
         ..CoreOptions::default()
     };
     let core_warnings: Vec<Warning> = warnings
