@@ -78,7 +78,6 @@ fn mmap_sum(path: &Path) -> (Duration, Duration) {
 
 struct Case {
     label: String,
-    core: PathBuf,
     args: Vec<String>,
     wall: Vec<Duration>,
     cpu: Vec<Duration>,
@@ -123,7 +122,6 @@ fn main() {
             }
             cases.push(Case {
                 label: format!("{name} --scan {scan}"),
-                core: core.clone(),
                 args: vec![
                     core.to_str().expect("UTF-8").into(),
                     "--format".into(),
