@@ -69,6 +69,7 @@ impl CoreFile {
             source,
         })?;
         core.data_extents = self.input.data_extents().cloned();
+        core.data_is_file_mapping = true;
         Ok(core)
     }
 }

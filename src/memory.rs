@@ -62,6 +62,8 @@ pub struct AddressSpace<'d> {
     files: Vec<FileBacking>,
     /// Data extents of a sparse core file ([`Core::data_extents`]).
     extents: Option<std::sync::Arc<[(u64, u64)]>>,
+    /// `data` maps a file read-only ([`Core::data_is_file_mapping`]).
+    file_mapping: bool,
 }
 
 /// A read-only file mapping backed by the file itself (`--sysroot`).
@@ -90,6 +92,40 @@ impl<'d> AddressSpace<'d> {
             segs,
             files: Vec::new(),
             extents: core.data_extents.clone(),
+            file_mapping: core.data_is_file_mapping,
+        }
+    }
+
+    /// Give back the whole pages of `bytes` (a slice of this core's data) that a
+    /// scan is done with, so that scanning a core larger than memory does not keep
+    /// all of it resident: `madvise(MADV_DONTNEED)` on a read-only shared file
+    /// mapping drops the pages from this process, and a later read faults them in
+    /// again from the file (page cache) with the same contents. Does nothing when
+    /// the core's bytes are not a file mapping (an in-memory core: there it would
+    /// zero them).
+    pub fn release(&self, bytes: &[u8]) {
+        if !self.file_mapping || bytes.is_empty() {
+            return;
+        }
+        let base = self.data.as_ptr() as usize;
+        let (lo, hi) = (
+            bytes.as_ptr() as usize,
+            bytes.as_ptr() as usize + bytes.len(),
+        );
+        if lo < base || hi > base + self.data.len() {
+            return;
+        }
+        const PAGE: usize = 4096;
+        let start = lo.div_ceil(PAGE) * PAGE;
+        let end = hi / PAGE * PAGE;
+        if end > start {
+            // SAFETY: [start, end) lies inside the read-only MAP_SHARED file mapping
+            // `data` (checked above); MADV_DONTNEED on it only drops this process's
+            // page-table entries: the bytes read afterwards are the file's, the same
+            // as before (docs/reliability.md covers a file changed under us).
+            unsafe {
+                libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_DONTNEED);
+            }
         }
     }
 
@@ -368,6 +404,7 @@ mod tests {
             segs,
             files: Vec::new(),
             extents: None,
+            file_mapping: false,
         }
     }
 

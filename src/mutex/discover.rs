@@ -536,6 +536,8 @@ pub fn one_pass(
             for s in searches.iter_mut().flatten() {
                 s.feed(base, data, from, to);
             }
+            // Done with these pages: bounded resident memory on big cores.
+            space.release(&data[from..to]);
             from = to;
         }
     }
