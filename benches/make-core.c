@@ -3,7 +3,8 @@
  * It maps one big region of N MiB (MAP_SHARED|MAP_ANONYMOUS by default, or
  * MAP_PRIVATE), fills it, plants K locked pthread mutexes at known places,
  * maps M small extra regions (separate VMAs, so separate PT_LOADs; one in
- * three is a file mapping, so NT_FILE grows too), starts T threads, writes a
+ * three is a file mapping, so NT_FILE grows too), starts T threads (stacks of
+ * --stack-kib KiB, 64 by default; 8192 as glibc's default makes a sparse core), writes a
  * facts file and aborts. benches/make-core.sh runs it with `ulimit -c
  * unlimited` in a scratch folder and keeps the core.
  *
@@ -274,14 +275,15 @@ static void usage(void)
 {
     fprintf(stderr,
             "usage: make-core [--mib N] [--shared|--private] [--fill ordinary|random|touch|zero]\n"
-            "                 [--mutexes K] [--maps M] [--threads T] [--seed S] [--blocks]\n"
+            "                 [--mutexes K] [--maps M] [--threads T] [--stack-kib K]\n"
+            "                 [--seed S] [--blocks]\n"
             "                 --facts FILE\n");
     exit(2);
 }
 
 int main(int argc, char **argv)
 {
-    size_t mib = 16, nmut = 0, nmaps = 0, nthreads = 0;
+    size_t mib = 16, nmut = 0, nmaps = 0, nthreads = 0, stack_kib = 64;
     int shared = 1, log_blocks = 0;
     const char *fill = "ordinary", *facts_path = NULL;
     rng_state = 1;
@@ -296,6 +298,7 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--mutexes")) nmut = strtoull(v, NULL, 0), i++;
         else if (!strcmp(a, "--maps")) nmaps = strtoull(v, NULL, 0), i++;
         else if (!strcmp(a, "--threads")) nthreads = strtoull(v, NULL, 0), i++;
+        else if (!strcmp(a, "--stack-kib")) stack_kib = strtoull(v, NULL, 0), i++;
         else if (!strcmp(a, "--seed")) rng_state = strtoull(v, NULL, 0), i++;
         else if (!strcmp(a, "--fill")) fill = v, i++;
         else if (!strcmp(a, "--facts")) facts_path = v, i++;
@@ -390,7 +393,7 @@ int main(int argc, char **argv)
     if (nthreads) {
         pthread_attr_t ta;
         pthread_attr_init(&ta);
-        pthread_attr_setstacksize(&ta, 64 * 1024);
+        pthread_attr_setstacksize(&ta, stack_kib * 1024);
         pthread_barrier_init(&started, NULL, (unsigned)nthreads + 1);
         for (size_t i = 0; i < nthreads; i++) {
             pthread_t t;

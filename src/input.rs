@@ -73,6 +73,8 @@ pub struct Input {
     map: Option<Mmap>,
     compression: Option<Compression>,
     compressed_size: u64,
+    /// Where the file holds data, when it has holes (see [`data_extents`]).
+    extents: Option<std::sync::Arc<[(u64, u64)]>>,
 }
 
 impl std::fmt::Debug for Input {
@@ -133,6 +135,62 @@ impl Input {
     pub fn stored_size(&self) -> u64 {
         self.compressed_size
     }
+
+    /// The byte ranges `[start, end)` of the (expanded) file that hold data, in
+    /// order, when the file is sparse; `None` when it has no holes or the file
+    /// system cannot tell. Bytes outside them read as zeros.
+    pub fn data_extents(&self) -> Option<&std::sync::Arc<[(u64, u64)]>> {
+        self.extents.as_ref()
+    }
+}
+
+/// At most this many data extents are kept; a file more fragmented is treated as
+/// having no holes (it is read whole, as before).
+const MAX_EXTENTS: usize = 1 << 20;
+
+/// The data extents of a sparse file, found with `lseek(SEEK_DATA)` and
+/// `lseek(SEEK_HOLE)` (Linux, the BSDs, Solaris): holes of a core are the pages the
+/// kernel did not write (never touched, so zeros), and need not be read. `None` when
+/// the file has no hole within `len`, the file system does not report holes, or
+/// anything fails (then every byte is read, as for a dense file).
+pub(crate) fn data_extents(file: &File, len: u64) -> Option<std::sync::Arc<[(u64, u64)]>> {
+    use std::os::fd::AsRawFd;
+    let fd = file.as_raw_fd();
+    let seek = |off: u64, whence: libc::c_int| -> Option<u64> {
+        let off = libc::off_t::try_from(off).ok()?;
+        // SAFETY: lseek on a descriptor we own; SEEK_DATA/SEEK_HOLE only move the
+        // file position, which nothing else uses (reads go through the mapping or
+        // pread).
+        let r = unsafe { libc::lseek(fd, off, whence) };
+        u64::try_from(r).ok()
+    };
+    let mut out = Vec::new();
+    let mut off = 0u64;
+    while off < len {
+        // No data after `off` (ENXIO): the rest is a hole.
+        let Some(start) = seek(off, libc::SEEK_DATA) else {
+            let enxio = io::Error::last_os_error().raw_os_error() == Some(libc::ENXIO);
+            if !enxio {
+                return None;
+            }
+            break;
+        };
+        if start >= len {
+            break;
+        }
+        let end = seek(start, libc::SEEK_HOLE)?.min(len);
+        if end <= start || out.len() >= MAX_EXTENTS {
+            return None;
+        }
+        out.push((start, end));
+        off = end;
+    }
+    // Put the position back where the decoders and `read_head` expect nothing of it.
+    seek(0, libc::SEEK_SET)?;
+    if out.len() == 1 && out[0] == (0, len) {
+        return None;
+    }
+    Some(out.into())
 }
 
 /// An open regular file (a path's, or standard input redirected from a file).
@@ -174,12 +232,14 @@ fn from_file(path: &Path, file: File, opts: &InputOptions) -> Result<Input> {
                 source,
             })?;
             let guard = crate::guard::register(path, map.as_ptr(), map.len());
+            let extents = data_extents(&file, map.len() as u64);
             Ok(Input {
                 path: path.to_owned(),
                 _guard: Some(guard),
                 map: Some(map),
                 compression: None,
                 compressed_size: len,
+                extents,
             })
         }
         Some(c) => {
@@ -496,12 +556,14 @@ fn expand<R: io::BufRead>(
         path: path.to_owned(),
         source,
     })?;
+    let extents = data_extents(&tmp, map.len() as u64);
     Ok(Input {
         path: path.to_owned(),
         _guard: None,
         map: Some(map),
         compression: c,
         compressed_size: len,
+        extents,
     })
 }
 

@@ -71,10 +71,13 @@ impl CoreFile {
 
     /// Parse the core; errors name the file.
     pub fn parse(&self) -> Result<Core<'_>> {
-        Core::parse(self.input.bytes()).map_err(|source| Error::Core {
+        let mut core = Core::parse(self.input.bytes()).map_err(|source| Error::Core {
             path: self.input.path().to_owned(),
             source,
-        })
+        })?;
+        core.data_extents = self.input.data_extents().cloned();
+        core.data_is_file_mapping = true;
+        Ok(core)
     }
 }
 

@@ -34,6 +34,23 @@ pub enum Presence {
     Truncated,
 }
 
+thread_local! {
+    static BYTES_READ: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// Bytes of core memory handed out by [`AddressSpace`] reads on this thread so far
+/// ([`AddressSpace::slice`] and everything built on it, and
+/// [`AddressSpace::dumped_ranges`]): monotonic, for tests and benchmarks that check
+/// what an analysis reads (`--scan none` reads no bulk memory, holes of a sparse core
+/// are never read). An analysis runs on its caller's thread.
+pub fn bytes_read() -> u64 {
+    BYTES_READ.with(std::cell::Cell::get)
+}
+
+fn count_read(n: usize) {
+    BYTES_READ.with(|c| c.set(c.get().wrapping_add(n as u64)));
+}
+
 /// Reads of virtual addresses out of a core.
 #[derive(Debug, Clone)]
 pub struct AddressSpace<'d> {
@@ -43,6 +60,10 @@ pub struct AddressSpace<'d> {
     segs: Vec<Segment>,
     /// Read-only file mappings whose bytes the core lacks, served from the files.
     files: Vec<FileBacking>,
+    /// Data extents of a sparse core file ([`Core::data_extents`]).
+    extents: Option<std::sync::Arc<[(u64, u64)]>>,
+    /// `data` maps a file read-only ([`Core::data_is_file_mapping`]).
+    file_mapping: bool,
 }
 
 /// A read-only file mapping backed by the file itself (`--sysroot`).
@@ -70,7 +91,83 @@ impl<'d> AddressSpace<'d> {
             endian: core.endian,
             segs,
             files: Vec::new(),
+            extents: core.data_extents.clone(),
+            file_mapping: core.data_is_file_mapping,
         }
+    }
+
+    /// Give back the whole pages of `bytes` (a slice of this core's data) that a
+    /// scan is done with, so that scanning a core larger than memory does not keep
+    /// all of it resident: `madvise(MADV_DONTNEED)` on a read-only shared file
+    /// mapping drops the pages from this process, and a later read faults them in
+    /// again from the file (page cache) with the same contents. Does nothing when
+    /// the core's bytes are not a file mapping (an in-memory core: there it would
+    /// zero them).
+    pub fn release(&self, bytes: &[u8]) {
+        if !self.file_mapping || bytes.is_empty() {
+            return;
+        }
+        let base = self.data.as_ptr() as usize;
+        let (lo, hi) = (
+            bytes.as_ptr() as usize,
+            bytes.as_ptr() as usize + bytes.len(),
+        );
+        if lo < base || hi > base + self.data.len() {
+            return;
+        }
+        const PAGE: usize = 4096;
+        let start = lo.div_ceil(PAGE) * PAGE;
+        let end = hi / PAGE * PAGE;
+        if end > start {
+            // SAFETY: [start, end) lies inside the read-only MAP_SHARED file mapping
+            // `data` (checked above); MADV_DONTNEED on it only drops this process's
+            // page-table entries: the bytes read afterwards are the file's, the same
+            // as before (docs/reliability.md covers a file changed under us).
+            unsafe {
+                libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_DONTNEED);
+            }
+        }
+    }
+
+    /// The parts of `[addr, addr + len)` — dumped bytes within one segment — that
+    /// the core file holds as data, each widened by `pad` bytes on both sides
+    /// (clipped to the range, overlapping parts merged) so that any object of at
+    /// most `pad + 1` bytes overlapping data lies wholly in one part: as `(address,
+    /// length)`, in address order. What is left out lies in holes of a sparse file
+    /// (zeros never written by the kernel) and is not read. Without holes (or
+    /// outside the file's segments), the whole range.
+    pub fn data_parts(&self, addr: u64, len: u64, pad: u64) -> Vec<(u64, u64)> {
+        let whole = vec![(addr, len)];
+        let Some(ext) = &self.extents else {
+            return whole;
+        };
+        let Some(s) = self.segment(addr) else {
+            return whole;
+        };
+        let Some(fo) = s.offset.checked_add(addr - s.vaddr) else {
+            return whole;
+        };
+        let Some(fe) = fo.checked_add(len) else {
+            return whole;
+        };
+        let mut parts: Vec<(u64, u64)> = Vec::new();
+        let mut i = ext.partition_point(|e| e.1 <= fo);
+        while let Some(&(es, ee)) = ext.get(i) {
+            if es >= fe {
+                break;
+            }
+            let a = es.max(fo).saturating_sub(pad).max(fo);
+            let b = ee.min(fe).saturating_add(pad).min(fe);
+            match parts.last_mut() {
+                Some(l) if a <= l.1 => l.1 = l.1.max(b),
+                _ => parts.push((a, b)),
+            }
+            i += 1;
+        }
+        parts
+            .into_iter()
+            .map(|(a, b)| (addr + (a - fo), b - a))
+            .collect()
     }
 
     /// Serve the bytes of read-only file mappings that the core did not dump (text of
@@ -223,10 +320,12 @@ impl<'d> AddressSpace<'d> {
         let want_end = o.saturating_add(len as u64);
         if want_end <= s.available {
             let start = (s.offset + o) as usize;
-            return self
+            let b = self
                 .data
                 .get(start..start + len)
-                .ok_or(ReadError::Truncated { addr });
+                .ok_or(ReadError::Truncated { addr })?;
+            count_read(b.len());
+            return Ok(b);
         }
         // Which byte is the first we cannot give? (`vaddr + max(available, o)`; it
         // saturates at the top of the address space rather than overflow.)
@@ -316,13 +415,30 @@ impl<'d> AddressSpace<'d> {
         Ok(String::from_utf8_lossy(&b[..n]).into_owned())
     }
 
-    /// Every dumped byte range, as (virtual address, bytes), in address order.
+    /// Every dumped byte range, as (virtual address, bytes), in address order; of
+    /// a sparse core, only the parts that hold data ([`AddressSpace::data_parts`]
+    /// without padding: the holes are zeros).
     pub fn dumped_ranges(&self) -> impl Iterator<Item = (u64, &'d [u8])> + '_ {
-        self.segs.iter().filter_map(|s| {
-            let start = usize::try_from(s.offset).ok()?;
-            let len = usize::try_from(s.available.min(s.memsz)).ok()?;
-            let b = self.data.get(start..start.checked_add(len)?)?;
-            (!b.is_empty()).then_some((s.vaddr, b))
+        self.segs.iter().flat_map(move |s| {
+            let whole = (|| {
+                let start = usize::try_from(s.offset).ok()?;
+                let len = usize::try_from(s.available.min(s.memsz)).ok()?;
+                self.data.get(start..start.checked_add(len)?)?;
+                Some((start, len))
+            })();
+            let parts = match whole {
+                Some((_, len)) if len > 0 => self.data_parts(s.vaddr, len as u64, 0),
+                _ => Vec::new(),
+            };
+            parts.into_iter().filter_map(move |(a, l)| {
+                let (start, _) = whole?;
+                let from = start + usize::try_from(a - s.vaddr).ok()?;
+                let b = self
+                    .data
+                    .get(from..from.checked_add(usize::try_from(l).ok()?)?)?;
+                count_read(b.len());
+                (!b.is_empty()).then_some((a, b))
+            })
         })
     }
 }
@@ -337,6 +453,8 @@ mod tests {
             endian: Endian::Little,
             segs,
             files: Vec::new(),
+            extents: None,
+            file_mapping: false,
         }
     }
 

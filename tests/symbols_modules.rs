@@ -301,3 +301,60 @@ fn mutex_argument_located_by_dwarf() {
     }
     assert!(found >= 3);
 }
+
+/// The by-name index (`Module::find_symbol`, a binary search on name hashes) gives
+/// what the linear search of the tables gave, for every defined name of every
+/// module (the executable, libc with its debug file's .symtab, ld.so, the vDSO) and
+/// for names that are not there; and with the system's files (sysroot `/`), whose
+/// C library has many more symbols.
+#[test]
+fn find_symbol_index_equals_linear_search() {
+    let system = SymbolOptions {
+        binary: Some(fixture("segv").join("app")),
+        sysroot: PathBuf::from("/"),
+        debug_dirs: vec![],
+        debuginfod_cache: None,
+    };
+    for o in [opts("segv"), system] {
+        let (_f, m) = load("segv", "main", &o);
+        let mut checked = 0;
+        for x in m.iter() {
+            let mut names = x.defined_symbol_names();
+            names.extend(
+                [
+                    "",
+                    "no_such_symbol",
+                    "main ",
+                    "mai",
+                    "pthread_mutex_lock@GLIBC",
+                ]
+                .map(String::from),
+            );
+            for n in &names {
+                assert_eq!(
+                    x.find_symbol(n),
+                    x.find_symbol_linear(n),
+                    "{}: {n:?}",
+                    x.name
+                );
+                checked += 1;
+            }
+        }
+        eprintln!("{checked} names compared");
+        assert!(checked > 1000, "only {checked} names compared");
+        // All modules: the executable first, then the others in address order.
+        for n in [
+            "main",
+            "__abort_msg",
+            "pthread_mutex_lock",
+            "no_such_symbol",
+        ] {
+            let linear = m
+                .executable()
+                .into_iter()
+                .chain(m.iter().filter(|x| x.kind != ModuleKind::Executable))
+                .find_map(|x| x.find_symbol_linear(n));
+            assert_eq!(m.find_symbol(n), linear, "{n}");
+        }
+    }
+}

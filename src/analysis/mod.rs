@@ -255,7 +255,29 @@ pub fn analyze_core(inputs: &Inputs<'_, '_>, opts: &Options, mut warnings: Vec<W
         ));
     }
 
-    // Discovery.
+    // Discovery. One pass over the memory `--scan` covers serves the locked-mutex
+    // scans (the layout's and declared layouts' without a magic number) and the
+    // search for Solaris locks on x86 Linux cores (a guest layout obeys `--scan`).
+    // Magic numbers of the core's own layout (Solaris cores, whose mappings carry
+    // no shared flag) and of declared layouts are searched over all dumped memory,
+    // unless `--scan none`, which reads no bulk memory at all.
+    let extra = extra_layouts(core, layout.as_deref(), opts);
+    let mut scan_layouts: Vec<&dyn Layout> = Vec::new();
+    let mut guest_magic: Vec<(&dyn Layout, crate::coredump::Endian)> = Vec::new();
+    if let Some(l) = layout.as_deref() {
+        scan_layouts.push(l);
+    }
+    for x in &extra {
+        if x.layout.magic().is_none() {
+            scan_layouts.push(x.layout.as_ref());
+        } else if x.guest {
+            guest_magic.push((x.layout.as_ref(), space.endian()));
+        }
+    }
+    let pass = discover::one_pass(&space, maps, opts.scan, &scan_layouts, &guest_magic);
+    let mut pass_scans = pass.scans.into_iter();
+    let mut pass_magic = pass.magic.into_iter();
+
     let mut cands = Candidates::default();
     if let Some(l) = layout.as_deref() {
         for t in &core.threads {
@@ -275,7 +297,7 @@ pub fn analyze_core(inputs: &Inputs<'_, '_>, opts: &Options, mut warnings: Vec<W
                 &mut warnings,
             );
         }
-        for addr in discover::scan(l, &space, maps, opts.scan) {
+        for addr in pass_scans.next().unwrap_or_default() {
             if scan_hit_fits(core, maps, &space, l, peers, addr) {
                 cands.add(addr, FoundBy::Scan, None, false);
             }
@@ -293,17 +315,25 @@ pub fn analyze_core(inputs: &Inputs<'_, '_>, opts: &Options, mut warnings: Vec<W
     }
 
     // Discovery by magic number, and declared layouts.
-    let extra = extra_layouts(core, layout.as_deref(), opts);
+    let whole_memory = opts.scan != ScanScope::None;
     if let Some(l) = layout.as_deref()
         && l.magic().is_some()
+        && whole_memory
     {
-        add_magic_hits(&space, l, None, false, &mut cands);
+        add_magic_hits(magic::scan(&space, l), None, false, &mut cands);
     }
     for (i, x) in extra.iter().enumerate() {
         if x.layout.magic().is_some() {
-            add_magic_hits(&space, x.layout.as_ref(), Some(i), x.guest, &mut cands);
+            let found = if x.guest {
+                pass_magic.next().unwrap_or_default()
+            } else if whole_memory {
+                magic::scan(&space, x.layout.as_ref())
+            } else {
+                continue;
+            };
+            add_magic_hits(found, Some(i), x.guest, &mut cands);
         } else {
-            for addr in discover::scan(x.layout.as_ref(), &space, maps, opts.scan) {
+            for addr in pass_scans.next().unwrap_or_default() {
                 cands.add(addr, FoundBy::Scan, None, false);
                 cands.set_layout(addr, i);
             }
@@ -629,15 +659,14 @@ fn extra_layouts(core: &Core<'_>, default: Option<&dyn Layout>, opts: &Options) 
     v
 }
 
-/// Scan for a layout's magic number and add the validated hits as candidates.
+/// Add the validated hits of a layout's magic-number search as candidates.
 fn add_magic_hits(
-    space: &AddressSpace<'_>,
-    l: &dyn Layout,
+    found: magic::MagicScan,
     index: Option<usize>,
     guest: bool,
     cands: &mut Candidates,
 ) {
-    for h in magic::scan(space, l).hits {
+    for h in found.hits {
         if guest && !solaris::strong_hit(&h.decoded) {
             continue;
         }

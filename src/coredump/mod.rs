@@ -314,6 +314,14 @@ pub struct Core<'d> {
     /// Written by a debugger (gdb's `gcore`) rather than by the kernel on a fatal
     /// signal: no thread crashed, and the stop signal in NT_SIGINFO is the debugger's.
     pub debugger_snapshot: bool,
+    /// The ranges of `data` (file offsets `[start, end)`, in order) that the file
+    /// holds as data when it is sparse; the rest are holes, zeros never read by the
+    /// scans. `None`: every byte counts as data (set by [`crate::CoreFile::parse`]).
+    pub data_extents: Option<std::sync::Arc<[(u64, u64)]>>,
+    /// `data` is a read-only shared mapping of a file (set by
+    /// [`crate::CoreFile::parse`]): pages the scans are done with may be given back
+    /// (`madvise(MADV_DONTNEED)`), the file gives them again if they are read.
+    pub data_is_file_mapping: bool,
 }
 
 const ET_CORE: u16 = 4;
@@ -639,6 +647,8 @@ impl<'d> Core<'d> {
             truncated,
             solaris: None,
             debugger_snapshot: false,
+            data_extents: None,
+            data_is_file_mapping: false,
         };
 
         let mut notes = Vec::new();

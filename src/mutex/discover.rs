@@ -11,7 +11,7 @@ use std::collections::HashMap;
 
 use serde::Serialize;
 
-use super::{Layout, WordFilter};
+use super::{Layout, WordFilter, magic};
 use crate::coredump::{Endian, FutexCall};
 use crate::mappings::{Mapping, MappingKind};
 use crate::memory::AddressSpace;
@@ -406,6 +406,150 @@ pub fn scan_ranges<'d>(
     out
 }
 
+/// As [`scan_ranges`], but of a sparse core only the parts that hold data, widened
+/// by `pad` bytes on each side ([`AddressSpace::data_parts`]): with `pad` at least
+/// a scanned object's size less one, every position whose object is not all zeros
+/// (holes) is still scanned whole, and none twice.
+pub fn scan_parts<'d>(
+    space: &AddressSpace<'d>,
+    maps: &[Mapping],
+    scope: ScanScope,
+    pad: usize,
+) -> Vec<(u64, &'d [u8])> {
+    let mut out = Vec::new();
+    for (start, len) in scan_extents(space, maps, scope) {
+        for (a, l) in space.data_parts(start, len, pad as u64) {
+            if let Ok(b) = usize::try_from(l)
+                .map_err(|_| ())
+                .and_then(|l| space.slice(a, l).map_err(|_| ()))
+            {
+                out.push((a, b));
+            }
+        }
+    }
+    out
+}
+
+/// `(address, length)` of the dumped bytes of each mapping a scan of `scope` covers.
+fn scan_extents(space: &AddressSpace<'_>, maps: &[Mapping], scope: ScanScope) -> Vec<(u64, u64)> {
+    let mut out = Vec::new();
+    if scope == ScanScope::None {
+        return out;
+    }
+    for m in maps {
+        let wanted = match scope {
+            ScanScope::Shared => m.shared,
+            ScanScope::All => m.perms.contains('w') || m.shared,
+            ScanScope::None => false,
+        };
+        if !wanted
+            || matches!(
+                m.kind,
+                MappingKind::Vdso | MappingKind::Vvar | MappingKind::Vsyscall
+            )
+        {
+            continue;
+        }
+        let Some(seg) = space.segment(m.start) else {
+            continue;
+        };
+        let off = m.start - seg.vaddr;
+        let avail = seg
+            .available
+            .min(seg.memsz)
+            .saturating_sub(off)
+            .min(m.size());
+        if avail > 0 {
+            out.push((m.start, avail));
+        }
+    }
+    out
+}
+
+/// Bytes scanned at a time by [`one_pass`]: every scan of the pass looks at one
+/// chunk while it is in the CPU's cache.
+const CHUNK: usize = 256 << 10;
+
+/// What [`one_pass`] found: per scan layout its hits (as [`scan`] gives them), per
+/// magic layout its validated hits (as [`magic::scan_with_endian`] over the same
+/// memory gives them).
+#[derive(Debug, Default)]
+pub struct PassResult {
+    pub scans: Vec<Vec<u64>>,
+    pub magic: Vec<magic::MagicScan>,
+}
+
+/// One pass over the memory a scan of `scope` covers, for all layouts at once: the
+/// locked-mutex scan of each of `scan_layouts` and the magic-number search of each
+/// of `magic_layouts` (with its byte order), chunk by chunk, so memory is read
+/// once. Holes of a sparse core are skipped. The hits are those of [`scan`] and of
+/// a magic search over the same mappings, in the same order.
+pub fn one_pass(
+    space: &AddressSpace<'_>,
+    maps: &[Mapping],
+    scope: ScanScope,
+    scan_layouts: &[&dyn Layout],
+    magic_layouts: &[(&dyn Layout, Endian)],
+) -> PassResult {
+    let mut scans: Vec<Vec<u64>> = vec![Vec::new(); scan_layouts.len()];
+    let mut searches: Vec<Option<magic::Search<'_, '_, '_>>> = magic_layouts
+        .iter()
+        .map(|(l, e)| magic::Search::new(space, *l, *e))
+        .collect();
+    if scope == ScanScope::None || (scan_layouts.is_empty() && searches.iter().all(Option::is_none))
+    {
+        return PassResult {
+            scans,
+            magic: searches
+                .into_iter()
+                .map(|s| s.map(magic::Search::finish).unwrap_or_default())
+                .collect(),
+        };
+    }
+    let pad = scan_layouts
+        .iter()
+        .map(|l| l.size().saturating_sub(1))
+        .max()
+        .unwrap_or(0);
+    let endian = space.endian();
+    for (base, data) in scan_parts(space, maps, scope, pad) {
+        let mut from = 0;
+        while from < data.len() {
+            let to = from.saturating_add(CHUNK).min(data.len());
+            for (l, out) in scan_layouts.iter().zip(scans.iter_mut()) {
+                if out.len() >= SCAN_LIMIT {
+                    continue;
+                }
+                // Positions in [from, to) whose object fits in the range.
+                let end = to
+                    .saturating_add(l.size().saturating_sub(1))
+                    .min(data.len());
+                scan_range(
+                    *l,
+                    base + from as u64,
+                    &data[from..end],
+                    endian,
+                    out,
+                    SCAN_LIMIT,
+                );
+            }
+            for s in searches.iter_mut().flatten() {
+                s.feed(base, data, from, to);
+            }
+            // Done with these pages: bounded resident memory on big cores.
+            space.release(&data[from..to]);
+            from = to;
+        }
+    }
+    PassResult {
+        scans,
+        magic: searches
+            .into_iter()
+            .map(|s| s.map(magic::Search::finish).unwrap_or_default())
+            .collect(),
+    }
+}
+
 /// Which mappings a scan covers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -430,7 +574,8 @@ pub fn scan(
     scope: ScanScope,
 ) -> Vec<u64> {
     let mut out = Vec::new();
-    for (start, bytes) in scan_ranges(space, maps, scope) {
+    let pad = layout.size().saturating_sub(1);
+    for (start, bytes) in scan_parts(space, maps, scope, pad) {
         scan_range(layout, start, bytes, space.endian(), &mut out, SCAN_LIMIT);
         if out.len() >= SCAN_LIMIT {
             break;

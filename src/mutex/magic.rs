@@ -106,56 +106,129 @@ pub fn scan_with_endian(
     layout: &dyn Layout,
     endian: Endian,
 ) -> MagicScan {
-    let mut out = MagicScan::default();
-    let Some(magic) = layout.magic() else {
-        return out;
+    let Some(mut st) = Search::new(space, layout, endian) else {
+        return MagicScan::default();
     };
-    let size = layout.size();
-    let off = magic.offset;
-    let mut stats = ScanStats::default();
-    let mut pending: Vec<u64> = Vec::new();
-    let mut hits: Vec<MagicHit> = Vec::new();
-    let (mut rejected, mut dropped) = (0u64, 0u64);
-    for_each_aligned(space, magic, layout.align(), &mut stats, |lock, data, p| {
-        // Within the same range when possible (zero-copy); else across segments.
-        let in_range = p
-            .checked_sub(off)
-            .and_then(|s| data.get(s..s.checked_add(size)?));
-        match in_range {
-            Some(b) => {
-                if !layout.plausible(b, endian) {
-                    rejected += 1;
-                } else if hits.len() >= MAX_HITS {
-                    dropped += 1;
-                } else {
-                    hits.push(hit(layout, lock, b, endian));
-                }
-            }
-            None => pending.push(lock),
+    for (vaddr, data) in space.dumped_ranges() {
+        st.feed(vaddr, data, 0, data.len());
+    }
+    st.finish()
+}
+
+/// A magic-number search fed range by range, or chunk by chunk of a range, so that
+/// it can share one pass over memory with other scans (`discover::one_pass`);
+/// [`Search::finish`] validates what could not be validated in place and gives the
+/// same result as [`scan_with_endian`] over the same ranges.
+pub struct Search<'s, 'd, 'l> {
+    space: &'s AddressSpace<'d>,
+    layout: &'l dyn Layout,
+    endian: Endian,
+    magic: Magic,
+    finder: memmem::Finder<'static>,
+    stats: ScanStats,
+    pending: Vec<u64>,
+    hits: Vec<MagicHit>,
+}
+
+impl<'s, 'd, 'l> Search<'s, 'd, 'l> {
+    /// `None` when the layout has no magic number.
+    pub fn new(
+        space: &'s AddressSpace<'d>,
+        layout: &'l dyn Layout,
+        endian: Endian,
+    ) -> Option<Search<'s, 'd, 'l>> {
+        let magic = layout.magic()?;
+        let needle = magic.bytes(space.endian());
+        if needle.is_empty() {
+            return None;
         }
-    });
-    stats.rejected += rejected;
-    stats.dropped += dropped;
-    for lock in pending {
-        match space.read(lock, size) {
-            Ok(b) if layout.plausible(&b, endian) => {
-                if hits.len() >= MAX_HITS {
-                    stats.dropped += 1;
-                } else {
-                    hits.push(hit(layout, lock, &b, endian));
-                }
+        Some(Search {
+            space,
+            layout,
+            endian,
+            magic,
+            finder: memmem::Finder::new(&needle).into_owned(),
+            stats: ScanStats::default(),
+            pending: Vec::new(),
+            hits: Vec::new(),
+        })
+    }
+
+    /// Search the occurrences that start in `data[from..to]` (`data` is a whole
+    /// range at `vaddr`; an occurrence may run past `to`).
+    pub fn feed(&mut self, vaddr: u64, data: &[u8], from: usize, to: usize) {
+        let n = self.finder.needle().len();
+        let end = to.saturating_add(n - 1).min(data.len());
+        let Some(hay) = data.get(from..end) else {
+            return;
+        };
+        self.stats.bytes_scanned += (to - from) as u64;
+        let align = self.layout.align().max(1) as u64;
+        let off = self.magic.offset;
+        let size = self.layout.size();
+        for q in self.finder.find_iter(hay) {
+            let p = from + q;
+            self.stats.raw_hits += 1;
+            let Some(lock) = vaddr
+                .checked_add(p as u64)
+                .and_then(|a| a.checked_sub(off as u64))
+            else {
+                continue;
+            };
+            if !lock.is_multiple_of(align) {
+                continue;
             }
-            Ok(_) => stats.rejected += 1,
-            Err(_) => stats.unreadable += 1,
+            self.stats.aligned_hits += 1;
+            // Within the same range when possible (zero-copy); else across segments.
+            let in_range = p
+                .checked_sub(off)
+                .and_then(|s| data.get(s..s.checked_add(size)?));
+            match in_range {
+                Some(b) => {
+                    if !self.layout.plausible(b, self.endian) {
+                        self.stats.rejected += 1;
+                    } else if self.hits.len() >= MAX_HITS {
+                        self.stats.dropped += 1;
+                    } else {
+                        self.hits.push(hit(self.layout, lock, b, self.endian));
+                    }
+                }
+                None => self.pending.push(lock),
+            }
         }
     }
-    for h in &mut hits {
-        h.embedded_in = layout.embedded_in(space, h.address);
+
+    /// Validate the hits cut by a range's edge, label embedded locks, sort.
+    pub fn finish(self) -> MagicScan {
+        let Search {
+            space,
+            layout,
+            endian,
+            mut stats,
+            pending,
+            mut hits,
+            ..
+        } = self;
+        let size = layout.size();
+        for lock in pending {
+            match space.read(lock, size) {
+                Ok(b) if layout.plausible(&b, endian) => {
+                    if hits.len() >= MAX_HITS {
+                        stats.dropped += 1;
+                    } else {
+                        hits.push(hit(layout, lock, &b, endian));
+                    }
+                }
+                Ok(_) => stats.rejected += 1,
+                Err(_) => stats.unreadable += 1,
+            }
+        }
+        for h in &mut hits {
+            h.embedded_in = layout.embedded_in(space, h.address);
+        }
+        hits.sort_by_key(|h| h.address);
+        MagicScan { hits, stats }
     }
-    hits.sort_by_key(|h| h.address);
-    out.hits = hits;
-    out.stats = stats;
-    out
 }
 
 fn hit(layout: &dyn Layout, address: u64, bytes: &[u8], endian: Endian) -> MagicHit {

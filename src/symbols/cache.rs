@@ -18,7 +18,7 @@ use parking_lot::ReentrantMutex;
 
 use super::dwarf::DwarfCell;
 use super::elf::ElfCell;
-use super::modules::SymEntry;
+use super::modules::{NameEntry, SymEntry};
 use super::unwind::Cfi;
 
 /// How a module file is known in the cache.
@@ -86,6 +86,8 @@ pub(crate) struct ModuleFiles {
     /// use is serialised per module; reentrant, because a use may nest another.
     pub(crate) dwarf: OnceLock<Option<ReentrantMutex<DwarfCell>>>,
     pub(crate) syms: OnceLock<Vec<SymEntry>>,
+    /// Defined symbols by name hash (see `Module::find_symbol`).
+    pub(crate) names: OnceLock<Vec<NameEntry>>,
     pub(crate) cfi: OnceLock<Option<Cfi>>,
     /// Mutex variables found in the DWARF, per set of type names.
     pub(crate) vars: Mutex<Vec<(Vec<String>, Arc<VarsResult>)>>,
@@ -119,6 +121,7 @@ impl ModuleFiles {
             has_own_dwarf,
             dwarf: OnceLock::new(),
             syms: OnceLock::new(),
+            names: OnceLock::new(),
             cfi: OnceLock::new(),
             vars: Mutex::new(Vec::new()),
             counters,

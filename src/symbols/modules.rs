@@ -322,18 +322,77 @@ impl Module {
         None
     }
 
+    /// The module's symbol tables in the order [`Module::find_symbol`] searches
+    /// them: .dynsym, .symtab, the debug file's .symtab.
+    fn name_tables(&self) -> [Option<object::read::SymbolTable<'_, '_>>; 3] {
+        let elf = self.files.elf.as_ref().map(ElfCell::file);
+        let debug = self.files.debug.as_ref().map(ElfCell::file);
+        [
+            elf.and_then(|f| f.dynamic_symbol_table()),
+            elf.and_then(|f| f.symbol_table()),
+            debug.and_then(|f| f.symbol_table()),
+        ]
+    }
+
+    /// Every defined symbol, sorted by (hash of its name, table in search order,
+    /// index): built once per module file.
+    fn names(&self) -> &[NameEntry] {
+        self.files.names.get_or_init(|| {
+            let mut out = Vec::new();
+            for (table, t) in self.name_tables().into_iter().enumerate() {
+                let Some(t) = t else { continue };
+                for s in t.symbols() {
+                    if !s.is_definition() {
+                        continue;
+                    }
+                    let (Ok(name), Ok(index)) = (s.name_bytes(), u32::try_from(s.index().0)) else {
+                        continue;
+                    };
+                    out.push(NameEntry {
+                        hash: name_hash(name),
+                        table: table as u8,
+                        index,
+                    });
+                }
+            }
+            out.sort_unstable_by_key(|e| (e.hash, e.table, e.index));
+            out
+        })
+    }
+
     /// A symbol of this module by name: its runtime address and size. Defined
-    /// symbols of .dynsym, then .symtab, then the debug file's .symtab.
+    /// symbols of .dynsym, then .symtab, then the debug file's .symtab (the first
+    /// in that order, as a linear search of the tables would find it; looked up
+    /// by binary search in [`Module::names`]).
     pub fn find_symbol(&self, name: &str) -> Option<SymbolAddress> {
-        let mut tables = Vec::new();
-        if let Some(e) = &self.files.elf {
-            tables.push(e.file().dynamic_symbol_table());
-            tables.push(e.file().symbol_table());
+        let names = self.names();
+        let h = name_hash(name.as_bytes());
+        let first = names.partition_point(|e| e.hash < h);
+        let tables = self.name_tables();
+        for e in names[first..].iter().take_while(|e| e.hash == h) {
+            let Some(t) = &tables[usize::from(e.table)] else {
+                continue;
+            };
+            let Ok(s) = t.symbol_by_index(object::SymbolIndex(e.index as usize)) else {
+                continue;
+            };
+            if s.name_bytes().is_ok_and(|n| n == name.as_bytes()) {
+                return Some(SymbolAddress {
+                    address: s.address().wrapping_add(self.bias),
+                    size: s.size(),
+                    module: self.name.clone(),
+                });
+            }
         }
-        if let Some(d) = &self.files.debug {
-            tables.push(d.file().symbol_table());
-        }
-        for t in tables.into_iter().flatten() {
+        None
+    }
+
+    /// [`Module::find_symbol`] by a linear search of the tables (the previous
+    /// algorithm: the reference of the test that compares the two, and of
+    /// `benches/backtrace.rs`).
+    #[doc(hidden)]
+    pub fn find_symbol_linear(&self, name: &str) -> Option<SymbolAddress> {
+        for t in self.name_tables().into_iter().flatten() {
             for s in t.symbols() {
                 if s.is_definition() && s.name_bytes().is_ok_and(|n| n == name.as_bytes()) {
                     return Some(SymbolAddress {
@@ -346,6 +405,42 @@ impl Module {
         }
         None
     }
+
+    /// Names of every defined symbol of the module's tables (for tests comparing
+    /// the lookups).
+    #[doc(hidden)]
+    pub fn defined_symbol_names(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for t in self.name_tables().into_iter().flatten() {
+            for s in t.symbols() {
+                if s.is_definition()
+                    && let Ok(n) = s.name()
+                {
+                    out.push(n.to_string());
+                }
+            }
+        }
+        out
+    }
+}
+
+/// A defined symbol in the by-name index: which table (0 .dynsym, 1 .symtab, 2 the
+/// debug file's .symtab) and its index there; names stay in the files.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct NameEntry {
+    hash: u64,
+    table: u8,
+    index: u32,
+}
+
+/// FNV-1a of a symbol name (collisions are resolved by comparing the names).
+fn name_hash(name: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in name {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h
 }
 
 fn collect_symbols<'d, T: ObjectSymbolTable<'d>>(

@@ -1,0 +1,225 @@
+//! `threads --backtrace` on a core of 1 000 threads (issue 14, goal 6), next to
+//! `eu-stack -i -s` and gdb measured in the same run, interleaved (paired runs,
+//! medians). The core: `benches/make-core.sh` with 1 000 idle threads (glibc's
+//! default 8 MiB stacks, so the core is also the sparse one of goal 3), made on
+//! first use in `$MUTEXDIAG_BENCH_DIR`.
+//!
+//! Printed: wall time and CPU time (user + system of the child, steadier on a
+//! shared machine) of each command, their ratios to this build, and in process:
+//! modules loaded + every thread unwound and symbolized (fresh), and the
+//! backtraces alone once the modules are loaded (the per-thread part).
+//! `MUTEXDIAG_BEFORE=<older mutexdiag>` times another build too;
+//! `MUTEXDIAG_BENCH_ROUNDS` (default 7) sets the number of paired runs.
+
+#[path = "common/mod.rs"]
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use mutexdiag::CoreFile;
+use mutexdiag::input::InputOptions;
+use mutexdiag::mappings;
+use mutexdiag::memory::AddressSpace;
+use mutexdiag::symbols::{Detail, Modules, SymbolOptions, unwind};
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+fn children_cpu() -> Duration {
+    // SAFETY: getrusage writes into the struct we pass.
+    let mut u: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut u) };
+    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+    tv(u.ru_utime) + tv(u.ru_stime)
+}
+
+/// Wall and CPU time of one run, output discarded; `None` if it did not run.
+fn run(prog: &Path, args: &[&str]) -> Option<(Duration, Duration)> {
+    let c0 = children_cpu();
+    let t = Instant::now();
+    let st = Command::new(prog)
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .ok()?;
+    let wall = t.elapsed();
+    st.code().map(|_| (wall, children_cpu().saturating_sub(c0)))
+}
+
+fn which(name: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH")?
+        .to_str()?
+        .split(':')
+        .map(|d| Path::new(d).join(name))
+        .find(|p| p.is_file())
+}
+
+struct Tool {
+    label: String,
+    prog: PathBuf,
+    args: Vec<String>,
+    wall: Vec<Duration>,
+    cpu: Vec<Duration>,
+}
+
+fn main() {
+    if std::env::args().any(|a| a == "--list") {
+        return;
+    }
+    common::print_machine();
+    let rounds: usize = std::env::var("MUTEXDIAG_BENCH_ROUNDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(7)
+        .max(1);
+    let core = common::core(
+        "threads-1000-stack-8M",
+        &[
+            "--mib",
+            "16",
+            "--threads",
+            "1000",
+            "--stack-kib",
+            "8192",
+            "--mutexes",
+            "7",
+        ],
+    );
+    let c = core.to_str().expect("UTF-8 path").to_string();
+    let bin = PathBuf::from(env!("CARGO_BIN_EXE_mutexdiag"));
+    let mut tools = vec![Tool {
+        label: "mutexdiag threads --backtrace".into(),
+        prog: bin,
+        args: vec!["threads".into(), "--backtrace".into(), c.clone()],
+        wall: vec![],
+        cpu: vec![],
+    }];
+    if let Some(b) = std::env::var_os("MUTEXDIAG_BEFORE") {
+        tools.push(Tool {
+            label: "MUTEXDIAG_BEFORE threads --backtrace".into(),
+            prog: b.into(),
+            args: vec!["threads".into(), "--backtrace".into(), c.clone()],
+            wall: vec![],
+            cpu: vec![],
+        });
+    }
+    match which("eu-stack") {
+        Some(eu) => tools.push(Tool {
+            label: "eu-stack -i -s".into(),
+            prog: eu,
+            args: vec!["-i".into(), "-s".into(), "--core".into(), c.clone()],
+            wall: vec![],
+            cpu: vec![],
+        }),
+        None => eprintln!("eu-stack not installed: no eu-stack reference"),
+    }
+    match which("gdb") {
+        Some(g) => tools.push(Tool {
+            label: "gdb thread apply all bt".into(),
+            prog: g,
+            args: [
+                "-batch",
+                "-nx",
+                "-iex",
+                "set debuginfod enabled off",
+                "-ex",
+                "set pagination off",
+                "-ex",
+                "thread apply all bt",
+                "-c",
+                &c,
+            ]
+            .map(String::from)
+            .to_vec(),
+            wall: vec![],
+            cpu: vec![],
+        }),
+        None => eprintln!("gdb not installed: no gdb reference"),
+    }
+    // Warm the page cache and the binaries once.
+    for t in &tools {
+        let a: Vec<&str> = t.args.iter().map(String::as_str).collect();
+        run(&t.prog, &a);
+    }
+    let (mut fresh, mut warm) = (vec![], vec![]);
+    let f = CoreFile::open(&core, &InputOptions::default()).expect("open the core");
+    let parsed = f.parse().expect("parse the core");
+    let maps = mappings::build(&parsed);
+    let space = AddressSpace::new(&parsed);
+    let opts = SymbolOptions {
+        binary: None,
+        sysroot: PathBuf::from("/"),
+        debug_dirs: vec![],
+        debuginfod_cache: None,
+    };
+    let all = |m: &Modules| -> usize {
+        parsed
+            .threads
+            .iter()
+            .map(|t| {
+                unwind::backtrace(&space, m, parsed.arch, t, Detail::FULL)
+                    .frames
+                    .len()
+            })
+            .sum()
+    };
+    let mut frames = 0;
+    for _ in 0..rounds {
+        for t in &mut tools {
+            let a: Vec<&str> = t.args.iter().map(String::as_str).collect();
+            if let Some((w, c)) = run(&t.prog, &a) {
+                t.wall.push(w);
+                t.cpu.push(c);
+            }
+        }
+        let t0 = Instant::now();
+        let m = Modules::load(&parsed, &maps, &opts);
+        frames = all(&m);
+        fresh.push(t0.elapsed());
+        let t1 = Instant::now();
+        let again = all(&m);
+        warm.push(t1.elapsed());
+        assert_eq!(frames, again);
+    }
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    println!(
+        "core: {} threads, {frames} frames; {rounds} paired rounds; load average {}",
+        parsed.threads.len(),
+        load.split_whitespace()
+            .take(3)
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    let base_wall = median(tools[0].wall.clone());
+    let base_cpu = median(tools[0].cpu.clone());
+    for t in &tools {
+        if t.wall.is_empty() {
+            println!("{:<40} did not run", t.label);
+            continue;
+        }
+        let (w, c) = (median(t.wall.clone()), median(t.cpu.clone()));
+        println!(
+            "{:<40} wall {:>8.1} ms  cpu {:>8.1} ms   mutexdiag / this: wall {:.3}x  cpu {:.3}x",
+            t.label,
+            ms(w),
+            ms(c),
+            base_wall.as_secs_f64() / w.as_secs_f64(),
+            base_cpu.as_secs_f64() / c.as_secs_f64()
+        );
+    }
+    println!(
+        "in process: modules loaded + {} backtraces {:.1} ms; backtraces alone (modules loaded) {:.1} ms",
+        parsed.threads.len(),
+        ms(median(fresh)),
+        ms(median(warm))
+    );
+}

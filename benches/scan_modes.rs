@@ -1,0 +1,209 @@
+//! Issue 14, goals 2 and 3, whole `mutexdiag` processes on real kernel cores made by
+//! `benches/make-core.sh`, each next to a reference measured in the same run
+//! (interleaved rounds, medians):
+//!
+//! - big dense core (1152 MiB of shared memory, ordinary data; the scan benchmark's
+//!   core): `--scan none|shared|all` against the read limit, a memory-mapped sum of
+//!   every byte of the file (open + mmap + sum, in this process);
+//! - sparse core (1 000 threads with 8 MiB stacks, 8.4 GB of which about 28 MB hold
+//!   data) against a dense core of the same program with 64 KiB stacks (86 MB):
+//!   "costs what is on disk" means the ratio stays near 1.
+//!
+//! The analyses run with an empty `--sysroot` (no library or debug file read), so
+//! what is timed is the core: open, parse, scan, decode. Wall times and CPU times
+//! (user + system of the child) are printed; the machine is shared, CPU is steadier.
+//! `MUTEXDIAG_BENCH_ROUNDS` (default 5).
+
+#[path = "common/mod.rs"]
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+fn children_cpu() -> Duration {
+    // SAFETY: getrusage writes into the struct we pass.
+    let mut u: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut u) };
+    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+    tv(u.ru_utime) + tv(u.ru_stime)
+}
+
+fn run(prog: &Path, args: &[&str]) -> (Duration, Duration) {
+    let c0 = children_cpu();
+    let t = Instant::now();
+    let st = Command::new(prog)
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .expect("run mutexdiag");
+    let wall = t.elapsed();
+    assert!(st.code().is_some(), "mutexdiag killed by a signal");
+    (wall, children_cpu().saturating_sub(c0))
+}
+
+fn self_cpu() -> Duration {
+    // SAFETY: getrusage writes into the struct we pass.
+    let mut u: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut u) };
+    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+    tv(u.ru_utime) + tv(u.ru_stime)
+}
+
+/// The read limit: open, mmap and sum every byte of the file as u64 words. Wall
+/// and CPU time.
+fn mmap_sum(path: &Path) -> (Duration, Duration) {
+    let c0 = self_cpu();
+    let t = Instant::now();
+    let f = std::fs::File::open(path).expect("open");
+    // SAFETY: read-only mapping of a file nobody writes during the benchmark.
+    let m = unsafe { memmap2::Mmap::map(&f) }.expect("mmap");
+    let mut s = 0u64;
+    for c in m.chunks_exact(8) {
+        s = s.wrapping_add(u64::from_le_bytes(c.try_into().unwrap()));
+    }
+    std::hint::black_box(s);
+    (t.elapsed(), self_cpu().saturating_sub(c0))
+}
+
+struct Case {
+    label: String,
+    args: Vec<String>,
+    wall: Vec<Duration>,
+    cpu: Vec<Duration>,
+}
+
+fn main() {
+    if std::env::args().any(|a| a == "--list") {
+        return;
+    }
+    common::print_machine();
+    let rounds: usize = std::env::var("MUTEXDIAG_BENCH_ROUNDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(5)
+        .max(1);
+    let big = common::scan_core();
+    let threads = |stack: &str| {
+        common::core(
+            &format!("threads-1000-stack-{stack}"),
+            &[
+                "--mib",
+                "16",
+                "--threads",
+                "1000",
+                "--stack-kib",
+                if stack == "8M" { "8192" } else { "64" },
+                "--mutexes",
+                "7",
+            ],
+        )
+    };
+    let sparse = threads("8M");
+    let dense = threads("64K");
+    let empty = tempfile::tempdir().expect("tempdir");
+    let sysroot = empty.path().to_str().expect("UTF-8").to_string();
+    let bin = PathBuf::from(env!("CARGO_BIN_EXE_mutexdiag"));
+    let mut cases = Vec::new();
+    for (name, core) in [("big", &big), ("sparse", &sparse), ("dense", &dense)] {
+        for scan in ["none", "shared", "all"] {
+            if name != "big" && scan == "none" {
+                continue;
+            }
+            cases.push(Case {
+                label: format!("{name} --scan {scan}"),
+                args: vec![
+                    core.to_str().expect("UTF-8").into(),
+                    "--format".into(),
+                    "json".into(),
+                    "--sysroot".into(),
+                    sysroot.clone(),
+                    "--scan".into(),
+                    scan.into(),
+                ],
+                wall: vec![],
+                cpu: vec![],
+            });
+        }
+    }
+    for c in &cases {
+        let a: Vec<&str> = c.args.iter().map(String::as_str).collect();
+        run(&bin, &a);
+    }
+    mmap_sum(&big);
+    let (mut sums, mut sum_cpu) = (Vec::new(), Vec::new());
+    for _ in 0..rounds {
+        let (w, c) = mmap_sum(&big);
+        sums.push(w);
+        sum_cpu.push(c);
+        for c in &mut cases {
+            let a: Vec<&str> = c.args.iter().map(String::as_str).collect();
+            let (w, u) = run(&bin, &a);
+            c.wall.push(w);
+            c.cpu.push(u);
+        }
+    }
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    let size = |p: &Path| {
+        use std::os::unix::fs::MetadataExt;
+        let m = std::fs::metadata(p).expect("stat");
+        (m.len(), m.blocks() * 512)
+    };
+    println!(
+        "{rounds} rounds; load average {}",
+        load.split_whitespace()
+            .take(3)
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    for (n, p) in [("big", &big), ("sparse", &sparse), ("dense", &dense)] {
+        let (l, d) = size(p);
+        println!("{n}: {l} bytes, {d} on disk");
+    }
+    let sum = median(sums);
+    let sumc = median(sum_cpu);
+    println!(
+        "read limit (open + mmap + sum of the big core): wall {:.1} ms  cpu {:.1} ms",
+        ms(sum),
+        ms(sumc)
+    );
+    let med = |label: &str| {
+        let c = cases.iter().find(|c| c.label == label).expect("case");
+        (median(c.wall.clone()), median(c.cpu.clone()))
+    };
+    for c in &cases {
+        let (w, u) = med(&c.label);
+        let reference = if c.label.starts_with("big") {
+            format!(
+                "{:.2}x the read limit (wall), {:.2}x (cpu)",
+                w.as_secs_f64() / sum.as_secs_f64(),
+                u.as_secs_f64() / sumc.as_secs_f64()
+            )
+        } else if c.label.starts_with("sparse") {
+            let (dw, du) = med(&c.label.replace("sparse", "dense"));
+            format!(
+                "{:.2}x the dense core (wall), {:.2}x (cpu)",
+                w.as_secs_f64() / dw.as_secs_f64(),
+                u.as_secs_f64() / du.as_secs_f64()
+            )
+        } else {
+            String::new()
+        };
+        println!(
+            "{:<24} wall {:>8.1} ms  cpu {:>8.1} ms  {reference}",
+            c.label,
+            ms(w),
+            ms(u)
+        );
+    }
+}
