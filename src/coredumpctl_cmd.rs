@@ -133,7 +133,9 @@ fn opt<T: ToString>(v: &Option<T>) -> String {
 fn render_list(entries: &[Entry], format: Format) -> String {
     match format {
         Format::Json => crate::json(&serde_json::json!({ "cores": entries })),
-        Format::Text | Format::Markdown => {
+        // A list of cores has no graph: `--format dot` lists them as text (the
+        // analysis of the one selected is drawn).
+        Format::Text | Format::Markdown | Format::Dot => {
             let rows: Vec<[String; 7]> = entries
                 .iter()
                 .map(|e| {
