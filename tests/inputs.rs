@@ -92,6 +92,7 @@ fn stdin_pipe_plain_and_compressed_match_the_file() {
     let compressed = std::fs::read(core()).expect("read fixture");
     let plain = plain_core();
     let app = fixture("sysv-private/app");
+    let core_path = core();
     for (cmd, extra) in [
         (None, vec![os("--binary"), app.as_os_str()]),
         (Some("analyze"), vec![os("--binary"), app.as_os_str()]),
@@ -99,7 +100,7 @@ fn stdin_pipe_plain_and_compressed_match_the_file() {
         (Some("threads"), vec![]),
     ] {
         let mut from_file: Vec<&std::ffi::OsStr> = cmd.iter().map(|c| os(c)).collect();
-        from_file.push(core().into_os_string().leak());
+        from_file.push(core_path.as_os_str());
         from_file.extend(extra.iter().copied());
         from_file.extend([os("--format"), os("json")]);
         let want = run_args(&from_file);

@@ -315,7 +315,9 @@ fn find_symbol_index_equals_linear_search() {
         debug_dirs: vec![],
         debuginfod_cache: None,
     };
-    for o in [opts("segv"), system] {
+    // The system's files match the core only on the machine that made the fixtures
+    // (elsewhere ld.so and libc are other builds and are not used): no minimum there.
+    for (o, min) in [(opts("segv"), 1000), (system, 0)] {
         let (_f, m) = load("segv", "main", &o);
         let mut checked = 0;
         for x in m.iter() {
@@ -341,7 +343,7 @@ fn find_symbol_index_equals_linear_search() {
             }
         }
         eprintln!("{checked} names compared");
-        assert!(checked > 1000, "only {checked} names compared");
+        assert!(checked > min, "only {checked} names compared");
         // All modules: the executable first, then the others in address order.
         for n in [
             "main",
