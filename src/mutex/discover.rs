@@ -367,43 +367,13 @@ pub fn scan_ranges<'d>(
     maps: &[Mapping],
     scope: ScanScope,
 ) -> Vec<(u64, &'d [u8])> {
-    let mut out = Vec::new();
-    if scope == ScanScope::None {
-        return out;
-    }
-    for m in maps {
-        let wanted = match scope {
-            ScanScope::Shared => m.shared,
-            ScanScope::All => m.perms.contains('w') || m.shared,
-            ScanScope::None => false,
-        };
-        if !wanted
-            || matches!(
-                m.kind,
-                MappingKind::Vdso | MappingKind::Vvar | MappingKind::Vsyscall
-            )
-        {
-            continue;
-        }
-        let Some(seg) = space.segment(m.start) else {
-            continue;
-        };
-        // Only the dumped bytes of this mapping.
-        let off = m.start - seg.vaddr;
-        let avail = seg
-            .available
-            .min(seg.memsz)
-            .saturating_sub(off)
-            .min(m.size());
-        if avail == 0 {
-            continue;
-        }
-        let Ok(bytes) = space.slice(m.start, avail as usize) else {
-            continue;
-        };
-        out.push((m.start, bytes));
-    }
-    out
+    scan_extents(space, maps, scope)
+        .into_iter()
+        .filter_map(|(start, len)| {
+            let len = usize::try_from(len).ok()?;
+            space.slice(start, len).ok().map(|b| (start, b))
+        })
+        .collect()
 }
 
 /// As [`scan_ranges`], but of a sparse core only the parts that hold data, widened
