@@ -11,11 +11,9 @@
 //! `MUTEXDIAG_BEFORE=<older mutexdiag>` times another build too;
 //! `MUTEXDIAG_BENCH_ROUNDS` (default 7) sets the number of paired runs.
 
-#[path = "common/mod.rs"]
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use mutexdiag::CoreFile;
@@ -23,45 +21,6 @@ use mutexdiag::input::InputOptions;
 use mutexdiag::mappings;
 use mutexdiag::memory::AddressSpace;
 use mutexdiag::symbols::{Detail, Modules, SymbolOptions, unwind};
-
-fn median(mut v: Vec<Duration>) -> Duration {
-    v.sort();
-    v[v.len() / 2]
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1e3
-}
-
-fn children_cpu() -> Duration {
-    // SAFETY: getrusage writes into the struct we pass.
-    let mut u: libc::rusage = unsafe { std::mem::zeroed() };
-    unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut u) };
-    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
-    tv(u.ru_utime) + tv(u.ru_stime)
-}
-
-/// Wall and CPU time of one run, output discarded; `None` if it did not run.
-fn run(prog: &Path, args: &[&str]) -> Option<(Duration, Duration)> {
-    let c0 = children_cpu();
-    let t = Instant::now();
-    let st = Command::new(prog)
-        .args(args)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .ok()?;
-    let wall = t.elapsed();
-    st.code().map(|_| (wall, children_cpu().saturating_sub(c0)))
-}
-
-fn which(name: &str) -> Option<PathBuf> {
-    std::env::var_os("PATH")?
-        .to_str()?
-        .split(':')
-        .map(|d| Path::new(d).join(name))
-        .find(|p| p.is_file())
-}
 
 struct Tool {
     label: String,
@@ -112,7 +71,7 @@ fn main() {
             cpu: vec![],
         });
     }
-    match which("eu-stack") {
+    match common::which("eu-stack") {
         Some(eu) => tools.push(Tool {
             label: "eu-stack -i -s".into(),
             prog: eu,
@@ -122,7 +81,7 @@ fn main() {
         }),
         None => eprintln!("eu-stack not installed: no eu-stack reference"),
     }
-    match which("gdb") {
+    match common::which("gdb") {
         Some(g) => tools.push(Tool {
             label: "gdb thread apply all bt".into(),
             prog: g,
@@ -148,7 +107,7 @@ fn main() {
     // Warm the page cache and the binaries once.
     for t in &tools {
         let a: Vec<&str> = t.args.iter().map(String::as_str).collect();
-        run(&t.prog, &a);
+        common::run_timed(&t.prog, &a);
     }
     let (mut fresh, mut warm) = (vec![], vec![]);
     let f = CoreFile::open(&core, &InputOptions::default()).expect("open the core");
@@ -176,7 +135,7 @@ fn main() {
     for _ in 0..rounds {
         for t in &mut tools {
             let a: Vec<&str> = t.args.iter().map(String::as_str).collect();
-            if let Some((w, c)) = run(&t.prog, &a) {
+            if let Some((w, c)) = common::run_timed(&t.prog, &a) {
                 t.wall.push(w);
                 t.cpu.push(c);
             }
@@ -199,19 +158,22 @@ fn main() {
             .collect::<Vec<_>>()
             .join(" ")
     );
-    let base_wall = median(tools[0].wall.clone());
-    let base_cpu = median(tools[0].cpu.clone());
+    let base_wall = common::median(tools[0].wall.clone());
+    let base_cpu = common::median(tools[0].cpu.clone());
     for t in &tools {
         if t.wall.is_empty() {
             println!("{:<40} did not run", t.label);
             continue;
         }
-        let (w, c) = (median(t.wall.clone()), median(t.cpu.clone()));
+        let (w, c) = (
+            common::median(t.wall.clone()),
+            common::median(t.cpu.clone()),
+        );
         println!(
             "{:<40} wall {:>8.1} ms  cpu {:>8.1} ms   mutexdiag / this: wall {:.3}x  cpu {:.3}x",
             t.label,
-            ms(w),
-            ms(c),
+            common::ms(w),
+            common::ms(c),
             base_wall.as_secs_f64() / w.as_secs_f64(),
             base_cpu.as_secs_f64() / c.as_secs_f64()
         );
@@ -219,7 +181,7 @@ fn main() {
     println!(
         "in process: modules loaded + {} backtraces {:.1} ms; backtraces alone (modules loaded) {:.1} ms",
         parsed.threads.len(),
-        ms(median(fresh)),
-        ms(median(warm))
+        common::ms(common::median(fresh)),
+        common::ms(common::median(warm))
     );
 }

@@ -19,8 +19,7 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use mutexdiag::analysis::{self, Analyzer, AnalyzerConfig, CoreOptions, Options};
@@ -61,38 +60,6 @@ fn cores() -> Vec<Core> {
     v
 }
 
-fn median(mut v: Vec<Duration>) -> Duration {
-    v.sort();
-    v[v.len() / 2]
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1e3
-}
-
-/// Wall time of one run of a command, output discarded.
-fn time_cmd(prog: &Path, args: &[&std::ffi::OsStr]) -> Option<Duration> {
-    let t = Instant::now();
-    let st = Command::new(prog)
-        .args(args)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .ok()?;
-    let e = t.elapsed();
-    // mutexdiag exits 1 when it finds an error-severity finding; eu-stack 1 on some
-    // threads it cannot unwind. Only a signal or "not found" counts as a failure.
-    st.code().map(|_| e)
-}
-
-fn which(name: &str) -> Option<PathBuf> {
-    std::env::var_os("PATH")?
-        .to_str()?
-        .split(':')
-        .map(|d| Path::new(d).join(name))
-        .find(|p| p.is_file())
-}
-
 fn main() {
     if std::env::args().any(|a| a == "--list") {
         return;
@@ -106,7 +73,7 @@ fn main() {
     let cores = cores();
     let bin = PathBuf::from(env!("CARGO_BIN_EXE_mutexdiag"));
     let before = std::env::var_os("MUTEXDIAG_BEFORE").map(PathBuf::from);
-    let eu = which("eu-stack");
+    let eu = common::which("eu-stack");
     if eu.is_none() {
         eprintln!("eu-stack not installed (Debian: elfutils): its columns are skipped");
     }
@@ -129,16 +96,10 @@ fn main() {
         let mut t = [Vec::new(), Vec::new(), Vec::new(), Vec::new()];
         for _ in 0..rounds {
             if let Some(eu) = &eu {
-                t[0].extend(time_cmd(eu, &[core_arg.as_ref(), exe_arg.as_ref()]));
-                t[1].extend(time_cmd(
-                    eu,
-                    &[
-                        "-i".as_ref(),
-                        "-s".as_ref(),
-                        core_arg.as_ref(),
-                        exe_arg.as_ref(),
-                    ],
-                ));
+                t[0].extend(common::run_timed(eu, &[&core_arg, &exe_arg]).map(|(w, _)| w));
+                t[1].extend(
+                    common::run_timed(eu, &["-i", "-s", &core_arg, &exe_arg]).map(|(w, _)| w),
+                );
             }
             let args: [&std::ffi::OsStr; 5] = [
                 c.core.as_os_str(),
@@ -147,17 +108,18 @@ fn main() {
                 "--format".as_ref(),
                 "json".as_ref(),
             ];
-            t[2].extend(time_cmd(&bin, &args));
+            t[2].extend(common::run_timed(&bin, &args).map(|(w, _)| w));
             if let Some(b) = &before {
-                t[3].extend(time_cmd(b, &args));
+                t[3].extend(common::run_timed(b, &args).map(|(w, _)| w));
             }
         }
         let m: Vec<Option<Duration>> = t
             .into_iter()
-            .map(|v| (!v.is_empty()).then(|| median(v)))
+            .map(|v| (!v.is_empty()).then(|| common::median(v)))
             .collect();
-        let f =
-            |d: Option<Duration>| d.map_or_else(|| "-".to_string(), |d| format!("{:.1}", ms(d)));
+        let f = |d: Option<Duration>| {
+            d.map_or_else(|| "-".to_string(), |d| format!("{:.1}", common::ms(d)))
+        };
         let ratio = |a: Option<Duration>, b: Option<Duration>| match (a, b) {
             (Some(a), Some(b)) => format!("{:.2}", a.as_secs_f64() / b.as_secs_f64()),
             _ => "-".into(),
@@ -184,7 +146,7 @@ fn main() {
         }
     }
     if n > 0 {
-        let avg = |d: Duration| ms(d) / f64::from(n);
+        let avg = |d: Duration| common::ms(d) / f64::from(n);
         println!(
             "mean over {n} cores: eu-stack {:.1} ms, eu-stack -i -s {:.1} ms, mutexdiag {:.1} ms{}",
             avg(sums[0]),
@@ -235,22 +197,22 @@ fn main() {
             let _ = std::hint::black_box(warm.analyze(&c.core, &core_opts(c)));
             w.push(t.elapsed());
         }
-        let (f, w) = (median(f), median(w));
+        let (f, w) = (common::median(f), common::median(w));
         fs += f;
         ws += w;
         println!(
             "| {} | {:.2} | {:.2} | {:.3} |",
             c.label,
-            ms(f),
-            ms(w),
+            common::ms(f),
+            common::ms(w),
             w.as_secs_f64() / f.as_secs_f64()
         );
     }
     let k = cores.len() as f64;
     println!(
         "mean: fresh {:.2} ms, warm {:.2} ms; ratio warm / fresh = {:.3}",
-        ms(fs) / k,
-        ms(ws) / k,
+        common::ms(fs) / k,
+        common::ms(ws) / k,
         ws.as_secs_f64() / fs.as_secs_f64()
     );
 
@@ -275,8 +237,8 @@ fn main() {
     let one = t.elapsed();
     println!(
         "100 fresh analyses: {:.0} ms; 100 through one Analyzer: {:.0} ms; ratio shared / fresh = {:.3}",
-        ms(fresh),
-        ms(one),
+        common::ms(fresh),
+        common::ms(one),
         one.as_secs_f64() / fresh.as_secs_f64()
     );
     println!("Analyzer counters: {:?}", shared.stats());
@@ -324,7 +286,7 @@ fn libc_walk(c: &Core, rounds: usize) {
     println!(
         "{}: loading libc's DWARF {:.1} ms (still done: frames in libc get file and line); walking every DIE for mutex variables {:.1} ms (no longer done)",
         c.label,
-        ms(median(load)),
-        ms(median(walk))
+        common::ms(common::median(load)),
+        common::ms(common::median(walk))
     );
 }

@@ -14,56 +14,15 @@
 //! (user + system of the child) are printed; the machine is shared, CPU is steadier.
 //! `MUTEXDIAG_BENCH_ROUNDS` (default 5).
 
-#[path = "common/mod.rs"]
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-fn median(mut v: Vec<Duration>) -> Duration {
-    v.sort();
-    v[v.len() / 2]
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1e3
-}
-
-fn children_cpu() -> Duration {
-    // SAFETY: getrusage writes into the struct we pass.
-    let mut u: libc::rusage = unsafe { std::mem::zeroed() };
-    unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut u) };
-    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
-    tv(u.ru_utime) + tv(u.ru_stime)
-}
-
-fn run(prog: &Path, args: &[&str]) -> (Duration, Duration) {
-    let c0 = children_cpu();
-    let t = Instant::now();
-    let st = Command::new(prog)
-        .args(args)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .expect("run mutexdiag");
-    let wall = t.elapsed();
-    assert!(st.code().is_some(), "mutexdiag killed by a signal");
-    (wall, children_cpu().saturating_sub(c0))
-}
-
-fn self_cpu() -> Duration {
-    // SAFETY: getrusage writes into the struct we pass.
-    let mut u: libc::rusage = unsafe { std::mem::zeroed() };
-    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut u) };
-    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
-    tv(u.ru_utime) + tv(u.ru_stime)
-}
 
 /// The read limit: open, mmap and sum every byte of the file as u64 words. Wall
 /// and CPU time.
 fn mmap_sum(path: &Path) -> (Duration, Duration) {
-    let c0 = self_cpu();
+    let c0 = common::self_cpu();
     let t = Instant::now();
     let f = std::fs::File::open(path).expect("open");
     // SAFETY: read-only mapping of a file nobody writes during the benchmark.
@@ -73,7 +32,7 @@ fn mmap_sum(path: &Path) -> (Duration, Duration) {
         s = s.wrapping_add(u64::from_le_bytes(c.try_into().unwrap()));
     }
     std::hint::black_box(s);
-    (t.elapsed(), self_cpu().saturating_sub(c0))
+    (t.elapsed(), common::self_cpu().saturating_sub(c0))
 }
 
 struct Case {
@@ -138,7 +97,7 @@ fn main() {
     }
     for c in &cases {
         let a: Vec<&str> = c.args.iter().map(String::as_str).collect();
-        run(&bin, &a);
+        common::run_timed(&bin, &a).expect("run mutexdiag");
     }
     mmap_sum(&big);
     let (mut sums, mut sum_cpu) = (Vec::new(), Vec::new());
@@ -148,7 +107,7 @@ fn main() {
         sum_cpu.push(c);
         for c in &mut cases {
             let a: Vec<&str> = c.args.iter().map(String::as_str).collect();
-            let (w, u) = run(&bin, &a);
+            let (w, u) = common::run_timed(&bin, &a).expect("run mutexdiag");
             c.wall.push(w);
             c.cpu.push(u);
         }
@@ -170,16 +129,19 @@ fn main() {
         let (l, d) = size(p);
         println!("{n}: {l} bytes, {d} on disk");
     }
-    let sum = median(sums);
-    let sumc = median(sum_cpu);
+    let sum = common::median(sums);
+    let sumc = common::median(sum_cpu);
     println!(
         "read limit (open + mmap + sum of the big core): wall {:.1} ms  cpu {:.1} ms",
-        ms(sum),
-        ms(sumc)
+        common::ms(sum),
+        common::ms(sumc)
     );
     let med = |label: &str| {
         let c = cases.iter().find(|c| c.label == label).expect("case");
-        (median(c.wall.clone()), median(c.cpu.clone()))
+        (
+            common::median(c.wall.clone()),
+            common::median(c.cpu.clone()),
+        )
     };
     for c in &cases {
         let (w, u) = med(&c.label);
@@ -202,8 +164,8 @@ fn main() {
         println!(
             "{:<24} wall {:>8.1} ms  cpu {:>8.1} ms  {reference}",
             c.label,
-            ms(w),
-            ms(u)
+            common::ms(w),
+            common::ms(u)
         );
     }
 }

@@ -6,13 +6,11 @@
 //! with each errno value, and requires that no mutex and no futex wait is reported at
 //! that address, and that the thread says the address is unknown.
 
-use std::path::PathBuf;
-
 use mutexdiag::analysis::{Options, analyze};
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
+mod support;
+
+use support::root;
 
 /// Offset of `pr_reg[0]` (x0) in each NT_PRSTATUS of an ELF64 little-endian core,
 /// with its `pr_pid`.
@@ -49,8 +47,7 @@ fn errno_in_x0_is_never_a_mutex() {
         serde_json::from_str(&std::fs::read_to_string(dir.join("facts.main.json")).expect("facts"))
             .expect("json");
     let waiter = facts["waiters"][0]["tid"].as_u64().expect("waiter") as u32;
-    let raw = zstd::decode_all(&std::fs::read(dir.join("core.main.zst")).expect("core")[..])
-        .expect("zstd");
+    let raw = support::decompress(&dir.join("core.main.zst"));
     let x0 = prstatus_x0(&raw)
         .into_iter()
         .find(|(tid, _)| *tid == waiter)

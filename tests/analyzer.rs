@@ -5,35 +5,16 @@ use std::path::{Path, PathBuf};
 
 use mutexdiag::analysis::{self, Analyzer, AnalyzerConfig, CoreOptions};
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
+mod support;
+
+use support::root;
 
 /// Every fixture core (relative to the repository root) and its executable.
 fn fixture_cores() -> Vec<(PathBuf, PathBuf)> {
-    let mut v = Vec::new();
-    for d in std::fs::read_dir(root().join("fixtures")).expect("list fixtures") {
-        let d = d.expect("dir entry").path();
-        let Ok(rd) = std::fs::read_dir(&d) else {
-            continue;
-        };
-        let scenario = d.file_name().unwrap().to_string_lossy().to_string();
-        for f in rd {
-            let name = f
-                .expect("dir entry")
-                .file_name()
-                .to_string_lossy()
-                .to_string();
-            if name.starts_with("core.") && name.ends_with(".zst") {
-                v.push((
-                    PathBuf::from(format!("fixtures/{scenario}/{name}")),
-                    PathBuf::from(format!("fixtures/{scenario}/app")),
-                ));
-            }
-        }
-    }
-    v.sort();
-    v
+    support::fixture_cores()
+        .iter()
+        .map(|f| (PathBuf::from(f.rel_core()), PathBuf::from(f.rel_app())))
+        .collect()
 }
 
 fn core_opts(app: &Path) -> CoreOptions {
@@ -99,8 +80,9 @@ fn hundred_analyses_read_shared_debug_info_once() {
     assert_eq!(s.misses, first.misses);
     assert!(s.hits > first.hits);
     if !libc_debug_installed() {
-        eprintln!(
-            "SKIP the count of debug files: libc6-dbg (the fixtures' libc debug file) is not installed"
+        support::skip(
+            "hundred_analyses_read_shared_debug_info_once",
+            "the count of debug files: libc6-dbg (the fixtures' libc debug file) is not installed",
         );
         return;
     }
@@ -117,7 +99,10 @@ fn hundred_analyses_read_shared_debug_info_once() {
 #[test]
 fn the_c_library_dwarf_is_not_walked_for_variables() {
     if !libc_debug_installed() {
-        eprintln!("SKIP: libc6-dbg (the fixtures' libc debug file) is not installed");
+        support::skip(
+            "the_c_library_dwarf_is_not_walked_for_variables",
+            "libc6-dbg (the fixtures' libc debug file) is not installed",
+        );
         return;
     }
     // abba: the program, libc.so.6, ld-linux-x86-64.so.2 and the vDSO. The program's
@@ -150,7 +135,10 @@ fn the_c_library_dwarf_is_not_walked_for_variables() {
 #[test]
 fn fresh_analyses_read_debug_files_every_time() {
     if !libc_debug_installed() {
-        eprintln!("SKIP: libc6-dbg (the fixtures' libc debug file) is not installed");
+        support::skip(
+            "fresh_analyses_read_debug_files_every_time",
+            "libc6-dbg (the fixtures' libc debug file) is not installed",
+        );
         return;
     }
     // The reference the shared count is compared with: the same analyses with a

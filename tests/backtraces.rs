@@ -5,7 +5,6 @@
 //! cores), not this machine's.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 
 use mutexdiag::CoreFile;
 use mutexdiag::input::InputOptions;
@@ -14,20 +13,9 @@ use mutexdiag::memory::AddressSpace;
 use mutexdiag::symbols::unwind::{self, Backtrace};
 use mutexdiag::symbols::{BuildIdStatus, Detail, Modules, SymbolOptions};
 
-#[path = "support/sysroot.rs"]
-mod sysroot;
+mod support;
 
-fn fixtures() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures")
-}
-
-/// The fixture core, expanded into a temporary file.
-fn expand(zst: &std::path::Path) -> tempfile::TempPath {
-    let f = std::fs::File::open(zst).unwrap();
-    let mut tmp = tempfile::NamedTempFile::new().unwrap();
-    zstd::stream::copy_decode(f, &mut tmp).unwrap();
-    tmp.into_temp_path()
-}
+use support::sysroot;
 
 /// Our names agree with gdb's: equal, except that where gdb gave up (its last
 /// frame is `??` and ours is known) we may go on.
@@ -103,7 +91,7 @@ struct Case {
 
 fn cases() -> Vec<Case> {
     let mut out = Vec::new();
-    let mut dirs: Vec<_> = std::fs::read_dir(fixtures())
+    let mut dirs: Vec<_> = std::fs::read_dir(support::fixture(""))
         .unwrap()
         .filter_map(|e| e.ok())
         .map(|e| e.path())
@@ -132,8 +120,8 @@ fn cases() -> Vec<Case> {
 }
 
 fn backtraces(case: &Case) -> (Vec<Backtrace>, Vec<String>) {
-    let dir = fixtures().join(&case.name);
-    let tmp = expand(&dir.join(format!("core.{}.zst", case.role)));
+    let dir = support::fixture("").join(&case.name);
+    let tmp = support::expand_temp(&dir.join(format!("core.{}.zst", case.role)));
     let f = CoreFile::open(&tmp, &InputOptions::default()).unwrap();
     let core = f.parse().unwrap();
     let maps = mappings::build(&core);
@@ -208,7 +196,7 @@ fn function_names_equal_gdb_oracles() {
     for case in cases() {
         let gdb = parse_gdb(
             &std::fs::read_to_string(
-                fixtures()
+                support::fixture("")
                     .join(&case.name)
                     .join(format!("gdb.{}.txt", case.role)),
             )
@@ -242,7 +230,7 @@ fn gcore_pair_is_named_from_the_files() {
     for case in &cases {
         let gdb = parse_gdb(
             &std::fs::read_to_string(
-                fixtures()
+                support::fixture("")
                     .join(&case.name)
                     .join(format!("gdb.{}.txt", case.role)),
             )
@@ -283,8 +271,8 @@ fn function_names_equal_live_gdb() {
     let mut failures = Vec::new();
     let mut checked = 0;
     for case in cases() {
-        let dir = fixtures().join(&case.name);
-        let core = expand(&dir.join(format!("core.{}.zst", case.role)));
+        let dir = support::fixture("").join(&case.name);
+        let core = support::expand_temp(&dir.join(format!("core.{}.zst", case.role)));
         let out = std::process::Command::new("gdb")
             .args([
                 "-batch",

@@ -5,12 +5,9 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-#[path = "support/skip.rs"]
-mod skip;
+mod support;
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
+use support::root;
 
 fn core() -> PathBuf {
     root().join("fixtures/sysv-private/core.parent.zst")
@@ -25,10 +22,8 @@ where
     I: IntoIterator<Item = S>,
     S: AsRef<std::ffi::OsStr>,
 {
-    Command::new(env!("CARGO_BIN_EXE_mutexdiag"))
+    support::mutexdiag()
         .args(args)
-        .env_remove("NO_COLOR")
-        .env_remove("CLICOLOR_FORCE")
         .output()
         .expect("run mutexdiag")
 }
@@ -105,7 +100,7 @@ fn binary_unreadable_is_permission_denied() {
     let root_user = unsafe { libc::geteuid() } == 0;
     let mut cmd = if root_user {
         if Command::new("setpriv").arg("--version").output().is_err() {
-            skip::skip(
+            support::skip(
                 "cli::binary_unreadable_is_permission_denied",
                 "running as root and setpriv (util-linux) is not installed",
             );
@@ -126,7 +121,7 @@ fn binary_unreadable_is_permission_denied() {
         .expect("run");
     let e = stderr(&o);
     if root_user && e.contains("Permission denied") && !e.contains("--binary") {
-        skip::skip(
+        support::skip(
             "cli::binary_unreadable_is_permission_denied",
             &format!("user nobody cannot run the test binary here: {e}"),
         );
@@ -161,7 +156,7 @@ fn sysroot_and_debug_dir_must_exist() {
 #[test]
 fn write_errors_are_errors() {
     if !Path::new("/dev/full").exists() {
-        skip::skip("cli::write_errors_are_errors", "/dev/full does not exist");
+        support::skip("cli::write_errors_are_errors", "/dev/full does not exist");
         return;
     }
     let full = std::fs::OpenOptions::new()

@@ -2,14 +2,13 @@
 //! exactly what the plain core gives.
 
 use std::io::Write;
-use std::path::PathBuf;
 
 use mutexdiag::input::InputOptions;
 
+mod support;
+
 fn plain() -> Vec<u8> {
-    let p =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/threads-contention/core.main.zst");
-    zstd::decode_all(&std::fs::read(p).expect("fixture")[..]).expect("zstd")
+    support::decompress(&support::fixture("threads-contention/core.main.zst"))
 }
 
 #[test]

@@ -3,12 +3,11 @@
 
 use std::process::Command;
 
-#[path = "support/corpus.rs"]
-mod corpus;
+mod support;
 
 #[test]
 fn corpus_maps_and_threads_match_oracles() {
-    let Some(dir) = corpus::corpus_dir(
+    let Some(dir) = support::corpus_dir(
         "corpus::corpus_maps_and_threads_match_oracles",
         "check-corpus",
     ) else {

@@ -13,12 +13,10 @@ use std::process::Command;
 
 use serde_json::{Value, json};
 
-#[path = "support/sysroot.rs"]
-mod sysroot;
+mod support;
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
+use support::root;
+use support::sysroot;
 
 fn facts(scenario: &str) -> Value {
     let p = root().join(format!("fixtures/{scenario}/facts.main.json"));
@@ -159,7 +157,10 @@ fn cxx_abi_objects_without_debug_info_are_not_mutexes() {
         .map(|s| s.success())
         .unwrap_or(false);
     if !ok {
-        eprintln!("SKIPPED: objcopy (binutils) not available: the no-DWARF case is not checked");
+        support::skip(
+            "cxx_names",
+            "objcopy (binutils) not available: the no-DWARF case is not checked",
+        );
         return;
     }
     let f = facts("cxx-ns-deadlock");

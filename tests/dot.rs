@@ -6,21 +6,17 @@
 //! renders it with those edges. Skips only the rendering, saying so, without `dot`.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 
 use mutexdiag::mutex::LockState;
 use mutexdiag::report::model::Report;
 
-#[path = "support/skip.rs"]
-mod skip;
+mod support;
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
+use support::root;
 
 fn run(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_mutexdiag"))
+    support::mutexdiag()
         .args(args)
         .current_dir(root())
         .output()
@@ -163,7 +159,7 @@ fn svg(test: &str, dot: &str) -> Option<String> {
         .stderr(Stdio::piped())
         .spawn()
     else {
-        skip::skip(
+        support::skip(
             test,
             "Graphviz `dot` is not installed (Debian: graphviz); rendering not checked",
         );

@@ -2,16 +2,13 @@
 //! facts (names and relative addresses written at run time).
 
 use std::borrow::Cow;
-use std::path::PathBuf;
 
 use mutexdiag::mutex::dwarf;
 use object::{Object, ObjectSection};
 
-fn fixture(p: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("fixtures")
-        .join(p)
-}
+mod support;
+
+use support::fixture;
 
 fn find(bin: &str) -> dwarf::Found {
     let data = std::fs::read(fixture(bin)).expect("fixture binary");

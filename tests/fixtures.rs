@@ -9,17 +9,16 @@
 //!
 //! Every test collects all disagreements and fails once, listing them.
 
-#[path = "support/fixtures.rs"]
-mod fx;
-#[path = "support/sysroot.rs"]
-mod sysroot;
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Debug;
 
 use serde_json::Value;
 
 use fx::{Case, GdbMutex, cases, hexv, num};
+
+mod support;
+
+use support::oracles as fx;
 
 /// The fixtures hold 34 cores today; fewer than this means some went missing.
 const MIN_CORES: usize = 20;

@@ -3,15 +3,13 @@
 //! in `tests/data/crash-<target>-<what>.bin`; a test at the end checks that every
 //! such file has its named test here.
 
-use std::path::PathBuf;
-
 use mutexdiag::coredump::Endian;
 use mutexdiag::fuzzing;
 
+mod support;
+
 fn data(name: &str) -> Vec<u8> {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/data")
-        .join(name);
+    let p = support::root().join("tests/data").join(name);
     std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
 }
 
@@ -103,7 +101,7 @@ fn solaris_many_lwpsinfo_is_not_quadratic() {
 #[test]
 fn every_crasher_has_a_named_test() {
     let src = include_str!("fuzz_regressions.rs");
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data");
+    let dir = support::root().join("tests/data");
     let mut n = 0;
     for e in std::fs::read_dir(dir).unwrap().flatten() {
         let name = e.file_name().to_string_lossy().into_owned();

@@ -19,11 +19,12 @@ use mutexdiag::mappings;
 use mutexdiag::memory::{AddressSpace, ReadError};
 use mutexdiag::symbols::{BuildIdStatus, Modules, SymbolOptions};
 
-#[path = "support/sysroot.rs"]
-mod sysroot;
+mod support;
+
+use support::sysroot;
 
 fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures")
+    support::fixture("")
 }
 
 fn report(scenario: &str, role: &str) -> serde_json::Value {
@@ -107,12 +108,10 @@ fn gcore_pair_concludes_like_the_kernel_pair() {
 fn gcore_text_is_served_from_the_verified_files() {
     let dir = tempfile::tempdir().expect("tempdir");
     let core_path = dir.path().join("core");
-    {
-        let f =
-            std::fs::File::open(root().join("gcore-sysv-private/core.parent.zst")).expect("core");
-        let mut out = std::fs::File::create(&core_path).expect("create");
-        zstd::stream::copy_decode(f, &mut out).expect("zstd");
-    }
+    support::expand(
+        &support::fixture("gcore-sysv-private/core.parent.zst"),
+        &core_path,
+    );
     let f = CoreFile::open(&core_path, &InputOptions::default()).expect("open");
     let core = f.parse().expect("parse");
     assert!(core.debugger_snapshot);
@@ -165,7 +164,10 @@ fn gcore_text_is_served_from_the_verified_files() {
 #[test]
 fn gcore_is_a_snapshot() {
     if Command::new("gdb").arg("--version").output().is_err() {
-        eprintln!("SKIPPED: gdb not installed: gcore snapshot not checked");
+        support::skip(
+            "gcore_is_a_snapshot",
+            "gdb not installed: gcore snapshot not checked",
+        );
         return;
     }
     let dir = tempfile::tempdir().expect("tempdir");
@@ -186,9 +188,12 @@ fn gcore_is_a_snapshot() {
     let _ = child.kill();
     let _ = child.wait();
     if !core.exists() {
-        eprintln!(
-            "SKIPPED: gdb could not write a core (ptrace?): {}",
-            String::from_utf8_lossy(&out.stderr)
+        support::skip(
+            "gcore_is_a_snapshot",
+            &format!(
+                "gdb could not write a core (ptrace?): {}",
+                String::from_utf8_lossy(&out.stderr)
+            ),
         );
         return;
     }

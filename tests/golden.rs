@@ -15,9 +15,9 @@ use std::process::Command;
 
 use serde_json::Value;
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
+mod support;
+
+use support::root;
 
 fn golden_dir() -> PathBuf {
     root().join("tests/data/golden")
@@ -123,31 +123,10 @@ fn stored() -> Vec<(String, String, PathBuf)> {
 
 /// The fixture cores that exist, as (scenario, role).
 fn fixture_cores() -> Vec<(String, String)> {
-    let mut v = Vec::new();
-    for d in std::fs::read_dir(root().join("fixtures")).expect("list fixtures") {
-        let d = d.expect("dir entry").path();
-        let Ok(rd) = std::fs::read_dir(&d) else {
-            continue;
-        };
-        for f in rd {
-            let name = f
-                .expect("dir entry")
-                .file_name()
-                .to_string_lossy()
-                .to_string();
-            if let Some(role) = name
-                .strip_prefix("core.")
-                .and_then(|r| r.strip_suffix(".zst"))
-            {
-                v.push((
-                    d.file_name().unwrap().to_string_lossy().to_string(),
-                    role.to_string(),
-                ));
-            }
-        }
-    }
-    v.sort();
-    v
+    support::fixture_cores()
+        .into_iter()
+        .map(|f| (f.scenario, f.role))
+        .collect()
 }
 
 /// Paths in a JSON value that differ (for a readable failure message).
@@ -220,9 +199,12 @@ fn analysis_output_is_unchanged() {
             .map(|(_, m)| m.as_str())
             .collect();
         if !differ.is_empty() {
-            eprintln!(
-                "SKIP {s}/{r}: this machine's system files differ from those its output was stored with:\n  {}",
-                differ.join("\n  ")
+            support::skip(
+                &format!("analysis_output_is_unchanged {s}/{r}"),
+                &format!(
+                    "this machine's system files differ from those its output was stored with:\n  {}",
+                    differ.join("\n  ")
+                ),
             );
             skipped += 1;
             continue;

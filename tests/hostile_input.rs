@@ -4,15 +4,15 @@
 //! temporary file behind on any exit path; inputs are never written to; a core that
 //! shrinks while mapped ends with a message, not a silent SIGBUS.
 
-mod common;
-
 use std::ffi::OsStr;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use common::*;
 use mutexdiag::input::{Input, InputOptions};
+use support::hostile::*;
+
+mod support;
 
 const LIMIT: Duration = Duration::from_secs(20);
 
@@ -70,7 +70,7 @@ fn messages_for_files_that_are_not_cores() {
     fails_with(&f, "not an ELF file (starts with bytes 7f 45 4c)");
 
     // An executable, not a core.
-    let app = manifest_dir().join("fixtures/sysv-private/app");
+    let app = support::root().join("fixtures/sysv-private/app");
     fails_with(
         &app,
         "ELF file of type ET_DYN (shared object or PIE executable) (e_type 3), not a core dump (ET_CORE = 4)",

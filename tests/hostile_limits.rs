@@ -3,13 +3,13 @@
 //! hold the most a reader accepts. Each run has a kill timer; its peak RSS (from
 //! `wait4`) must stay under the input's size plus 64 MiB.
 
-mod common;
-
 use std::ffi::OsStr;
 use std::path::Path;
 use std::time::Duration;
 
-use common::*;
+use support::hostile::*;
+
+mod support;
 
 const BUDGET: u64 = 64 << 20;
 /// The dense core's `maps`/`threads` budget beyond the input: 72 MiB. The text

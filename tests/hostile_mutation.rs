@@ -10,16 +10,16 @@
 //! The same kinds of input are run through the real binary, with its peak RSS
 //! measured, in `hostile_limits.rs`.
 
-mod common;
-
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use common::*;
 use mutexdiag::coredump::{Arch, Core, NT_FILE};
 use mutexdiag::memory::AddressSpace;
 use mutexdiag::mutex::discover::ScanScope;
+use support::hostile::*;
+
+mod support;
 
 struct Counting;
 

@@ -8,15 +8,15 @@
 //! `object` crate, not by mutexdiag. A sample of cuts is also run through the real
 //! binary to pin the message and the exit status.
 
-mod common;
-
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use common::*;
 use mutexdiag::coredump::{Core, CoreError};
 use mutexdiag::memory::{AddressSpace, Presence, ReadError};
 use mutexdiag::mutex::discover::ScanScope;
+use support::hostile::*;
+
+mod support;
 
 /// The offsets at which one core is cut.
 fn cuts(data: &[u8], elf: &Elf) -> BTreeSet<usize> {

@@ -6,28 +6,17 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 
-#[path = "support/skip.rs"]
-mod skip;
+mod support;
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
+use support::archive;
 
-fn fixture(p: &str) -> PathBuf {
-    root().join("fixtures").join(p)
-}
+use support::fixture;
 
 fn core() -> PathBuf {
     fixture("sysv-private/core.parent.zst")
 }
 
-fn bin() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_mutexdiag"));
-    c.env_remove("NO_COLOR")
-        .env_remove("CLICOLOR_FORCE")
-        .env_remove("COLUMNS");
-    c
-}
+use support::mutexdiag as bin;
 
 fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
@@ -35,8 +24,7 @@ fn stderr(o: &Output) -> String {
 
 /// The core's bytes, expanded.
 fn plain_core() -> Vec<u8> {
-    let f = std::fs::File::open(core()).expect("open fixture");
-    zstd::stream::decode_all(std::io::BufReader::new(f)).expect("zstd")
+    support::decompress(&core())
 }
 
 /// Run with `input` written to standard input through a pipe.
@@ -269,7 +257,7 @@ fn stdin_temp_dir_full_is_named() {
         }
     };
     if let Some(why) = why_not {
-        skip::skip("inputs::stdin_temp_dir_full_is_named", &why);
+        support::skip("inputs::stdin_temp_dir_full_is_named", &why);
         return;
     }
     let dir = tempfile::tempdir().expect("tempdir");
@@ -301,7 +289,7 @@ fn stdin_temp_dir_full_is_named() {
         let _ = w.join();
         let e = stderr(&o);
         if o.status.code() == Some(99) {
-            skip::skip(
+            support::skip(
                 "inputs::stdin_temp_dir_full_is_named",
                 &format!("cannot mount a tmpfs here: {e}"),
             );
@@ -344,7 +332,7 @@ fn stdin_temp_dir_unwritable_is_named() {
     let root_user = unsafe { libc::geteuid() } == 0;
     let mut cmd = if root_user {
         if Command::new("setpriv").arg("--version").output().is_err() {
-            skip::skip(
+            support::skip(
                 "inputs::stdin_temp_dir_unwritable_is_named",
                 "running as root and setpriv (util-linux) is not installed",
             );
@@ -374,7 +362,7 @@ fn stdin_temp_dir_unwritable_is_named() {
     let _ = w.join();
     let e = stderr(&o);
     if root_user && e.contains("Permission denied") && !e.contains("temporary file") {
-        skip::skip(
+        support::skip(
             "inputs::stdin_temp_dir_unwritable_is_named",
             &format!("user nobody cannot run the test binary here: {e}"),
         );
@@ -639,9 +627,10 @@ impl Fake {
         std::fs::write(&script, FAKE).unwrap();
         std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
         // The uncompressed core, as `coredumpctl dump` writes it.
-        let f = std::fs::File::open(fixture("file-maps/core.main.zst")).unwrap();
-        let core = zstd::stream::decode_all(std::io::BufReader::new(f)).unwrap();
-        std::fs::write(dir.path().join("core"), core).unwrap();
+        support::expand(
+            &fixture("file-maps/core.main.zst"),
+            &dir.path().join("core"),
+        );
         Fake { dir }
     }
 
@@ -905,7 +894,7 @@ fn coredumpctl_analyses_the_matching_core() {
 fn coredumpctl_real() {
     let have = Command::new("coredumpctl").arg("--version").output();
     if have.as_ref().map_or(true, |o| !o.status.success()) {
-        skip::skip(
+        support::skip(
             "inputs::coredumpctl_real",
             "coredumpctl (systemd-coredump) is not installed",
         );
@@ -926,7 +915,7 @@ fn coredumpctl_real() {
         }
         _ => {
             fatal(&o, &["no core dump matches", "coredumpctl:"]);
-            skip::skip(
+            support::skip(
                 "inputs::coredumpctl_real",
                 &format!(
                     "the real coredumpctl ran and its journal holds no core ({}); capturing one \
@@ -953,17 +942,12 @@ fn completions_know_the_inputs() {
     assert!(String::from_utf8_lossy(&o.stdout).contains("coredumpctl"));
 }
 
-#[path = "support/archive.rs"]
-#[allow(unused_imports)]
-mod archive;
-
 /// triage passes an apport report's ProcMaps to the analysis: the file-maps core
 /// with its maps text is reported for its private mutex in (truly) shared
 /// memory; without ProcMaps it is not.
 #[test]
 fn triage_uses_apport_proc_maps() {
-    let f = std::fs::File::open(fixture("file-maps/core.main.zst")).unwrap();
-    let core = zstd::stream::decode_all(std::io::BufReader::new(f)).unwrap();
+    let core = support::decompress(&fixture("file-maps/core.main.zst"));
     let maps = std::fs::read_to_string(fixture("file-maps/maps.main.txt")).unwrap();
     let mut found = Vec::new();
     for with_maps in [true, false] {

@@ -5,16 +5,15 @@
 //! -static, glibc), `musl-sysv-private` (musl-gcc -static). Expectations come from
 //! the facts the programs wrote at run time.
 
-use std::path::PathBuf;
 use std::process::Command;
 
 use mutexdiag::coredump::Core;
 use mutexdiag::memory::AddressSpace;
 use mutexdiag::mutex::select::{self, Libc, LibcGuess};
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
+mod support;
+
+use support::root;
 
 fn facts(scenario: &str, role: &str) -> serde_json::Value {
     let p = root().join(format!("fixtures/{scenario}/facts.{role}.json"));
@@ -43,8 +42,7 @@ fn report(scenario: &str, role: &str, with_binary: bool) -> serde_json::Value {
 }
 
 fn core_bytes(scenario: &str, role: &str) -> Vec<u8> {
-    let p = root().join(format!("fixtures/{scenario}/core.{role}.zst"));
-    zstd::decode_all(&std::fs::read(p).expect("core")[..]).expect("zstd")
+    support::decompress(&support::fixture(&format!("{scenario}/core.{role}.zst")))
 }
 
 /// The contended mutex of the facts is found, decoded as glibc with its owner and

@@ -6,8 +6,7 @@ use std::path::PathBuf;
 use mutexdiag::analysis::{Options, analyze};
 use mutexdiag::report::model::Report;
 
-#[path = "support/corpus.rs"]
-mod corpus;
+mod support;
 
 fn assert_send<T: Send>() {}
 fn assert_sync<T: Sync>() {}
@@ -22,7 +21,7 @@ fn report_and_options_cross_threads() {
 
 #[test]
 fn analyze_in_parallel_threads() {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let root = support::root();
     let cores = [
         "fixtures/sysv-private/core.parent.zst",
         "fixtures/abba/core.main.zst",
@@ -69,13 +68,7 @@ fn file_backing_serves_undumped_text() {
     use mutexdiag::coredump::{Core, Dumped};
     use mutexdiag::mappings::{self, MappingKind};
     use mutexdiag::memory::{AddressSpace, ReadError};
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let raw =
-        zstd::decode_all(
-            &std::fs::read(root.join("fixtures/threads-contention/core.main.zst"))
-                .expect("fixture")[..],
-        )
-        .expect("zstd");
+    let raw = support::decompress(&support::fixture("threads-contention/core.main.zst"));
     let core = Core::parse(&raw).expect("core");
     let maps = mappings::build(&core);
     let text = maps
@@ -109,7 +102,7 @@ fn file_backing_serves_undumped_text() {
 /// this process never had (the Go 1.9 corpus core: "TID 1") is not reported.
 #[test]
 fn private_scan_hits_need_a_possible_owner() {
-    let Some(dir) = corpus::corpus_dir(
+    let Some(dir) = support::corpus_dir(
         "library::private_scan_hits_need_a_possible_owner",
         "cores/godebug-go1.9-core.zst",
     ) else {

@@ -15,13 +15,12 @@ use mutexdiag::memory::bytes_read;
 use mutexdiag::mutex::discover::ScanScope;
 use mutexdiag::report::model::Report;
 
-#[path = "support/skip.rs"]
-mod skip;
+mod support;
 
 const MIB: u64 = 1 << 20;
 
 fn make_core(test: &str, dir: &Path, name: &str, args: &[&str]) -> Option<(PathBuf, Vec<u64>)> {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let root = support::root();
     let core = dir.join(name);
     let out = Command::new("bash")
         .arg(root.join("benches/make-core.sh"))
@@ -31,7 +30,7 @@ fn make_core(test: &str, dir: &Path, name: &str, args: &[&str]) -> Option<(PathB
         .output()
         .expect("run benches/make-core.sh");
     if out.status.code() == Some(77) {
-        skip::skip(test, String::from_utf8_lossy(&out.stderr).trim());
+        support::skip(test, String::from_utf8_lossy(&out.stderr).trim());
         return None;
     }
     assert!(
@@ -137,7 +136,7 @@ fn sparse_core_holes_are_never_read() {
     let len = std::fs::metadata(&core).expect("stat").len();
     let f = CoreFile::open(&core, &InputOptions::default()).expect("open");
     let Some(ext) = f.input().data_extents().cloned() else {
-        skip::skip(
+        support::skip(
             "sparse_core_holes_are_never_read",
             "the file system holding the temporary folder reports no holes (SEEK_HOLE) in a sparse core",
         );

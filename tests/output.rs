@@ -3,15 +3,12 @@
 //! (--color, NO_COLOR, CLICOLOR_FORCE), markdown for every command, shell
 //! completions and the manual page.
 
-use std::path::PathBuf;
-use std::process::{Command, Output};
+use std::process::Output;
 
-#[path = "support/sysroot.rs"]
-mod sysroot;
+mod support;
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
+use support::root;
+use support::sysroot;
 
 const CORE: &str = "fixtures/sysv-private/core.parent.zst";
 const APP: &str = "fixtures/sysv-private/app";
@@ -19,12 +16,8 @@ const APP: &str = "fixtures/sysv-private/app";
 /// Run in the repository root (so the core's path in the report is relative), with
 /// the colour variables cleared and `env` added.
 fn run(args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_mutexdiag"));
-    c.current_dir(root())
-        .args(args)
-        .env_remove("NO_COLOR")
-        .env_remove("CLICOLOR_FORCE")
-        .env_remove("COLUMNS");
+    let mut c = support::mutexdiag();
+    c.current_dir(root()).args(args);
     for (k, v) in env {
         c.env(k, v);
     }

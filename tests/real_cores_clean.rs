@@ -9,9 +9,9 @@ use std::path::{Path, PathBuf};
 
 use mutexdiag::analysis::{Options, analyze};
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
+mod support;
+
+use support::root;
 
 /// Fixtures whose program corrupts a mutex deliberately.
 const DELIBERATELY_CORRUPT: &[&str] = &["corrupt"];
@@ -102,7 +102,10 @@ fn no_real_core_is_called_corrupt() {
     ] {
         let cores = cores_in(&dir);
         if cores.is_empty() {
-            eprintln!("SKIPPED: {label}: no cores under ../shared/corpus (absent): not checked");
+            support::skip(
+                "real_cores_clean",
+                &format!("{label}: no cores under ../shared/corpus (absent): not checked"),
+            );
             continue;
         }
         for c in cores {

@@ -7,12 +7,11 @@
 //!
 //! Every expectation comes from the facts the programs wrote at run time.
 
-use std::path::PathBuf;
 use std::process::Command;
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
+mod support;
+
+use support::root;
 
 fn facts(scenario: &str, role: &str) -> serde_json::Value {
     let p = root().join(format!("fixtures/{scenario}/facts.{role}.json"));

@@ -7,27 +7,18 @@ use std::path::PathBuf;
 use mutexdiag::analysis::{Analyzer, AnalyzerConfig, CoreOptions};
 use mutexdiag::report::model::Report;
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
+mod support;
+
+use support::root;
 
 fn fixture_cores() -> Vec<(PathBuf, PathBuf)> {
-    let mut v = Vec::new();
-    for d in std::fs::read_dir(root().join("fixtures")).expect("list fixtures") {
-        let d = d.expect("dir entry").path();
-        let Ok(rd) = std::fs::read_dir(&d) else {
-            continue;
-        };
-        for f in rd {
-            let p = f.expect("dir entry").path();
-            let name = p.file_name().unwrap().to_string_lossy().to_string();
-            if name.starts_with("core.") && name.ends_with(".zst") {
-                v.push((p, d.join("app")));
-            }
-        }
-    }
-    v.sort();
-    v
+    support::fixture_cores()
+        .into_iter()
+        .map(|f| {
+            let app = f.app();
+            (f.core, app)
+        })
+        .collect()
 }
 
 #[test]

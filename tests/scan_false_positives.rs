@@ -11,11 +11,6 @@
 //! The 1 GiB check over generated ordinary data is the `scan` benchmark
 //! (`docs/performance.md`).
 
-#[path = "support/cores.rs"]
-mod cores;
-#[path = "support/corpus.rs"]
-mod corpus;
-
 use std::collections::BTreeSet;
 
 use mutexdiag::coredump::{AT_BASE, Core};
@@ -23,6 +18,8 @@ use mutexdiag::mappings::{self, Mapping};
 use mutexdiag::memory::AddressSpace;
 use mutexdiag::mutex::discover::{self, ScanScope};
 use mutexdiag::mutex::select;
+
+mod support;
 
 /// The C library as the analysis recognises it: from the mapped files, or from the
 /// executable's bytes when the process has no interpreter (static binaries).
@@ -89,8 +86,8 @@ fn known_mutexes(facts: &std::path::Path) -> BTreeSet<u64> {
 fn fixture_scan_hits_are_the_programs_own_mutexes() {
     let mut total = 0;
     let mut scanned = 0u64;
-    for f in cores::fixtures() {
-        let data = cores::load(&f.core);
+    for f in support::fixture_cores() {
+        let data = support::decompress(&f.core);
         let core = Core::parse(&data).expect("fixture core parses");
         let known = known_mutexes(&f.facts);
         let exe = std::fs::read(f.core.with_file_name("app")).ok();
@@ -147,12 +144,13 @@ const JUDGED: &[(&str, u64, &str)] = &[];
 fn corpus_scan_hits_are_the_judged_ones() {
     let mut seen = Vec::new();
     let mut scanned = 0u64;
-    let Some(corpus) = cores::corpus("scan_false_positives::corpus_scan_hits_are_the_judged_ones")
+    let Some(corpus) =
+        support::corpus_cores("scan_false_positives::corpus_scan_hits_are_the_judged_ones")
     else {
         return;
     };
     for (id, path) in corpus {
-        let data = cores::load(&path);
+        let data = support::decompress(&path);
         let Ok(core) = Core::parse(&data) else {
             println!("{id}: does not parse, not scanned");
             continue;

@@ -4,17 +4,14 @@
 //! several layouts (both byte orders, strides of 4 and 8), at shifted start addresses,
 //! and with small hit limits.
 
-#[path = "support/cores.rs"]
-mod cores;
-#[path = "support/corpus.rs"]
-mod corpus;
-
 use mutexdiag::coredump::Core;
 use mutexdiag::mappings;
 use mutexdiag::memory::AddressSpace;
 use mutexdiag::mutex::Layout;
 use mutexdiag::mutex::discover::{self, ScanScope};
 use mutexdiag::mutex::select;
+
+mod support;
 
 /// Layouts tried on every core, besides the core's own glibc and musl layouts.
 const EXTRA: [&str; 6] = [
@@ -103,10 +100,10 @@ fn compare(label: &str, data: &[u8], tally: &mut Tally) {
 #[test]
 fn fast_scan_equals_plain_scan_on_fixture_cores() {
     let mut tally = Tally::default();
-    let fixtures = cores::fixtures();
+    let fixtures = support::fixture_cores();
     assert!(fixtures.len() >= 20, "fixture cores missing");
     for f in &fixtures {
-        let data = cores::load(&f.core);
+        let data = support::decompress(&f.core);
         compare(&format!("{}/{}", f.scenario, f.role), &data, &mut tally);
     }
     eprintln!(
@@ -122,12 +119,13 @@ fn fast_scan_equals_plain_scan_on_fixture_cores() {
 #[test]
 fn fast_scan_equals_plain_scan_on_corpus_cores() {
     let mut tally = Tally::default();
-    let Some(corpus) = cores::corpus("scan_fast_path::fast_scan_equals_plain_scan_on_corpus_cores")
+    let Some(corpus) =
+        support::corpus_cores("scan_fast_path::fast_scan_equals_plain_scan_on_corpus_cores")
     else {
         return;
     };
     for (id, path) in corpus {
-        let data = cores::load(&path);
+        let data = support::decompress(&path);
         compare(&id, &data, &mut tally);
     }
     eprintln!(

@@ -15,11 +15,10 @@ use std::process::Command;
 use mutexdiag::analysis::{Options, analyze};
 use mutexdiag::mutex::discover::ScanScope;
 
-#[path = "support/skip.rs"]
-mod skip;
+mod support;
 
 fn make_core(dir: &Path, name: &str, args: &[&str]) -> Option<(PathBuf, Vec<u64>)> {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let root = support::root();
     let core = dir.join(name);
     let out = Command::new("bash")
         .arg(root.join("benches/make-core.sh"))
@@ -30,7 +29,7 @@ fn make_core(dir: &Path, name: &str, args: &[&str]) -> Option<(PathBuf, Vec<u64>
         .expect("run benches/make-core.sh");
     if out.status.code() == Some(77) {
         // No kernel core and no gcore here: say why, and check nothing.
-        skip::skip("scan_ordinary", String::from_utf8_lossy(&out.stderr).trim());
+        support::skip("scan_ordinary", String::from_utf8_lossy(&out.stderr).trim());
         return None;
     }
     assert!(

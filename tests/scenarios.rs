@@ -6,20 +6,16 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-#[path = "support/sysroot.rs"]
-mod sysroot;
+mod support;
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
+use support::root;
+use support::sysroot;
 
 fn core_path(dir: &Path, scenario: &str, role: &str) -> PathBuf {
-    let src = root().join(format!("fixtures/{scenario}/core.{role}.zst"));
-    let out = dir.join(format!("{scenario}.{role}.core"));
-    let data = std::fs::read(&src).unwrap_or_else(|e| panic!("{}: {e}", src.display()));
-    let raw = zstd::decode_all(&data[..]).expect("zstd");
-    std::fs::write(&out, raw).expect("write core");
-    out
+    support::expand(
+        &support::fixture(&format!("{scenario}/core.{role}.zst")),
+        &dir.join(format!("{scenario}.{role}.core")),
+    )
 }
 
 fn analyze(dir: &Path, scenario: &str, role: &str) -> (i32, serde_json::Value) {

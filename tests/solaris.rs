@@ -444,7 +444,7 @@ fn synthetic_gcore_gives_cross_process_private_mutex() {
 fn declared_layout_end_to_end() {
     use mutexdiag::analysis::Options;
     use mutexdiag::mutex::declared::DeclaredLayout;
-    let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let root = support::root();
     let example = root.join("docs/examples/acme_lock.toml");
     let acme = DeclaredLayout::load(&example).unwrap();
     let (mut c, f) = seed(Target::Amd64);

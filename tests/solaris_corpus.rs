@@ -9,22 +9,20 @@ use std::process::Command;
 use mutexdiag::coredump::Core;
 use mutexdiag::coredump::solaris::{ULWP_AMD64, ULWP_I386, find_ulwps};
 
-fn solaris_dir() -> Option<PathBuf> {
-    let d = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/solaris");
-    d.join("check-solaris").exists().then_some(d)
+mod support;
+
+/// `../shared/corpus/solaris`; `None`, after a SKIPPED line naming `test`, without it.
+fn solaris_dir(test: &str) -> Option<PathBuf> {
+    support::corpus_dir(test, "solaris/check-solaris").map(|d| d.join("solaris"))
 }
 
 fn core_bytes(dir: &std::path::Path, id: &str) -> Vec<u8> {
-    let f = std::fs::File::open(dir.join("cores").join(format!("{id}.core.zst"))).expect("core");
-    zstd::stream::decode_all(std::io::BufReader::new(f)).expect("zstd")
+    support::decompress(&dir.join("cores").join(format!("{id}.core.zst")))
 }
 
 #[test]
 fn solaris_corpus_matches_oracles() {
-    let Some(dir) = solaris_dir() else {
-        eprintln!(
-            "SKIPPED: ../shared/corpus/solaris/check-solaris not found: the Solaris corpus is not checked"
-        );
+    let Some(dir) = solaris_dir("solaris_corpus_matches_oracles") else {
         return;
     };
     let out = Command::new("python3")
@@ -58,8 +56,7 @@ fn solaris_corpus_matches_oracles() {
 /// must find exactly that block for every LWP.
 #[test]
 fn ulwp_walk_finds_the_fsbase_on_amd64() {
-    let Some(dir) = solaris_dir() else {
-        eprintln!("SKIPPED: ../shared/corpus/solaris not found: the ulwp_t walk is not checked");
+    let Some(dir) = solaris_dir("ulwp_walk_finds_the_fsbase_on_amd64") else {
         return;
     };
     for id in ["illumos-amd64-lab9-osi", "illumos-amd64-lab9-gcclab9"] {
@@ -84,8 +81,7 @@ fn ulwp_walk_finds_the_fsbase_on_amd64() {
 /// walk, and it must be a block that names this LWP and points at itself.
 #[test]
 fn i386_illumos_threads_have_a_thread_pointer() {
-    let Some(dir) = solaris_dir() else {
-        eprintln!("SKIPPED: ../shared/corpus/solaris not found: i386 thread pointers not checked");
+    let Some(dir) = solaris_dir("i386_illumos_threads_have_a_thread_pointer") else {
         return;
     };
     for id in ["illumos-i386-sigquit", "illumos-i386-lab20"] {

@@ -8,32 +8,27 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-#[path = "support/kernel_core.rs"]
-mod kernel_core;
-#[path = "support/skip.rs"]
-mod skip;
-#[path = "support/sysroot.rs"]
-mod sysroot;
+mod support;
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
+use support::kernel_core;
+use support::root;
+use support::sysroot;
 
 fn fixture() -> PathBuf {
     root().join("fixtures/solaris-seed")
 }
 
 fn expand(dir: &Path, role: &str) -> PathBuf {
-    let data = std::fs::read(fixture().join(format!("core.{role}.zst"))).expect("fixture core");
-    let out = dir.join(format!("{role}.core"));
-    std::fs::write(&out, zstd::decode_all(&data[..]).expect("zstd")).expect("write");
-    out
+    support::expand(
+        &fixture().join(format!("core.{role}.zst")),
+        &dir.join(format!("{role}.core")),
+    )
 }
 
 /// Analyse `core`: committed cores with the C library bundled in fixtures/sysroot,
 /// fresh cores (`fresh`) with this machine's.
 fn run(core: &Path, extra: &[&Path], fresh: bool) -> (i32, serde_json::Value) {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_mutexdiag"));
+    let mut cmd = support::mutexdiag();
     cmd.arg(core).arg("--binary").arg(fixture().join("app"));
     if !fresh {
         cmd.arg("--sysroot").arg(sysroot::sysroot());
@@ -191,7 +186,7 @@ fn fresh_cores_from_the_fixture_program() {
     // The spinner's core is the kernel's, written when it crashes: gdb's gcore
     // cannot stand in for it (it would have to be attached before the crash).
     if let Err(why) = kernel_core::kernel_cores_in_cwd() {
-        skip::skip(
+        support::skip(
             "solaris_seed::fresh_cores_from_the_fixture_program",
             &format!("needs a kernel core of the crashing spinner: {why}"),
         );

@@ -7,21 +7,15 @@ use mutexdiag::input::InputOptions;
 use mutexdiag::mappings;
 use mutexdiag::symbols::{BuildIdStatus, ModuleKind, Modules, SymbolOptions};
 
-#[path = "support/sysroot.rs"]
-mod sysroot;
+mod support;
 
-fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("fixtures")
-        .join(name)
-}
+use support::sysroot;
+
+use support::fixture;
 
 /// The fixture core, expanded here into a temporary file.
 fn core_file(name: &str, role: &str) -> (tempfile::TempPath, CoreFile) {
-    let zst = std::fs::File::open(fixture(name).join(format!("core.{role}.zst"))).unwrap();
-    let mut tmp = tempfile::NamedTempFile::new().unwrap();
-    zstd::stream::copy_decode(zst, &mut tmp).unwrap();
-    let path = tmp.into_temp_path();
+    let path = support::expand_temp(&fixture(name).join(format!("core.{role}.zst")));
     let f = CoreFile::open(&path, &InputOptions::default()).unwrap();
     (path, f)
 }

@@ -7,7 +7,7 @@
 mod support;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
 use mutexdiag::triage::model::{CoreRecord, Status, TriageDoc};
@@ -17,9 +17,7 @@ fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_mutexdiag")
 }
 
-fn manifest() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
+use support::root as manifest;
 
 fn triage(cwd: &Path, args: &[&str], env: &[(&str, String)]) -> Output {
     let mut c = Command::new(bin());
@@ -308,9 +306,7 @@ fn an_archive_in_every_shape() {
 }
 
 fn plain_core(scenario: &str, role: &str) -> Vec<u8> {
-    let z = std::fs::read(manifest().join(format!("fixtures/{scenario}/core.{role}.zst")))
-        .expect("fixture");
-    zstd::decode_all(&z[..]).expect("zstd")
+    archive::fixture_core(scenario, role)
 }
 
 #[test]

@@ -6,8 +6,6 @@
 //!
 //! Skips, saying so, when no Chromium is installed.
 
-mod triage_doc;
-
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -15,7 +13,9 @@ use std::time::{Duration, Instant};
 
 use mutexdiag::triage::render::{self, Format, Options};
 use scraper::{Html, Selector};
-use triage_doc::*;
+use support::triage_doc::*;
+
+mod support;
 
 /// Chromium's executable on `PATH`.
 fn chromium() -> Option<PathBuf> {
@@ -78,8 +78,9 @@ fn sel(s: &str) -> Selector {
 #[test]
 fn html_renders_in_headless_chromium() {
     let Some(bin) = chromium() else {
-        eprintln!(
-            "SKIP html_renders_in_headless_chromium: no chromium on PATH (apt-get install chromium)"
+        support::skip(
+            "html_renders_in_headless_chromium",
+            "no chromium on PATH (apt-get install chromium)",
         );
         return;
     };

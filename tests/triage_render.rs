@@ -1,16 +1,16 @@
-//! The triage renderers on a typed document (`tests/triage_doc`): text at several
+//! The triage renderers on a typed document (`tests/support/triage_doc.rs`): text at several
 //! widths, markdown tables, CSV parsed back, HTML parsed by a browser-grade parser
 //! (html5ever through `scraper`), the chart's bins, and write errors.
-
-mod triage_doc;
 
 use std::io::{self, Write};
 
 use mutexdiag::triage::model::{Status, TriageDoc};
 use mutexdiag::triage::render::{self, Format, Options};
 use scraper::{Html, Selector};
-use triage_doc::*;
+use support::triage_doc::{self, *};
 use unicode_width::UnicodeWidthStr;
+
+mod support;
 
 fn rendered(doc: &TriageDoc, format: Format, width: usize, color: bool) -> String {
     let mut out = Vec::new();

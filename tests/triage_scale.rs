@@ -13,8 +13,10 @@ fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_mutexdiag")
 }
 
+mod support;
+
 fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures")
+    support::fixture("")
 }
 
 fn triage(args: &[&str]) -> Output {

@@ -11,6 +11,8 @@ use std::process::Command;
 
 use serde_json::Value;
 
+mod support;
+
 struct Cluster {
     dir: PathBuf,
 }
@@ -25,9 +27,7 @@ impl Drop for Cluster {
 }
 
 fn script(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("scripts/slurm")
-        .join(name)
+    support::root().join("scripts/slurm").join(name)
 }
 
 fn log_tail(dir: &Path) -> String {
@@ -47,7 +47,7 @@ fn log_tail(dir: &Path) -> String {
 #[test]
 fn slurm_array_shards_merge_to_one_run() {
     if unsafe { libc::geteuid() } != 0 {
-        eprintln!("SKIP triage_slurm: starting slurmd needs root");
+        support::skip("triage_slurm", "starting slurmd needs root");
         return;
     }
     let tmp = tempfile::tempdir().expect("tempdir");
@@ -61,17 +61,23 @@ fn slurm_array_shards_merge_to_one_run() {
     match start.status.code() {
         Some(0) => {}
         Some(3) => {
-            eprintln!(
-                "SKIP triage_slurm: Slurm is not installed ({}); .ci/run installs slurm-wlm and munge",
-                String::from_utf8_lossy(&start.stderr).trim()
+            support::skip(
+                "triage_slurm",
+                &format!(
+                    "Slurm is not installed ({}); .ci/run installs slurm-wlm and munge",
+                    String::from_utf8_lossy(&start.stderr).trim()
+                ),
             );
             return;
         }
         _ => {
-            eprintln!(
-                "SKIP triage_slurm: the Slurm cluster did not start: {}\n{}",
-                String::from_utf8_lossy(&start.stderr).trim(),
-                log_tail(&dir)
+            support::skip(
+                "triage_slurm",
+                &format!(
+                    "the Slurm cluster did not start: {}\n{}",
+                    String::from_utf8_lossy(&start.stderr).trim(),
+                    log_tail(&dir)
+                ),
             );
             return;
         }
@@ -82,7 +88,7 @@ fn slurm_array_shards_merge_to_one_run() {
     let work = tmp.path().join("work");
     std::fs::create_dir_all(&work).expect("mkdir");
     let tar = work.join("fixtures.tar");
-    let fx = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
+    let fx = support::root().join("fixtures");
     let ok = Command::new("tar")
         .arg("-C")
         .arg(&fx)

@@ -151,3 +151,64 @@ pub fn print_machine() {
     let n = std::thread::available_parallelism().map_or(0, |n| n.get());
     eprintln!("machine: {n} CPUs, {cpu}, {mem}");
 }
+
+// Timing of whole processes, shared by the benchmarks that compare the binary
+// with other tools (engine, backtrace_threads, scan_modes).
+
+/// The median of some timings (the upper one of an even count).
+pub fn median(mut v: Vec<std::time::Duration>) -> std::time::Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+/// A duration in milliseconds.
+pub fn ms(d: std::time::Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+fn rusage_cpu(who: libc::c_int) -> std::time::Duration {
+    // SAFETY: getrusage writes into the struct we pass.
+    let mut u: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::getrusage(who, &mut u) };
+    let tv = |t: libc::timeval| std::time::Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+    tv(u.ru_utime) + tv(u.ru_stime)
+}
+
+/// CPU time (user + system) of the waited-for children of this process so far.
+pub fn children_cpu() -> std::time::Duration {
+    rusage_cpu(libc::RUSAGE_CHILDREN)
+}
+
+/// CPU time (user + system) of this process so far.
+pub fn self_cpu() -> std::time::Duration {
+    rusage_cpu(libc::RUSAGE_SELF)
+}
+
+/// Wall and CPU time of one run of a command, output discarded; `None` if it could
+/// not run or was killed by a signal. An exit status is not a failure: mutexdiag
+/// exits 1 when it finds an error-severity finding, eu-stack 1 on some threads it
+/// cannot unwind.
+pub fn run_timed<S: AsRef<std::ffi::OsStr>>(
+    prog: &Path,
+    args: &[S],
+) -> Option<(std::time::Duration, std::time::Duration)> {
+    let c0 = children_cpu();
+    let t = std::time::Instant::now();
+    let st = Command::new(prog)
+        .args(args)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .ok()?;
+    let wall = t.elapsed();
+    st.code().map(|_| (wall, children_cpu().saturating_sub(c0)))
+}
+
+/// `name` on `PATH`, if there.
+pub fn which(name: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH")?
+        .to_str()?
+        .split(':')
+        .map(|d| Path::new(d).join(name))
+        .find(|p| p.is_file())
+}

@@ -8,8 +8,6 @@
 //! Ids in [`Expected`] are relative to [`Built::root`]; give `root` to the scan and
 //! strip `ROOT/` from the ids found (see [`Built::rel`]).
 
-#![allow(dead_code)]
-
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -62,18 +60,16 @@ impl Built {
 }
 
 pub fn manifest() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+    super::root()
 }
 
 /// The expanded bytes of `fixtures/SCENARIO/core.ROLE.zst`.
 pub fn fixture_core(scenario: &str, role: &str) -> Vec<u8> {
-    let p = manifest().join(format!("fixtures/{scenario}/core.{role}.zst"));
-    let f = std::fs::File::open(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
-    zstd::decode_all(f).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+    super::decompress(&super::fixture(&format!("{scenario}/core.{role}.zst")))
 }
 
 pub fn fixture_file(scenario: &str, name: &str) -> Vec<u8> {
-    let p = manifest().join(format!("fixtures/{scenario}/{name}"));
+    let p = super::fixture(&format!("{scenario}/{name}"));
     std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
 }
 

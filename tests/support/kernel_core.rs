@@ -3,7 +3,6 @@
 //! scratch folder, and the kernel's core must appear there. It does not when cores go
 //! to a pipe (systemd-coredump, apport), when the hard limit is 0 and cannot be
 //! raised, or when the pattern names another folder.
-#![allow(dead_code)]
 
 use std::process::Command;
 use std::time::{Duration, Instant};

@@ -9,8 +9,6 @@
 //! sparc (ELFCLASS32, big-endian, V8 registers) and i386 (ELFCLASS32, little-endian,
 //! no thread pointer in the registers).
 
-#![allow(dead_code)]
-
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Target {
     Amd64,

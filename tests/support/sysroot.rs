@@ -3,7 +3,6 @@
 //! and i386, and the x86_64 debug files, byte for byte, each zstd-compressed, listed
 //! with build-id, size and SHA-256 in `MANIFEST`, with the merged-/usr symlinks). Tests pass the expanded folder as `--sysroot`, so they
 //! do not depend on this machine's libc build or on libc6-dbg.
-#![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;

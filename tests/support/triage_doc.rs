@@ -2,7 +2,6 @@
 //! no finding), an incident, a failed input, skipped inputs (four with one reason),
 //! cores without a timestamp, a cached core, and hostile strings from "crash files"
 //! (markup, `|`, quotes, commas, line breaks, an ANSI escape).
-#![allow(dead_code)]
 
 use mutexdiag::triage::model::{
     Bucket, CoreRecord, Example, FindingRef, Incident, Severity, Source, Status, Summary, TriageDoc,

@@ -1,17 +1,13 @@
-//! Shared helpers for the hostile-input tests: the fixture and corpus cores, an
-//! independent program-header reader (the `object` crate), and a runner that starts
-//! the real binary under a kill timer and reports its peak memory.
-#![allow(dead_code)]
+//! Helpers of the hostile-input tests: the fixture and corpus cores as bytes with
+//! their recorded mutexes, an independent program-header reader (the `object`
+//! crate), and a runner that starts the real binary under a kill timer and reports
+//! its peak memory.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use object::Endianness;
 use object::read::elf::{FileHeader, ProgramHeader};
-
-pub fn manifest_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
 
 /// A core to mutate: a name, its decompressed bytes and, for fixtures, the mutex
 /// addresses the program that dumped it recorded.
@@ -21,97 +17,45 @@ pub struct TestCore {
     pub mutexes: Vec<u64>,
 }
 
-fn decompress(p: &Path) -> Vec<u8> {
-    let f = std::fs::File::open(p).unwrap();
-    zstd::stream::decode_all(std::io::BufReader::new(f)).unwrap()
-}
-
 /// Paths of every fixture core (`fixtures/*/core.*.zst`), sorted.
 pub fn fixture_paths() -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let Ok(dirs) = std::fs::read_dir(manifest_dir().join("fixtures")) else {
-        return out;
-    };
-    for d in dirs.flatten() {
-        let Ok(files) = std::fs::read_dir(d.path()) else {
-            continue;
-        };
-        for f in files.flatten() {
-            let n = f.file_name().to_string_lossy().into_owned();
-            if n.starts_with("core.") && n.ends_with(".zst") {
-                out.push(f.path());
-            }
-        }
-    }
-    out.sort();
-    out
+    super::fixture_cores().into_iter().map(|f| f.core).collect()
 }
 
 /// Paths of the shared corpus cores (`../shared/corpus/cores/*`); none, after a
 /// SKIPPED line on stderr, when the corpus is not next to this checkout (a failure
 /// when MUTEXDIAG_REQUIRE_CORPUS is set).
 pub fn corpus_paths() -> Vec<PathBuf> {
-    let dir = manifest_dir().join("../shared/corpus/cores");
-    if !dir.is_dir() {
-        assert!(
-            std::env::var_os("MUTEXDIAG_REQUIRE_CORPUS").is_none(),
-            "../shared/corpus/cores not found and MUTEXDIAG_REQUIRE_CORPUS is set"
-        );
-        use std::io::Write;
-        let _ = writeln!(
-            std::io::stderr().lock(),
-            "SKIPPED the shared corpus's cores in {}: ../shared/corpus/cores is not next to this checkout (the fixture cores are still used)",
-            env!("CARGO_CRATE_NAME")
-        );
-        return Vec::new();
-    }
-    let mut out: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map(|r| r.flatten().map(|e| e.path()).collect())
-        .unwrap_or_default();
-    out.sort();
-    out
+    super::corpus_cores(env!("CARGO_CRATE_NAME"))
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(_, p)| p)
+        .collect()
 }
 
 /// Load one core (zstd-compressed or plain) with its fixture facts, if any.
 pub fn load(p: &Path) -> TestCore {
-    let data = if p.extension().is_some_and(|e| e == "zst") {
-        decompress(p)
-    } else {
-        std::fs::read(p).unwrap()
-    };
-    let file = p.file_name().unwrap().to_string_lossy().into_owned();
-    let parent = p.parent().unwrap();
-    let mut mutexes = Vec::new();
-    let mut name = file.clone();
-    if let Some(role) = file
-        .strip_prefix("core.")
-        .and_then(|r| r.strip_suffix(".zst"))
-    {
-        name = format!("{}/{}", parent.file_name().unwrap().to_string_lossy(), file);
-        let facts = parent.join(format!("facts.{role}.json"));
-        if let Ok(s) = std::fs::read_to_string(facts) {
-            let v: serde_json::Value = serde_json::from_str(&s).unwrap();
-            for m in v["mutexes"].as_array().into_iter().flatten() {
-                if let Some(a) = m["address"].as_str() {
-                    mutexes.push(u64::from_str_radix(a.trim_start_matches("0x"), 16).unwrap());
-                }
-            }
-        }
-    }
-    TestCore {
-        name,
-        data,
-        mutexes,
+    let data = super::decompress(p);
+    match super::fixture_cores().into_iter().find(|f| f.core == p) {
+        Some(f) => TestCore {
+            name: format!("{}/core.{}.zst", f.scenario, f.role),
+            mutexes: f.mutexes(),
+            data,
+        },
+        None => TestCore {
+            name: p
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            data,
+            mutexes: Vec::new(),
+        },
     }
 }
 
-/// The fixture cores, then the corpus cores. The tests need at least the fixtures.
+/// The fixture cores, then the corpus cores.
 pub fn all_core_paths() -> Vec<PathBuf> {
     let mut v = fixture_paths();
-    assert!(
-        !v.is_empty(),
-        "no fixture cores found under fixtures/*/core.*.zst"
-    );
     v.extend(corpus_paths());
     v
 }

@@ -1,18 +1,17 @@
-//! Helpers for the fixture conformance tests (`tests/fixtures.rs`): find the committed
+//! The fixture oracles, for the conformance tests (`tests/fixtures.rs`): find the committed
 //! scenarios, decompress their cores once, run the `mutexdiag` binary on them, and
 //! parse the oracle files written by `fixtures/generate.sh` (gdb, eu-readelf,
 //! `/proc/self/maps`). Formats: `fixtures/README.md`.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::OnceLock;
 
 use serde_json::Value;
 
 /// `fixtures/` of this checkout.
 pub fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures")
+    super::fixture("")
 }
 
 /// One core of one scenario, with its oracles and mutexdiag's outputs.
@@ -86,7 +85,7 @@ pub fn list() -> Vec<(PathBuf, Value, String)> {
 }
 
 fn run_json(args: &[&std::ffi::OsStr]) -> (Value, i32) {
-    let out = Command::new(env!("CARGO_BIN_EXE_mutexdiag"))
+    let out = super::mutexdiag()
         .args(args)
         .output()
         .expect("run mutexdiag");
@@ -147,13 +146,7 @@ fn prepare_case(tmp: &Path, dir: PathBuf, meta: Value, role: String) -> Case {
         .to_string();
     let zst = dir.join(format!("core.{role}.zst"));
     let core = tmp.join(format!("{scenario}.{role}.core"));
-    {
-        let input =
-            std::fs::File::open(&zst).unwrap_or_else(|e| panic!("open {}: {e}", zst.display()));
-        let mut out = std::fs::File::create(&core).expect("create core");
-        zstd::stream::copy_decode(input, &mut out)
-            .unwrap_or_else(|e| panic!("decompress {}: {e}", zst.display()));
-    }
+    super::expand(&zst, &core);
     let app = dir.join("app");
     let (maps, _) = run_json(&[
         "maps".as_ref(),
@@ -179,7 +172,7 @@ fn prepare_case(tmp: &Path, dir: PathBuf, meta: Value, role: String) -> Case {
         "--binary".as_ref(),
         app.as_os_str(),
         "--sysroot".as_ref(),
-        crate::sysroot::sysroot().as_os_str(),
+        super::sysroot::sysroot().as_os_str(),
         "--scan".as_ref(),
         "all".as_ref(),
         "--format".as_ref(),
