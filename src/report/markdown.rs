@@ -1,23 +1,57 @@
-//! Markdown, for pasting into a bug report.
+//! Markdown, for pasting into a bug report. Each renderer writes to an
+//! [`io::Write`], one function a section; the `String` forms ([`report`], [`maps`],
+//! [`threads`]) write into memory.
+
+use std::io::{self, Write};
 
 use super::model::{
-    FrameModel, MappingModel, MapsDoc, Report, Severity, ThreadModel, ThreadsDoc, WarningModel,
+    CoreModel, FindingModel, FrameModel, MappingModel, MapsDoc, MutexModel, Report, Severity,
+    ThreadModel, ThreadsDoc, WarningModel,
 };
 
 fn esc(s: &str) -> String {
     s.replace('|', "\\|").replace('\n', " ")
 }
 
+/// What a renderer wrote into memory, as a string.
+fn to_string(f: impl FnOnce(&mut Vec<u8>) -> io::Result<()>) -> String {
+    let mut out = Vec::new();
+    // Writing to a Vec cannot fail.
+    let _ = f(&mut out);
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 /// The report as a markdown document.
 pub fn report(r: &Report) -> String {
-    let mut out = String::new();
-    let c = &r.core;
-    out.push_str(&format!(
+    to_string(|w| write_report(w, r))
+}
+
+/// The report as a markdown document, section by section: the core, the findings,
+/// the mutexes, the threads with their backtraces, the mappings involved, the
+/// warnings.
+pub fn write_report(w: &mut impl Write, r: &Report) -> io::Result<()> {
+    write_core(w, &r.core)?;
+    write_findings(w, &r.findings)?;
+    write_mutexes(w, &r.mutexes)?;
+    if !r.threads.is_empty() {
+        w.write_all(b"### Threads\n\n")?;
+        write_threads_table(w, &r.threads)?;
+        write_backtraces(w, &r.threads)?;
+    }
+    write_mappings_involved(w, r)?;
+    write_warnings(w, &r.warnings)
+}
+
+/// The title and the core: process, machine, layout, signal.
+pub fn write_core(w: &mut impl Write, c: &CoreModel) -> io::Result<()> {
+    write!(
+        w,
         "## mutexdiag: `{}`\n\n",
         c.path.rsplit('/').next().unwrap_or(&c.path)
-    ));
-    out.push_str(&format!(
-        "- process: pid {} (ppid {}), `{}`\n- machine: {} / {:?} / {:?}, layout `{}`\n",
+    )?;
+    writeln!(
+        w,
+        "- process: pid {} (ppid {}), `{}`\n- machine: {} / {:?} / {:?}, layout `{}`",
         c.pid.map_or("?".into(), |p| p.to_string()),
         c.ppid.map_or("?".into(), |p| p.to_string()),
         c.executable.as_deref().unwrap_or("?"),
@@ -25,23 +59,30 @@ pub fn report(r: &Report) -> String {
         c.os,
         c.libc,
         c.layout.as_deref().unwrap_or("none")
-    ));
+    )?;
     if let Some(s) = &c.signal {
-        out.push_str(&format!(
-            "- signal: {} ({}){}\n",
+        writeln!(
+            w,
+            "- signal: {} ({}){}",
             s.number,
             s.name.as_deref().unwrap_or("?"),
             s.address
                 .map(|a| format!(", fault address `{a}`"))
                 .unwrap_or_default()
-        ));
+        )?;
     }
-    out.push('\n');
-    if r.findings.iter().all(|f| f.severity != Severity::Error) {
-        out.push_str("**No lock error found.**\n\n");
+    writeln!(w)
+}
+
+/// "No lock error found" when there is none, then every finding with its evidence
+/// and fix.
+pub fn write_findings(w: &mut impl Write, findings: &[FindingModel]) -> io::Result<()> {
+    if findings.iter().all(|f| f.severity != Severity::Error) {
+        w.write_all(b"**No lock error found.**\n\n")?;
     }
-    for f in &r.findings {
-        out.push_str(&format!(
+    for f in findings {
+        write!(
+            w,
             "### {} `{}`: {}\n\n{}\n\n",
             match f.severity {
                 Severity::Error => "❌ error",
@@ -51,55 +92,60 @@ pub fn report(r: &Report) -> String {
             f.code,
             f.title,
             f.message
-        ));
+        )?;
         for e in &f.evidence {
-            out.push_str(&format!("- {e}\n"));
+            writeln!(w, "- {e}")?;
         }
-        out.push_str(&format!("\n**Fix:** {}\n\n", f.fix));
+        write!(w, "\n**Fix:** {}\n\n", f.fix)?;
     }
-    if !r.mutexes.is_empty() {
-        out.push_str("### Mutexes\n\n| address | where | type | state | owner | waiters | found by |\n|---|---|---|---|---|---|---|\n");
-        for m in &r.mutexes {
-            out.push_str(&format!(
-                "| `{}` | {} | {} | {} | {} | {} | {} |\n",
-                m.address,
-                esc(&match &m.symbol {
-                    Some(s) => format!("`{s}` in {}", m.location),
-                    None => m.location.clone(),
-                }),
-                m.mtype
-                    .map_or("-".into(), |t| format!(
-                        "{t:?}{}",
-                        if m.pshared == Some(true) {
-                            ", pshared"
-                        } else {
-                            ", private"
-                        }
-                    ))
-                    .to_lowercase(),
-                m.state
-                    .map_or("-".into(), |s| format!("{s:?}").to_lowercase()),
-                m.owner.tid.map_or_else(
-                    || m.owner.class.to_string(),
-                    |t| format!("{t} ({})", m.owner.class)
-                ),
-                m.waiters
-                    .iter()
-                    .map(u32::to_string)
-                    .collect::<Vec<_>>()
-                    .join(" "),
-                m.found_by.join(", ")
-            ));
-        }
-        out.push('\n');
+    Ok(())
+}
+
+/// The "Mutexes" table: every mutex.
+pub fn write_mutexes(w: &mut impl Write, mutexes: &[MutexModel]) -> io::Result<()> {
+    if mutexes.is_empty() {
+        return Ok(());
     }
-    if !r.threads.is_empty() {
-        out.push_str("### Threads\n\n");
-        threads_table(&mut out, &r.threads);
-        backtraces(&mut out, &r.threads);
+    w.write_all(b"### Mutexes\n\n| address | where | type | state | owner | waiters | found by |\n|---|---|---|---|---|---|---|\n")?;
+    for m in mutexes {
+        writeln!(
+            w,
+            "| `{}` | {} | {} | {} | {} | {} | {} |",
+            m.address,
+            esc(&match &m.symbol {
+                Some(s) => format!("`{s}` in {}", m.location),
+                None => m.location.clone(),
+            }),
+            m.mtype
+                .map_or("-".into(), |t| format!(
+                    "{t:?}{}",
+                    if m.pshared == Some(true) {
+                        ", pshared"
+                    } else {
+                        ", private"
+                    }
+                ))
+                .to_lowercase(),
+            m.state
+                .map_or("-".into(), |s| format!("{s:?}").to_lowercase()),
+            m.owner.tid.map_or_else(
+                || m.owner.class.to_string(),
+                |t| format!("{t} ({})", m.owner.class)
+            ),
+            m.waiters
+                .iter()
+                .map(u32::to_string)
+                .collect::<Vec<_>>()
+                .join(" "),
+            m.found_by.join(", ")
+        )?;
     }
-    // The mappings that matter, as in the text report: those holding a reported
-    // mutex, and every shared one.
+    writeln!(w)
+}
+
+/// "Mappings involved", as in the text report: those holding a reported mutex,
+/// and every shared one.
+pub fn write_mappings_involved(w: &mut impl Write, r: &Report) -> io::Result<()> {
     let involved: Vec<&MappingModel> = r
         .mappings
         .iter()
@@ -110,26 +156,28 @@ pub fn report(r: &Report) -> String {
                     .any(|x| m.start.0 <= x.address.0 && x.address.0 < m.end.0)
         })
         .collect();
-    if !involved.is_empty() {
-        out.push_str("### Mappings involved\n\n");
-        mappings_table(&mut out, involved.into_iter());
+    if involved.is_empty() {
+        return Ok(());
     }
-    warnings(&mut out, &r.warnings);
-    out
+    w.write_all(b"### Mappings involved\n\n")?;
+    write_mappings_table(w, involved.into_iter())
 }
 
-fn warnings(out: &mut String, ws: &[WarningModel]) {
-    for w in ws {
-        out.push_str(&format!("> warning: {}\n", esc(&w.message)));
+/// The warnings, one a quoted line.
+pub fn write_warnings(w: &mut impl Write, ws: &[WarningModel]) -> io::Result<()> {
+    for x in ws {
+        writeln!(w, "> warning: {}", esc(&x.message))?;
     }
+    Ok(())
 }
 
 fn cell<T: std::fmt::Display>(v: &Option<T>) -> String {
     v.as_ref().map_or_else(|| "-".into(), |v| format!("`{v}`"))
 }
 
-fn threads_table(out: &mut String, threads: &[ThreadModel]) {
-    out.push_str("| tid | | pc | sp | thread pointer | blocked in |\n|---|---|---|---|---|---|\n");
+/// The threads table: tid, crashed, pc, sp, thread pointer, what it is blocked in.
+pub fn write_threads_table(w: &mut impl Write, threads: &[ThreadModel]) -> io::Result<()> {
+    w.write_all(b"| tid | | pc | sp | thread pointer | blocked in |\n|---|---|---|---|---|---|\n")?;
     for t in threads {
         let blocked = match (&t.futex, &t.syscall) {
             (Some(f), _) => format!(
@@ -144,17 +192,18 @@ fn threads_table(out: &mut String, threads: &[ThreadModel]) {
                 .unwrap_or_else(|| format!("syscall {}", s.number)),
             (None, None) => t.note.clone().unwrap_or_default(),
         };
-        out.push_str(&format!(
-            "| {} | {} | {} | {} | {} | {} |\n",
+        writeln!(
+            w,
+            "| {} | {} | {} | {} | {} | {} |",
             t.tid,
             if t.crashed { "crashed" } else { "" },
             cell(&t.pc),
             cell(&t.sp),
             cell(&t.thread_pointer),
             esc(&blocked)
-        ));
+        )?;
     }
-    out.push('\n');
+    writeln!(w)
 }
 
 fn frame(i: usize, f: &FrameModel) -> String {
@@ -180,23 +229,28 @@ fn frame(i: usize, f: &FrameModel) -> String {
     s
 }
 
-fn backtraces(out: &mut String, threads: &[ThreadModel]) {
+/// Each thread's backtrace (those that have one), in a code block.
+pub fn write_backtraces(w: &mut impl Write, threads: &[ThreadModel]) -> io::Result<()> {
     for t in threads {
         let Some(frames) = &t.frames else { continue };
-        out.push_str(&format!("Thread {} backtrace:\n\n```text\n", t.tid));
+        write!(w, "Thread {} backtrace:\n\n```text\n", t.tid)?;
         for (i, f) in frames.iter().enumerate() {
-            out.push_str(&frame(i, f));
-            out.push('\n');
+            writeln!(w, "{}", frame(i, f))?;
         }
         if let Some(s) = &t.backtrace_stopped {
-            out.push_str(&format!("(backtrace stops: {s})\n"));
+            writeln!(w, "(backtrace stops: {s})")?;
         }
-        out.push_str("```\n\n");
+        w.write_all(b"```\n\n")?;
     }
+    Ok(())
 }
 
-fn mappings_table<'a>(out: &mut String, maps: impl Iterator<Item = &'a MappingModel>) {
-    out.push_str("| start | end | perms | offset | kind | shared | dumped | path / note |\n|---|---|---|---|---|---|---|---|\n");
+/// A table of mappings: range, perms, offset, kind, shared, dumped, path or note.
+pub fn write_mappings_table<'a>(
+    w: &mut impl Write,
+    maps: impl Iterator<Item = &'a MappingModel>,
+) -> io::Result<()> {
+    w.write_all(b"| start | end | perms | offset | kind | shared | dumped | path / note |\n|---|---|---|---|---|---|---|---|\n")?;
     for m in maps {
         let mut note = m.path.clone().unwrap_or_default();
         if let Some(k) = m.key {
@@ -206,8 +260,9 @@ fn mappings_table<'a>(out: &mut String, maps: impl Iterator<Item = &'a MappingMo
             let tids: Vec<String> = m.stack_of.iter().map(u32::to_string).collect();
             note.push_str(&format!(" [stack of {}]", tids.join(", ")));
         }
-        out.push_str(&format!(
-            "| `{}` | `{}` | {} | `{}` | {} | {} | {} | {} |\n",
+        writeln!(
+            w,
+            "| `{}` | `{}` | {} | `{}` | {} | {} | {} | {} |",
             m.start,
             m.end,
             m.perms,
@@ -216,41 +271,52 @@ fn mappings_table<'a>(out: &mut String, maps: impl Iterator<Item = &'a MappingMo
             if m.shared { "yes" } else { "no" },
             m.dumped,
             esc(note.trim())
-        ));
+        )?;
     }
-    out.push('\n');
+    writeln!(w)
 }
 
 /// `maps --format markdown`.
 pub fn maps(doc: &MapsDoc) -> String {
-    let mut out = String::from("## Mappings\n\n");
-    mappings_table(&mut out, doc.mappings.iter());
-    warnings(&mut out, &doc.warnings);
-    out
+    to_string(|w| write_maps(w, doc))
+}
+
+/// `maps --format markdown`, written to `w`.
+pub fn write_maps(w: &mut impl Write, doc: &MapsDoc) -> io::Result<()> {
+    w.write_all(b"## Mappings\n\n")?;
+    write_mappings_table(w, doc.mappings.iter())?;
+    write_warnings(w, &doc.warnings)
 }
 
 /// `threads --format markdown`.
 pub fn threads(doc: &ThreadsDoc) -> String {
+    to_string(|w| write_threads(w, doc))
+}
+
+/// `threads --format markdown`, written to `w`: the process, the threads table,
+/// the backtraces, the warnings.
+pub fn write_threads(w: &mut impl Write, doc: &ThreadsDoc) -> io::Result<()> {
     let p = &doc.process;
-    let mut out = format!(
-        "## Process {} (ppid {})\n\n- executable: `{}`\n",
+    writeln!(
+        w,
+        "## Process {} (ppid {})\n\n- executable: `{}`",
         p.pid.map_or("?".into(), |x| x.to_string()),
         p.ppid.map_or("?".into(), |x| x.to_string()),
         p.executable.as_deref().unwrap_or("?")
-    );
+    )?;
     if let Some(a) = &p.args {
-        out.push_str(&format!("- command line: `{}`\n", a.replace('`', "'")));
+        writeln!(w, "- command line: `{}`", a.replace('`', "'"))?;
     }
     if let Some(s) = &p.signal {
-        out.push_str(&format!(
-            "- signal: {} ({})\n",
+        writeln!(
+            w,
+            "- signal: {} ({})",
             s.number,
             s.name.as_deref().unwrap_or("?")
-        ));
+        )?;
     }
-    out.push_str("\n### Threads\n\n");
-    threads_table(&mut out, &doc.threads);
-    backtraces(&mut out, &doc.threads);
-    warnings(&mut out, &doc.warnings);
-    out
+    w.write_all(b"\n### Threads\n\n")?;
+    write_threads_table(w, &doc.threads)?;
+    write_backtraces(w, &doc.threads)?;
+    write_warnings(w, &doc.warnings)
 }

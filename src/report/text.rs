@@ -3,7 +3,12 @@
 
 use comfy_table::{Cell, ContentArrangement, Table, presets};
 
-use super::model::{MapsDoc, ThreadsDoc, WarningModel};
+use std::io::{self, Write};
+
+use super::model::{
+    CoreModel, FindingModel, MappingModel, MapsDoc, MutexModel, ProcessModel, Report, Severity,
+    ThreadModel, ThreadsDoc, WarningModel,
+};
 
 /// The default width of text output.
 pub const WIDTH: usize = 100;
@@ -72,15 +77,24 @@ pub fn opt<T: std::fmt::Display>(v: &Option<T>) -> String {
         .map_or_else(|| "-".to_string(), |v| v.to_string())
 }
 
-/// Append the warnings, one a line.
-pub fn warnings(out: &mut String, ws: &[WarningModel]) {
-    for w in ws {
-        out.push_str(&format!("warning: {}\n", w.message));
+/// The warnings, one a line.
+pub fn write_warnings(w: &mut impl Write, ws: &[WarningModel]) -> io::Result<()> {
+    for x in ws {
+        writeln!(w, "warning: {}", x.message)?;
     }
+    Ok(())
+}
+
+/// What a renderer wrote into memory, as a string.
+fn to_string(f: impl FnOnce(&mut Vec<u8>) -> io::Result<()>) -> String {
+    let mut out = Vec::new();
+    // Writing to a Vec cannot fail.
+    let _ = f(&mut out);
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// "FUTEX_WAIT (private) on 0x…", "pause", "syscall 7", or nothing.
-fn blocked_in(th: &super::model::ThreadModel) -> String {
+fn blocked_in(th: &ThreadModel) -> String {
     match (&th.futex, &th.syscall) {
         (Some(f), _) => format!(
             "{}{} on {}",
@@ -99,8 +113,13 @@ fn blocked_in(th: &super::model::ThreadModel) -> String {
 /// pmap-like listing, one line per mapping (a plain writer, not a table: a core can
 /// hold hundreds of thousands of mappings, and a table builder keeps every cell).
 pub fn maps(doc: &MapsDoc) -> String {
-    use std::fmt::Write;
-    let kind_of = |m: &super::model::MappingModel| {
+    to_string(|w| write_maps(w, doc))
+}
+
+/// [`maps`], written to `w`: the listing, where the shared/private flags came
+/// from, the warnings.
+pub fn write_maps(w: &mut impl Write, doc: &MapsDoc) -> io::Result<()> {
+    let kind_of = |m: &MappingModel| {
         if m.shared {
             format!("{} (shared)", m.kind)
         } else {
@@ -129,14 +148,14 @@ pub fn maps(doc: &MapsDoc) -> String {
         .max()
         .unwrap_or(4)
         .max(4);
-    let mut out = String::with_capacity(doc.mappings.len().min(1 << 16) * 100);
-    let _ = writeln!(
-        out,
+    writeln!(
+        w,
         "{:<w_addr$}  {:<w_addr$}  perms  {:<w_off$}  {:<w_kind$}  dumped   path / note",
         "start", "end", "offset", "kind"
-    );
+    )?;
     let mut line = String::new();
     for m in &doc.mappings {
+        use std::fmt::Write as _;
         line.clear();
         let _ = write!(
             line,
@@ -156,8 +175,7 @@ pub fn maps(doc: &MapsDoc) -> String {
             let tids: Vec<String> = m.stack_of.iter().map(u32::to_string).collect();
             let _ = write!(line, "  [stack of {}]", tids.join(", "));
         }
-        out.push_str(line.trim_end());
-        out.push('\n');
+        writeln!(w, "{}", line.trim_end())?;
     }
     let from_maps = doc
         .mappings
@@ -165,15 +183,14 @@ pub fn maps(doc: &MapsDoc) -> String {
         .filter(|m| m.maps_file.is_some())
         .count();
     if from_maps > 0 {
-        let _ = writeln!(
-            out,
+        writeln!(
+            w,
             "\nshared/private: from the maps file for {from_maps} of {} mappings (perms ending in s or p); \
              the others inferred from their names",
             doc.mappings.len()
-        );
+        )?;
     }
-    warnings(&mut out, &doc.warnings);
-    out
+    write_warnings(w, &doc.warnings)
 }
 
 /// The `threads` command's text.
@@ -183,32 +200,13 @@ pub fn threads(doc: &ThreadsDoc) -> String {
 
 /// `threads` laid out for `width` columns.
 pub fn threads_width(doc: &ThreadsDoc, width: usize) -> String {
-    let p = &doc.process;
-    let mut out = String::new();
-    out.push_str(&format!(
-        "process {} (ppid {}) {}\n",
-        opt(&p.pid),
-        opt(&p.ppid),
-        p.executable.as_deref().unwrap_or("?")
-    ));
-    if let Some(a) = &p.args {
-        out.push_str(&format!("command line: {a}\n"));
-    }
-    if let Some(s) = &p.signal {
-        out.push_str(&format!(
-            "signal: {} ({}){}{}\n",
-            s.number,
-            s.name.as_deref().unwrap_or("?"),
-            s.code_name
-                .as_ref()
-                .map(|c| format!(", {c}"))
-                .or_else(|| s.code.map(|c| format!(", code {c}")))
-                .unwrap_or_default(),
-            s.address
-                .map(|a| format!(", fault address {a}"))
-                .unwrap_or_default()
-        ));
-    }
+    to_string(|w| write_threads(w, doc, width))
+}
+
+/// The `threads` command's text, written to `w`: the process, the threads table,
+/// each thread's backtrace (when asked for), the warnings.
+pub fn write_threads(w: &mut impl Write, doc: &ThreadsDoc, width: usize) -> io::Result<()> {
+    write_process(w, &doc.process)?;
     let mut t = table_width(
         &["tid", "", "pc", "sp", "thread pointer", "blocked in"],
         width,
@@ -228,27 +226,58 @@ pub fn threads_width(doc: &ThreadsDoc, width: usize) -> String {
             blocked,
         ]);
     }
-    out.push_str(&render(&mut t, width));
+    w.write_all(render(&mut t, width).as_bytes())?;
     for th in &doc.threads {
         if let Some(frames) = &th.frames {
-            out.push_str(&format!(
-                "\nthread {}{}:\n",
+            writeln!(
+                w,
+                "\nthread {}{}:",
                 th.tid,
                 if th.crashed { " (crashed)" } else { "" }
-            ));
-            out.push_str(&backtrace(frames));
+            )?;
+            w.write_all(backtrace(frames).as_bytes())?;
             if let Some(s) = &th.backtrace_stopped {
-                out.push_str(&format!("    (backtrace stops: {s})\n"));
+                writeln!(w, "    (backtrace stops: {s})")?;
             }
         }
     }
-    warnings(&mut out, &doc.warnings);
-    out
+    write_warnings(w, &doc.warnings)
+}
+
+/// The process: pid, parent, executable, command line, signal.
+pub fn write_process(w: &mut impl Write, p: &ProcessModel) -> io::Result<()> {
+    writeln!(
+        w,
+        "process {} (ppid {}) {}",
+        opt(&p.pid),
+        opt(&p.ppid),
+        p.executable.as_deref().unwrap_or("?")
+    )?;
+    if let Some(a) = &p.args {
+        writeln!(w, "command line: {a}")?;
+    }
+    if let Some(s) = &p.signal {
+        writeln!(
+            w,
+            "signal: {} ({}){}{}",
+            s.number,
+            s.name.as_deref().unwrap_or("?"),
+            s.code_name
+                .as_ref()
+                .map(|c| format!(", {c}"))
+                .or_else(|| s.code.map(|c| format!(", code {c}")))
+                .unwrap_or_default(),
+            s.address
+                .map(|a| format!(", fault address {a}"))
+                .unwrap_or_default()
+        )?;
+    }
+    Ok(())
 }
 
 /// A backtrace as gdb shows one: `#N  0xPC in FUNC at FILE:LINE`, inlined frames
 /// without an address, the module + offset when the function is unknown.
-pub fn backtrace(frames: &[crate::report::model::FrameModel]) -> String {
+pub fn backtrace(frames: &[super::model::FrameModel]) -> String {
     let mut out = String::new();
     for (i, f) in frames.iter().enumerate() {
         let after_inline = i > 0 && frames[i - 1].inlined;
@@ -333,92 +362,139 @@ fn paint(s: &str, fg: anstyle::AnsiColor, color: bool) -> String {
     }
 }
 
-fn sev(s: super::model::Severity, color: bool) -> String {
-    use super::model::Severity::*;
+fn sev(s: Severity, color: bool) -> String {
     match s {
-        Error => paint("ERROR", anstyle::AnsiColor::Red, color),
-        Warning => paint("WARNING", anstyle::AnsiColor::Yellow, color),
-        Note => paint("NOTE", anstyle::AnsiColor::Cyan, color),
+        Severity::Error => paint("ERROR", anstyle::AnsiColor::Red, color),
+        Severity::Warning => paint("WARNING", anstyle::AnsiColor::Yellow, color),
+        Severity::Note => paint("NOTE", anstyle::AnsiColor::Cyan, color),
+    }
+}
+
+/// How the text report is laid out: the width in columns and whether severities
+/// are coloured.
+#[derive(Clone, Copy, Debug)]
+pub struct Style {
+    /// Columns to fit (the terminal's, or [`WIDTH`]).
+    pub width: usize,
+    /// Colour the severities (ANSI escapes; they take no width).
+    pub color: bool,
+}
+
+impl Default for Style {
+    fn default() -> Self {
+        Style {
+            width: WIDTH,
+            color: false,
+        }
     }
 }
 
 /// The main report: verdicts first, then the tables, then explanations and fixes.
-pub fn report(r: &super::model::Report, color: bool) -> String {
+pub fn report(r: &Report, color: bool) -> String {
     report_width(r, color, WIDTH)
 }
 
-/// The main report laid out for `width` columns.
-pub fn report_width(r: &super::model::Report, color: bool, width: usize) -> String {
-    use super::model::Severity;
-    let mut out = String::new();
+/// The main report laid out for `width` columns, as a string.
+pub fn report_width(r: &Report, color: bool, width: usize) -> String {
+    let mut out = Vec::new();
+    // Writing to a Vec cannot fail.
+    let _ = write_report(&mut out, r, Style { width, color });
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The main report, section by section: verdicts, the core, the mutexes, the
+/// threads involved, their backtraces, the mappings involved, the findings
+/// explained, the warnings.
+pub fn write_report(w: &mut impl Write, r: &Report, style: Style) -> io::Result<()> {
+    write_verdicts(w, r, style)?;
+    writeln!(w)?;
+    write_core(w, &r.core, style)?;
+    let shown = shown_mutexes(r);
+    write_mutexes(w, r, &shown, style)?;
+    write_threads_involved(w, r, style)?;
+    write_backtraces(w, r, style)?;
+    write_mappings_involved(w, r, &shown, style)?;
+    write_findings(w, r, style)?;
+    if !r.warnings.is_empty() {
+        writeln!(w)?;
+        write_warnings(w, &r.warnings)?;
+    }
+    Ok(())
+}
+
+/// The verdicts, one a line: errors first (or OK with the count of mutexes
+/// examined), then warnings and notes.
+pub fn write_verdicts(w: &mut impl Write, r: &Report, style: Style) -> io::Result<()> {
+    let verdict = |f: &FindingModel| {
+        wrap(
+            &format!("{} {}: {}", sev(f.severity, style.color), f.code, f.message),
+            style.width,
+            "",
+        )
+    };
     let errors: Vec<_> = r
         .findings
         .iter()
         .filter(|f| f.severity == Severity::Error)
         .collect();
     for f in &errors {
-        out.push_str(&wrap(
-            &format!("{} {}: {}", sev(f.severity, color), f.code, f.message),
-            width,
-            "",
-        ));
+        w.write_all(verdict(f).as_bytes())?;
     }
     if errors.is_empty() {
-        out.push_str(&format!(
-            "{} no lock error found in this core ({} mutexes examined)\n",
-            paint("OK", anstyle::AnsiColor::Green, color),
+        writeln!(
+            w,
+            "{} no lock error found in this core ({} mutexes examined)",
+            paint("OK", anstyle::AnsiColor::Green, style.color),
             r.mutexes.len()
-        ));
+        )?;
     }
     for f in r.findings.iter().filter(|f| f.severity != Severity::Error) {
-        out.push_str(&wrap(
-            &format!("{} {}: {}", sev(f.severity, color), f.code, f.message),
-            width,
-            "",
-        ));
+        w.write_all(verdict(f).as_bytes())?;
     }
-    out.push('\n');
+    Ok(())
+}
 
-    let c = &r.core;
-    out.push_str(&wrap(
-        &format!(
-            "Core {}: pid {} (ppid {}), {}, {} {}/{}, layout {}{}{}",
-            c.path,
-            opt(&c.pid),
-            opt(&c.ppid),
-            c.executable.as_deref().unwrap_or("executable unknown"),
-            c.arch,
-            format!("{:?}", c.os).to_lowercase(),
-            format!("{:?}", c.libc).to_lowercase(),
-            c.layout.as_deref().unwrap_or("none"),
-            c.signal
-                .as_ref()
-                .map(|s| format!(
-                    ", signal {} ({}){}",
-                    s.number,
-                    s.name.as_deref().unwrap_or("?"),
-                    s.address.map(|a| format!(" at {a}")).unwrap_or_default()
-                ))
-                .unwrap_or_default(),
-            if c.truncated { ", TRUNCATED core" } else { "" }
-        ),
-        width,
-        "",
-    ));
+/// The core in a sentence: path, process, machine, layout, signal; and the abort
+/// message when there is one.
+pub fn write_core(w: &mut impl Write, c: &CoreModel, style: Style) -> io::Result<()> {
+    let line = format!(
+        "Core {}: pid {} (ppid {}), {}, {} {}/{}, layout {}{}{}",
+        c.path,
+        opt(&c.pid),
+        opt(&c.ppid),
+        c.executable.as_deref().unwrap_or("executable unknown"),
+        c.arch,
+        format!("{:?}", c.os).to_lowercase(),
+        format!("{:?}", c.libc).to_lowercase(),
+        c.layout.as_deref().unwrap_or("none"),
+        c.signal
+            .as_ref()
+            .map(|s| format!(
+                ", signal {} ({}){}",
+                s.number,
+                s.name.as_deref().unwrap_or("?"),
+                s.address.map(|a| format!(" at {a}")).unwrap_or_default()
+            ))
+            .unwrap_or_default(),
+        if c.truncated { ", TRUNCATED core" } else { "" }
+    );
+    w.write_all(wrap(&line, style.width, "").as_bytes())?;
     if let Some(m) = &c.abort_message {
-        out.push_str(&wrap(&format!("Abort message: {m}"), width, ""));
+        w.write_all(wrap(&format!("Abort message: {m}"), style.width, "").as_bytes())?;
     }
+    Ok(())
+}
 
-    // The text report shows the mutexes that matter: held, waited on, named by a
-    // finding, in shared memory, not dumped or odd. The rest are counted (all are in
-    // the JSON output).
+/// The mutexes that matter, shown by the text report: held, waited on, named by a
+/// finding, in shared memory, or odd. The rest are counted (all are in the JSON
+/// output).
+fn shown_mutexes(r: &Report) -> Vec<&MutexModel> {
     let in_findings: Vec<u64> = r
         .findings
         .iter()
         .flat_map(|f| f.mutexes.iter().map(|a| a.0))
         .collect();
-    let shown: Vec<&super::model::MutexModel> = r
-        .mutexes
+    r.mutexes
         .iter()
         .filter(|m| {
             !matches!(
@@ -434,74 +510,92 @@ pub fn report_width(r: &super::model::Report, color: bool, width: usize) -> Stri
                 })
                 || !m.anomalies.is_empty()
         })
-        .collect();
-    if !r.mutexes.is_empty() {
-        out.push_str("\nMutexes\n");
-        let mut t = table_width(
-            &[
-                "address", "where", "type", "state", "owner", "waiters", "found by",
-            ],
-            width,
-        );
-        if let Some(c) = t.column_mut(0) {
-            c.set_constraint(comfy_table::ColumnConstraint::ContentWidth);
-        }
-        for m in &shown {
-            let ty = match (m.mtype, m.pshared) {
-                (Some(t), Some(p)) => {
-                    let mut v = vec![format!("{t:?}").to_lowercase()];
-                    v.push(if p { "pshared" } else { "private" }.into());
-                    if m.robust == Some(true) {
-                        v.push("robust".into());
-                    }
-                    match m.protocol {
-                        Some(crate::mutex::Protocol::Inherit) => v.push("prio-inherit".into()),
-                        Some(crate::mutex::Protocol::Protect) => v.push("prio-protect".into()),
-                        _ => {}
-                    }
-                    v.join(", ")
+        .collect()
+}
+
+/// The "Mutexes" table of the `shown` mutexes, and how many more the JSON lists.
+pub fn write_mutexes(
+    w: &mut impl Write,
+    r: &Report,
+    shown: &[&MutexModel],
+    style: Style,
+) -> io::Result<()> {
+    if r.mutexes.is_empty() {
+        return Ok(());
+    }
+    let width = style.width;
+    w.write_all(b"\nMutexes\n")?;
+    let mut t = table_width(
+        &[
+            "address", "where", "type", "state", "owner", "waiters", "found by",
+        ],
+        width,
+    );
+    if let Some(c) = t.column_mut(0) {
+        c.set_constraint(comfy_table::ColumnConstraint::ContentWidth);
+    }
+    for m in shown {
+        let ty = match (m.mtype, m.pshared) {
+            (Some(t), Some(p)) => {
+                let mut v = vec![format!("{t:?}").to_lowercase()];
+                v.push(if p { "pshared" } else { "private" }.into());
+                if m.robust == Some(true) {
+                    v.push("robust".into());
                 }
-                _ => "not in core".into(),
-            };
-            let owner = match (m.owner.tid, m.owner.pointer) {
-                (Some(t), _) => format!("{t} ({})", m.owner.class),
-                (None, Some(p)) => format!("{p} ({})", m.owner.class),
-                _ => m.owner.class.to_string(),
-            };
-            let mut place = m.location.clone();
-            if let Some(s) = &m.symbol {
-                place = format!("{s}\n{place}");
+                match m.protocol {
+                    Some(crate::mutex::Protocol::Inherit) => v.push("prio-inherit".into()),
+                    Some(crate::mutex::Protocol::Protect) => v.push("prio-protect".into()),
+                    _ => {}
+                }
+                v.join(", ")
             }
-            t.add_row(vec![
-                m.address.to_string(),
-                place,
-                ty,
-                m.state
-                    .map(|s| format!("{s:?}").to_lowercase())
-                    .unwrap_or_else(|| "-".into()),
-                owner,
-                m.waiters
-                    .iter()
-                    .map(u32::to_string)
-                    .collect::<Vec<_>>()
-                    .join(" "),
-                m.found_by.join(" "),
-            ]);
+            _ => "not in core".into(),
+        };
+        let owner = match (m.owner.tid, m.owner.pointer) {
+            (Some(t), _) => format!("{t} ({})", m.owner.class),
+            (None, Some(p)) => format!("{p} ({})", m.owner.class),
+            _ => m.owner.class.to_string(),
+        };
+        let mut place = m.location.clone();
+        if let Some(s) = &m.symbol {
+            place = format!("{s}\n{place}");
         }
-        out.push_str(&render(&mut t, width));
-        let hidden = r.mutexes.len() - shown.len();
-        if hidden > 0 {
-            out.push_str(&wrap(
+        t.add_row(vec![
+            m.address.to_string(),
+            place,
+            ty,
+            m.state
+                .map(|s| format!("{s:?}").to_lowercase())
+                .unwrap_or_else(|| "-".into()),
+            owner,
+            m.waiters
+                .iter()
+                .map(u32::to_string)
+                .collect::<Vec<_>>()
+                .join(" "),
+            m.found_by.join(" "),
+        ]);
+    }
+    w.write_all(render(&mut t, width).as_bytes())?;
+    let hidden = r.mutexes.len() - shown.len();
+    if hidden > 0 {
+        w.write_all(
+            wrap(
                 &format!(
                     "({hidden} more mutexes, unlocked and unremarkable, are listed in --format json)"
                 ),
                 width,
                 "",
-            ));
-        }
+            )
+            .as_bytes(),
+        )?;
     }
+    Ok(())
+}
 
-    // Threads and mappings involved in findings (or all blocked threads).
+/// The threads a finding names, the waiters and own-thread owners of every mutex,
+/// and the crashed thread: their tids, sorted.
+fn involved_threads(r: &Report) -> Vec<u32> {
     let mut involved: Vec<u32> = r
         .findings
         .iter()
@@ -514,68 +608,92 @@ pub fn report_width(r: &super::model::Report, color: bool, width: usize) -> Stri
     involved.extend(r.threads.iter().filter(|t| t.crashed).map(|t| t.tid));
     involved.sort_unstable();
     involved.dedup();
-    if !involved.is_empty() {
-        out.push_str("\nThreads involved\n");
-        let mut t = table_width(&["tid", "", "pc", "blocked in"], width);
-        for th in r.threads.iter().filter(|t| involved.contains(&t.tid)) {
-            let blocked = blocked_in(th);
-            t.add_row(vec![
-                th.tid.to_string(),
-                if th.crashed {
-                    "crashed".into()
-                } else {
-                    String::new()
-                },
-                opt(&th.pc),
-                blocked,
-            ]);
-        }
-        out.push_str(&render(&mut t, width));
+    involved
+}
+
+/// The "Threads involved" table: tid, crashed, pc, what it is blocked in.
+pub fn write_threads_involved(w: &mut impl Write, r: &Report, style: Style) -> io::Result<()> {
+    let involved = involved_threads(r);
+    if involved.is_empty() {
+        return Ok(());
     }
-    // Backtraces of the threads involved (when the files were available).
-    let traced: Vec<&super::model::ThreadModel> = r
+    w.write_all(b"\nThreads involved\n")?;
+    let mut t = table_width(&["tid", "", "pc", "blocked in"], style.width);
+    for th in r.threads.iter().filter(|t| involved.contains(&t.tid)) {
+        let blocked = blocked_in(th);
+        t.add_row(vec![
+            th.tid.to_string(),
+            if th.crashed {
+                "crashed".into()
+            } else {
+                String::new()
+            },
+            opt(&th.pc),
+            blocked,
+        ]);
+    }
+    w.write_all(render(&mut t, style.width).as_bytes())
+}
+
+/// "Backtraces": the first 16 frames of every thread that has some (when the
+/// files were available).
+pub fn write_backtraces(w: &mut impl Write, r: &Report, style: Style) -> io::Result<()> {
+    let traced: Vec<&ThreadModel> = r
         .threads
         .iter()
         .filter(|t| t.frames.as_ref().is_some_and(|f| !f.is_empty()))
         .collect();
-    if !traced.is_empty() {
-        out.push_str("\nBacktraces\n");
-        for t in traced {
-            out.push_str(&format!(
-                "  thread {}{}\n",
-                t.tid,
-                if t.crashed { " (crashed)" } else { "" }
-            ));
-            let frames = t.frames.as_deref().unwrap_or(&[]);
-            for (i, f) in frames.iter().take(16).enumerate() {
-                let func = f.function.as_deref().unwrap_or("??");
-                let at = match (&f.file, f.line) {
-                    (Some(file), Some(line)) => {
-                        format!(" at {}:{line}", file.rsplit('/').next().unwrap_or(file))
-                    }
-                    _ => f
-                        .module
-                        .as_deref()
-                        .map(|m| format!(" in {}", m.rsplit('/').next().unwrap_or(m)))
-                        .unwrap_or_default(),
-                };
-                let how = if f.source == "scan" { " [scan]" } else { "" };
-                out.push_str(&wrap_hanging(
-                    &format!(
-                        "{}{func}{at}{how}",
-                        if f.inlined { "(inlined) " } else { "" }
-                    ),
-                    width,
-                    &format!("    #{i:<2} "),
-                    "          ",
-                ));
-            }
-            if frames.len() > 16 {
-                out.push_str(&format!("    ... {} more frames\n", frames.len() - 16));
-            }
+    if traced.is_empty() {
+        return Ok(());
+    }
+    w.write_all(b"\nBacktraces\n")?;
+    for t in traced {
+        writeln!(
+            w,
+            "  thread {}{}",
+            t.tid,
+            if t.crashed { " (crashed)" } else { "" }
+        )?;
+        let frames = t.frames.as_deref().unwrap_or(&[]);
+        for (i, f) in frames.iter().take(16).enumerate() {
+            let func = f.function.as_deref().unwrap_or("??");
+            let at = match (&f.file, f.line) {
+                (Some(file), Some(line)) => {
+                    format!(" at {}:{line}", file.rsplit('/').next().unwrap_or(file))
+                }
+                _ => f
+                    .module
+                    .as_deref()
+                    .map(|m| format!(" in {}", m.rsplit('/').next().unwrap_or(m)))
+                    .unwrap_or_default(),
+            };
+            let how = if f.source == "scan" { " [scan]" } else { "" };
+            let line = wrap_hanging(
+                &format!(
+                    "{}{func}{at}{how}",
+                    if f.inlined { "(inlined) " } else { "" }
+                ),
+                style.width,
+                &format!("    #{i:<2} "),
+                "          ",
+            );
+            w.write_all(line.as_bytes())?;
+        }
+        if frames.len() > 16 {
+            writeln!(w, "    ... {} more frames", frames.len() - 16)?;
         }
     }
+    Ok(())
+}
 
+/// "Mappings involved": every shared mapping, and those holding a shown mutex or
+/// a futex a thread waits on.
+pub fn write_mappings_involved(
+    w: &mut impl Write,
+    r: &Report,
+    shown: &[&MutexModel],
+    style: Style,
+) -> io::Result<()> {
     let mut addrs: Vec<u64> = shown.iter().map(|m| m.address.0).collect();
     addrs.extend(
         r.threads
@@ -587,39 +705,44 @@ pub fn report_width(r: &super::model::Report, color: bool, width: usize) -> Stri
         .iter()
         .filter(|m| m.shared || addrs.iter().any(|a| *a >= m.start.0 && *a < m.end.0))
         .collect();
-    if !maps.is_empty() {
-        out.push_str("\nMappings involved\n");
-        let mut t = table_width(&["range", "perms", "kind", "dumped", "path"], width);
-        if let Some(c) = t.column_mut(0) {
-            c.set_constraint(comfy_table::ColumnConstraint::ContentWidth);
-        }
-        for m in maps {
-            let mut kind = m.kind.to_string();
-            if let Some(k) = m.key {
-                kind.push_str(&format!(" key {:#010x}", k.0));
-            }
-            t.add_row(vec![
-                format!("{}-{}", m.start, m.end),
-                m.perms.clone(),
-                kind,
-                m.dumped.to_string(),
-                m.path.clone().unwrap_or_default(),
-            ]);
-        }
-        out.push_str(&render(&mut t, width));
+    if maps.is_empty() {
+        return Ok(());
     }
+    w.write_all(b"\nMappings involved\n")?;
+    let mut t = table_width(&["range", "perms", "kind", "dumped", "path"], style.width);
+    if let Some(c) = t.column_mut(0) {
+        c.set_constraint(comfy_table::ColumnConstraint::ContentWidth);
+    }
+    for m in maps {
+        let mut kind = m.kind.to_string();
+        if let Some(k) = m.key {
+            kind.push_str(&format!(" key {:#010x}", k.0));
+        }
+        t.add_row(vec![
+            format!("{}-{}", m.start, m.end),
+            m.perms.clone(),
+            kind,
+            m.dumped.to_string(),
+            m.path.clone().unwrap_or_default(),
+        ]);
+    }
+    w.write_all(render(&mut t, style.width).as_bytes())
+}
 
+/// "Findings": each one numbered, with its message, evidence, why and fix.
+pub fn write_findings(w: &mut impl Write, r: &Report, style: Style) -> io::Result<()> {
+    let width = style.width;
     if !r.findings.is_empty() {
-        out.push_str("\nFindings\n");
+        w.write_all(b"\nFindings\n")?;
     }
     for (i, f) in r.findings.iter().enumerate() {
-        out.push('\n');
-        out.push_str(&wrap_hanging(
-            &format!("{} {} — {}", sev(f.severity, color), f.code, f.title),
+        writeln!(w)?;
+        let mut out = wrap_hanging(
+            &format!("{} {} — {}", sev(f.severity, style.color), f.code, f.title),
             width,
             &format!("{}. ", i + 1),
             "   ",
-        ));
+        );
         out.push_str(&wrap(&f.message, width, "   "));
         if !f.evidence.is_empty() {
             out.push_str("   Evidence:\n");
@@ -629,10 +752,7 @@ pub fn report_width(r: &super::model::Report, color: bool, width: usize) -> Stri
         }
         out.push_str(&wrap(&format!("Why: {}", f.explanation), width, "   "));
         out.push_str(&wrap(&format!("Fix: {}", f.fix), width, "   "));
+        w.write_all(out.as_bytes())?;
     }
-    if !r.warnings.is_empty() {
-        out.push('\n');
-        warnings(&mut out, &r.warnings);
-    }
-    out
+    Ok(())
 }
