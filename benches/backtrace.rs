@@ -10,9 +10,9 @@ use std::path::PathBuf;
 use criterion::{Criterion, criterion_group, criterion_main};
 use mutexdiag::CoreFile;
 use mutexdiag::input::InputOptions;
-use mutexdiag::mappings;
-use mutexdiag::memory::AddressSpace;
-use mutexdiag::symbols::{Detail, Modules, SymbolOptions, unwind};
+use mutexdiag::internals::mappings;
+use mutexdiag::internals::memory::AddressSpace;
+use mutexdiag::internals::symbols::{Detail, Modules, SymbolOptions, unwind};
 
 fn bench(c: &mut Criterion) {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/segv");

@@ -18,9 +18,9 @@ use std::time::{Duration, Instant};
 
 use mutexdiag::CoreFile;
 use mutexdiag::input::InputOptions;
-use mutexdiag::mappings;
-use mutexdiag::memory::AddressSpace;
-use mutexdiag::symbols::{Detail, Modules, SymbolOptions, unwind};
+use mutexdiag::internals::mappings;
+use mutexdiag::internals::memory::AddressSpace;
+use mutexdiag::internals::symbols::{Detail, Modules, SymbolOptions, unwind};
 
 struct Tool {
     label: String,

@@ -17,9 +17,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
-use mutexdiag::coredump::Core;
 use mutexdiag::input::{Input, InputOptions};
-use mutexdiag::mappings;
+use mutexdiag::internals::coredump::Core;
+use mutexdiag::internals::mappings;
 
 struct Case {
     series: &'static str,

@@ -258,10 +258,10 @@ fn core_opts(c: &Core) -> CoreOptions {
 }
 
 fn libc_walk(c: &Core, rounds: usize) {
-    use mutexdiag::symbols::{Modules, SymbolOptions};
+    use mutexdiag::internals::symbols::{Modules, SymbolOptions};
     let f = mutexdiag::CoreFile::open(&c.core, &Default::default()).expect("open");
     let core = f.parse().expect("parse");
-    let maps = mutexdiag::mappings::build(&core);
+    let maps = mutexdiag::internals::mappings::build(&core);
     let mut walk = Vec::new();
     let mut load = Vec::new();
     for _ in 0..rounds {
@@ -278,7 +278,8 @@ fn libc_walk(c: &Core, rounds: usize) {
         load.push(t.elapsed());
         let t = Instant::now();
         let n = libc.with_dwarf(|d| {
-            mutexdiag::mutex::dwarf::find(d, &["pthread_mutex_t"]).map(|f| f.direct.len())
+            mutexdiag::internals::mutex::dwarf::find(d, &["pthread_mutex_t"])
+                .map(|f| f.direct.len())
         });
         walk.push(t.elapsed());
         std::hint::black_box(n);

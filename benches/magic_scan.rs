@@ -11,11 +11,11 @@ use std::process::Command;
 use std::time::Duration;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use mutexdiag::coredump::Core;
-use mutexdiag::memory::AddressSpace;
-use mutexdiag::mutex::Layout;
-use mutexdiag::mutex::magic;
-use mutexdiag::mutex::solaris::{Isa, SolarisMutex};
+use mutexdiag::internals::coredump::Core;
+use mutexdiag::internals::memory::AddressSpace;
+use mutexdiag::internals::mutex::Layout;
+use mutexdiag::internals::mutex::magic;
+use mutexdiag::internals::mutex::solaris::{Isa, SolarisMutex};
 
 fn big_core() -> Option<PathBuf> {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));

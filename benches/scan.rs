@@ -14,12 +14,12 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use mutexdiag::coredump::Core;
 use mutexdiag::input::{Input, InputOptions};
-use mutexdiag::mappings;
-use mutexdiag::memory::AddressSpace;
-use mutexdiag::mutex::discover::{self, SCAN_LIMIT, ScanScope};
-use mutexdiag::mutex::select;
+use mutexdiag::internals::coredump::Core;
+use mutexdiag::internals::mappings;
+use mutexdiag::internals::memory::AddressSpace;
+use mutexdiag::internals::mutex::discover::{self, SCAN_LIMIT, ScanScope};
+use mutexdiag::internals::mutex::select;
 
 /// Sum the bytes as little-endian u64 words: the plain memory-read baseline.
 fn sum_words(bytes: &[u8]) -> u64 {

@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 use crate::Rendered;
 use crate::cli::{AnalyzeArgs, CoreArgs, CoredumpctlArgs, Format};
 use mutexdiag::analysis::Analyzer;
-use mutexdiag::coredump::Warning;
+use mutexdiag::internals::coredump::Warning;
 
 /// One row of `coredumpctl --json=short list`.
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
@@ -260,7 +260,7 @@ fn hex(b: &[u8]) -> String {
 /// The executable coredumpctl records, if it exists and has the core's build-id.
 fn choose_exe(
     e: &Entry,
-    core: &mutexdiag::coredump::Core<'_>,
+    core: &mutexdiag::internals::coredump::Core<'_>,
     warnings: &mut Vec<Warning>,
 ) -> Option<PathBuf> {
     let exe = e.exe.as_deref().filter(|x| x.starts_with('/'))?;
@@ -275,11 +275,11 @@ fn choose_exe(
         ));
         return None;
     }
-    let maps = mutexdiag::mappings::build(core);
-    let probe = mutexdiag::symbols::Modules::load(
+    let maps = mutexdiag::internals::mappings::build(core);
+    let probe = mutexdiag::internals::symbols::Modules::load(
         core,
         &maps,
-        &mutexdiag::symbols::SymbolOptions {
+        &mutexdiag::SymbolOptions {
             binary: None,
             sysroot: PathBuf::from("/nonexistent/mutexdiag-probe"),
             debug_dirs: Vec::new(),
@@ -418,7 +418,7 @@ pub fn run(c: &CoredumpctlArgs, color: bool, width: usize) -> Result<Rendered, S
     if opts.proc_maps.is_none()
         && let Some(text) = stored_maps(e)
     {
-        opts.proc_maps = Some(std::sync::Arc::new(mutexdiag::procmaps::ProcMaps::parse(
+        opts.proc_maps = Some(std::sync::Arc::new(mutexdiag::ProcMaps::parse(
             &text,
             "COREDUMP_PROC_MAPS",
         )));

@@ -186,6 +186,7 @@ extern "C" fn on_sigbus(sig: libc::c_int, info: *mut libc::siginfo_t, _ctx: *mut
     }
 }
 
+#[warn(missing_docs)] // public API (re-exported at the crate root)
 /// Install the SIGBUS handler (once per process; later calls do nothing).
 ///
 /// This is an application's decision, never taken by the library: the handler

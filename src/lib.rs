@@ -2,7 +2,29 @@
 //!
 //! The library is the product; the `mutexdiag` binary only parses arguments, calls
 //! it and renders the result. Data flows one way:
-//! input → [`coredump`] → [`memory`] → [`mappings`] → analysis → report.
+//! input → coredump → memory → mappings → symbols → mutex → analysis → report.
+
+//!
+//! # The API
+//!
+//! What a program that analyses cores needs, documented and held to
+//! `missing_docs`: [`analysis`] (the [`Analyzer`](analysis::Analyzer) with its
+//! [`AnalyzerConfig`](analysis::AnalyzerConfig) and per-core
+//! [`CoreOptions`](analysis::CoreOptions); [`analysis::analyze`] for one core),
+//! [`report`] (the serialisable [`Report`](report::model::Report) and its parts, its
+//! renderers), [`error`], [`input`] (opening, expanding and spooling cores),
+//! [`triage`] (the batch driver: sources, worker processes, buckets, the `--db`
+//! index), the crate root ([`CoreFile`], [`maps`], [`threads`]), and the types of
+//! the stages that these signatures name, re-exported below ([`LockState`],
+//! [`ScanScope`], [`SymbolOptions`], ...).
+//!
+//! # Internals
+//!
+//! The stages themselves (`coredump`, `memory`, `mappings`, `mutex`, `symbols`,
+//! `procmaps`, `sysroot`, `guard`) are private to the crate. This repository's
+//! tests, benchmarks, fuzz targets and the `mutexdiag` command reach them through
+//! [`internals`], which is hidden from the documentation and not part of the API:
+//! it changes with the implementation.
 
 #![warn(missing_docs)]
 
@@ -10,37 +32,87 @@ pub mod analysis;
 pub mod error;
 pub mod input;
 pub mod report;
-
-// The stages below are public for the tests, benchmarks and fuzz targets of this
-// repository and for tools that want the pieces (a core's threads, its mappings,
-// its modules); their documentation is in the module comments and docs/design.md,
-// and their items are not held to `missing_docs`.
-#[allow(missing_docs)]
-pub mod coredump;
-#[doc(hidden)]
-#[allow(missing_docs)]
-pub mod fuzzing;
-#[allow(missing_docs)]
-pub mod guard;
-#[allow(missing_docs)]
-pub mod mappings;
-#[allow(missing_docs)]
-pub mod memory;
-#[allow(missing_docs)]
-pub mod mutex;
-#[allow(missing_docs)]
-pub mod procmaps;
-#[allow(missing_docs)]
-pub mod symbols;
-#[allow(missing_docs)]
-pub mod sysroot;
 pub mod triage;
+
+// The stages: private, and not held to `missing_docs` (they are documented per
+// module and in docs/design.md). See [`internals`].
+#[allow(missing_docs)]
+mod coredump;
+#[allow(missing_docs)]
+mod fuzzing;
+#[allow(missing_docs)]
+mod guard;
+#[allow(missing_docs)]
+mod mappings;
+#[allow(missing_docs)]
+mod memory;
+#[allow(missing_docs)]
+mod mutex;
+#[allow(missing_docs)]
+mod procmaps;
+#[allow(missing_docs)]
+mod symbols;
+#[allow(missing_docs)]
+mod sysroot;
+
+/// The stages of the analysis, for this repository's tests, benchmarks, fuzz
+/// targets and the `mutexdiag` command: **not part of the API**. Hidden from the
+/// documentation; anything here may change or go with the implementation.
+#[doc(hidden)]
+pub mod internals {
+    /// ELF core parsing (`Core::parse`), notes, threads, registers.
+    pub mod coredump {
+        pub use crate::coredump::*;
+    }
+    /// Entry points of the fuzz targets.
+    pub mod fuzzing {
+        pub use crate::fuzzing::*;
+    }
+    /// The SIGBUS guard of mapped inputs.
+    pub mod guard {
+        pub use crate::guard::*;
+    }
+    /// Mappings of a core, classified.
+    pub mod mappings {
+        pub use crate::mappings::*;
+    }
+    /// Reads of the core's address space.
+    pub mod memory {
+        pub use crate::memory::*;
+    }
+    /// Mutex layouts, discovery, decoding.
+    pub mod mutex {
+        pub use crate::mutex::*;
+    }
+    /// `/proc/PID/maps` texts.
+    pub mod procmaps {
+        pub use crate::procmaps::*;
+    }
+    /// Modules, symbols, debug information, unwinding.
+    pub mod symbols {
+        pub use crate::symbols::*;
+    }
+    /// Paths under a sysroot.
+    pub mod sysroot {
+        pub use crate::sysroot::*;
+    }
+}
+
+// The types of the stages that the API's signatures and the report name.
+pub use coredump::syscall::Confidence;
+pub use coredump::{Arch, Core, CoreError, Os, Warning};
+pub use guard::install_sigbus_handler;
+pub use mutex::declared::DeclaredLayout;
+pub use mutex::discover::ScanScope;
+pub use mutex::select::Libc;
+pub use mutex::{LockState, MutexType, Protocol};
+pub use procmaps::ProcMaps;
+pub use symbols::{Detail, SymbolOptions};
 
 pub use error::{Error, Result};
 
 use std::path::Path;
 
-use coredump::Core;
 use input::{Input, InputOptions};
 use memory::AddressSpace;
 use report::model::{self, MapsDoc, ThreadsDoc};

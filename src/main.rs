@@ -12,10 +12,10 @@ use std::process::ExitCode;
 use clap::{CommandFactory, Parser};
 
 use cli::{AnalyzeArgs, Cli, Command, CoreArgs, Format, Scan};
+use mutexdiag::DeclaredLayout;
+use mutexdiag::ScanScope;
 use mutexdiag::analysis::{self, findings};
 use mutexdiag::input::InputOptions;
-use mutexdiag::mutex::declared::DeclaredLayout;
-use mutexdiag::mutex::discover::ScanScope;
 use mutexdiag::report::dot;
 use mutexdiag::report::markdown;
 use mutexdiag::report::model::WarningModel;
@@ -52,12 +52,12 @@ fn input_options(a: &CoreArgs) -> Result<InputOptions, String> {
 
 /// `--maps FILE`, read and parsed (bad lines become warnings; a file with no
 /// usable line is an error).
-fn proc_maps(a: &CoreArgs) -> Result<Option<mutexdiag::procmaps::ProcMaps>, String> {
+fn proc_maps(a: &CoreArgs) -> Result<Option<mutexdiag::ProcMaps>, String> {
     let Some(p) = &a.proc_maps else {
         return Ok(None);
     };
     check_file("--maps", p)?;
-    mutexdiag::procmaps::ProcMaps::load(p)
+    mutexdiag::ProcMaps::load(p)
         .map(Some)
         .map_err(|e| e.to_string())
 }
@@ -215,7 +215,7 @@ fn layouts(a: &AnalyzeArgs) -> Result<(Option<String>, Vec<DeclaredLayout>), Str
             declared.push(DeclaredLayout::load(p).map_err(|e| e.to_string())?);
             continue;
         }
-        let known = mutexdiag::mutex::select::builtin_names();
+        let known = mutexdiag::internals::mutex::select::builtin_names();
         if !known.iter().any(|k| k == v) {
             return Err(format!(
                 "--layout {v}: unknown layout; valid names: {} (or a declared layout, FILE.toml)",
@@ -356,15 +356,15 @@ fn threads(t: &cli::ThreadsArgs, width: usize) -> Result<Rendered, String> {
         check_symbol_options(t.binary.as_deref(), &t.sysroot, &t.debug_dirs)?;
     }
     let bt = t.backtrace.then(|| mutexdiag::BacktraceOptions {
-        symbols: mutexdiag::symbols::SymbolOptions::new(
+        symbols: mutexdiag::SymbolOptions::new(
             t.binary.clone(),
             t.sysroot.clone(),
             t.debug_dirs.clone(),
         ),
         detail: if t.plain {
-            mutexdiag::symbols::Detail::SYMTAB
+            mutexdiag::Detail::SYMTAB
         } else {
-            mutexdiag::symbols::Detail::FULL
+            mutexdiag::Detail::FULL
         },
     });
     let mut doc = mutexdiag::threads_with_maps(
@@ -399,7 +399,7 @@ fn main() -> ExitCode {
     };
     let cli = Cli::parse_from(argv);
     // A plain core that shrinks while mapped: say so instead of dying silently.
-    mutexdiag::guard::install_sigbus_handler();
+    mutexdiag::install_sigbus_handler();
     // Triage streams its own output (records as cores finish).
     match &cli.command {
         Command::Triage(t) => return triage_cmd::triage(t, cli.output.as_deref()),

@@ -27,18 +27,23 @@ pub const MAX_MAPS_FILE: u64 = 256 << 20;
 /// Reported bad lines are capped at this many (the rest are counted).
 const MAX_LINE_WARNINGS: usize = 20;
 
+#[warn(missing_docs)] // public API (re-exported at the crate root)
 /// One line of `/proc/PID/maps`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ProcMapsEntry {
+    /// First address.
     pub start: u64,
+    /// Address after the last one.
     pub end: u64,
     /// The four letters: `r`/`-`, `w`/`-`, `x`/`-`, `s`/`p`.
     pub perms: String,
     /// `MAP_SHARED` (`s`), else `MAP_PRIVATE` (`p`).
     pub shared: bool,
+    /// Offset in the file, in bytes.
     pub offset: u64,
     /// `major:minor` in hexadecimal, as written.
     pub dev: String,
+    /// Inode of the mapped file (0 for anonymous mappings).
     pub inode: u64,
     /// The path or pseudo-name (`[heap]`, `[stack]`, `/SYSV... (deleted)`), if any.
     pub path: Option<String>,

@@ -199,11 +199,11 @@ pub fn triage(a: &TriageArgs, output: Option<&std::path::Path>) -> ExitCode {
     };
     let mut consult = |e: &sources::Entry| session.as_ref().and_then(|s| s.borrow_mut().consult(e));
     if let Some(l) = &a.layout
-        && mutexdiag::mutex::select::builtin(l).is_none()
+        && mutexdiag::internals::mutex::select::builtin(l).is_none()
     {
         return fail(format!(
             "--layout {l}: unknown; known: {}",
-            mutexdiag::mutex::select::builtin_names().join(", ")
+            mutexdiag::internals::mutex::select::builtin_names().join(", ")
         ));
     }
     for d in a.debug_dirs.iter().chain(&a.binary_dirs) {

@@ -8,10 +8,10 @@ use std::collections::BTreeMap;
 
 use mutexdiag::CoreFile;
 use mutexdiag::input::InputOptions;
-use mutexdiag::mappings;
-use mutexdiag::memory::AddressSpace;
-use mutexdiag::symbols::unwind::{self, Backtrace};
-use mutexdiag::symbols::{BuildIdStatus, Detail, Modules, SymbolOptions};
+use mutexdiag::internals::mappings;
+use mutexdiag::internals::memory::AddressSpace;
+use mutexdiag::internals::symbols::unwind::{self, Backtrace};
+use mutexdiag::internals::symbols::{BuildIdStatus, Detail, Modules, SymbolOptions};
 
 mod support;
 

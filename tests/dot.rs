@@ -8,7 +8,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::process::{Command, Output, Stdio};
 
-use mutexdiag::mutex::LockState;
+use mutexdiag::LockState;
 use mutexdiag::report::model::Report;
 
 mod support;

@@ -3,7 +3,7 @@
 
 use std::borrow::Cow;
 
-use mutexdiag::mutex::dwarf;
+use mutexdiag::internals::mutex::dwarf;
 use object::{Object, ObjectSection};
 
 mod support;

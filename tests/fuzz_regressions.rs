@@ -3,8 +3,8 @@
 //! in `tests/data/crash-<target>-<what>.bin`; a test at the end checks that every
 //! such file has its named test here.
 
-use mutexdiag::coredump::Endian;
-use mutexdiag::fuzzing;
+use mutexdiag::internals::coredump::Endian;
+use mutexdiag::internals::fuzzing;
 
 mod support;
 
@@ -68,7 +68,7 @@ fn netbsd_many_lwps_is_not_quadratic() {
     // Selector 0: x86_64, little-endian.
     let core = fuzzing::core_with_notes(0, &notes);
     let t = std::time::Instant::now();
-    let c = mutexdiag::coredump::Core::parse(&core).unwrap();
+    let c = mutexdiag::internals::coredump::Core::parse(&core).unwrap();
     assert_eq!(c.threads.len(), 20_000);
     fuzzing::exercise(&c);
     assert!(t.elapsed().as_secs() < 10, "{:?}", t.elapsed());
@@ -90,8 +90,8 @@ fn solaris_many_lwpsinfo_is_not_quadratic() {
     }
     let core = fuzzing::core_with_notes(0, &notes);
     let t = std::time::Instant::now();
-    let c = mutexdiag::coredump::Core::parse(&core).unwrap();
-    assert_eq!(c.os, mutexdiag::coredump::Os::Solaris);
+    let c = mutexdiag::internals::coredump::Core::parse(&core).unwrap();
+    assert_eq!(c.os, mutexdiag::internals::coredump::Os::Solaris);
     assert_eq!(c.threads.len(), 20_000);
     fuzzing::exercise(&c);
     assert!(t.elapsed().as_secs() < 10, "{:?}", t.elapsed());

@@ -13,11 +13,11 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
 use mutexdiag::CoreFile;
-use mutexdiag::coredump::Core;
 use mutexdiag::input::InputOptions;
-use mutexdiag::mappings;
-use mutexdiag::memory::{AddressSpace, ReadError};
-use mutexdiag::symbols::{BuildIdStatus, Modules, SymbolOptions};
+use mutexdiag::internals::coredump::Core;
+use mutexdiag::internals::mappings;
+use mutexdiag::internals::memory::{AddressSpace, ReadError};
+use mutexdiag::internals::symbols::{BuildIdStatus, Modules, SymbolOptions};
 
 mod support;
 

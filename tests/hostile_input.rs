@@ -438,7 +438,7 @@ fn shrink_victim(path: &Path, install: bool) {
     // SAFETY: a valid rlimit for this process.
     unsafe { libc::setrlimit(libc::RLIMIT_CORE, &none) };
     if install {
-        mutexdiag::guard::install_sigbus_handler();
+        mutexdiag::install_sigbus_handler();
     }
     let input = Input::open(path, &InputOptions::default()).unwrap();
     let n = input.bytes().len();
@@ -506,8 +506,8 @@ fn a_core_that_shrinks_while_mapped_is_reported() {
 #[test]
 fn core_named_fifos_and_links_do_not_hang_or_escape() {
     let tc = fixture("/sysv-private/core.parent");
-    let core = mutexdiag::coredump::Core::parse(&tc.data).unwrap();
-    let maps = mutexdiag::mappings::build(&core);
+    let core = mutexdiag::internals::coredump::Core::parse(&tc.data).unwrap();
+    let maps = mutexdiag::internals::mappings::build(&core);
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("sysroot");
     let mut named = 0;

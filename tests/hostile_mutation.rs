@@ -14,9 +14,9 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use mutexdiag::coredump::{Arch, Core, NT_FILE};
-use mutexdiag::memory::AddressSpace;
-use mutexdiag::mutex::discover::ScanScope;
+use mutexdiag::ScanScope;
+use mutexdiag::internals::coredump::{Arch, Core, NT_FILE};
+use mutexdiag::internals::memory::AddressSpace;
 use support::hostile::*;
 
 mod support;
@@ -459,9 +459,9 @@ fn analyse(data: &[u8], mutexes: &[u64], whole: bool) {
     let Ok(core) = Core::parse(data) else {
         return;
     };
-    mutexdiag::fuzzing::exercise(&core);
+    mutexdiag::internals::fuzzing::exercise(&core);
     if whole {
-        mutexdiag::fuzzing::analyze(&core, ScanScope::Shared);
+        mutexdiag::internals::fuzzing::analyze(&core, ScanScope::Shared);
     }
     let space = AddressSpace::new(&core);
     let arch = if core.arch == Arch::Unknown {
@@ -471,7 +471,7 @@ fn analyse(data: &[u8], mutexes: &[u64], whole: bool) {
     };
     for &a in mutexes {
         if let Ok(b) = space.read(a, 48) {
-            mutexdiag::fuzzing::decode_mutex(arch, &b, core.endian);
+            mutexdiag::internals::fuzzing::decode_mutex(arch, &b, core.endian);
         }
     }
 }

@@ -11,9 +11,9 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use mutexdiag::coredump::{Core, CoreError};
-use mutexdiag::memory::{AddressSpace, Presence, ReadError};
-use mutexdiag::mutex::discover::ScanScope;
+use mutexdiag::ScanScope;
+use mutexdiag::internals::coredump::{Core, CoreError};
+use mutexdiag::internals::memory::{AddressSpace, Presence, ReadError};
 use support::hostile::*;
 
 mod support;
@@ -209,8 +209,8 @@ fn check_cut(
     // Everything downstream (mappings, models, the analysis, rendering) on the cuts that change
     // what the notes say, and on one page cut in 16 beyond them.
     if phdr_cut || note_cut || cut.is_multiple_of(16 * 4096) {
-        mutexdiag::fuzzing::exercise(&core);
-        mutexdiag::fuzzing::analyze(&core, ScanScope::Shared);
+        mutexdiag::internals::fuzzing::exercise(&core);
+        mutexdiag::internals::fuzzing::analyze(&core, ScanScope::Shared);
     }
     None
 }

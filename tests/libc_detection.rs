@@ -7,9 +7,9 @@
 
 use std::process::Command;
 
-use mutexdiag::coredump::Core;
-use mutexdiag::memory::AddressSpace;
-use mutexdiag::mutex::select::{self, Libc, LibcGuess};
+use mutexdiag::internals::coredump::Core;
+use mutexdiag::internals::memory::AddressSpace;
+use mutexdiag::internals::mutex::select::{self, Libc, LibcGuess};
 
 mod support;
 

@@ -65,9 +65,9 @@ fn analyze_in_parallel_threads() {
 /// when file backing is on, and are "not dumped" (never zeros) when it is off.
 #[test]
 fn file_backing_serves_undumped_text() {
-    use mutexdiag::coredump::{Core, Dumped};
-    use mutexdiag::mappings::{self, MappingKind};
-    use mutexdiag::memory::{AddressSpace, ReadError};
+    use mutexdiag::internals::coredump::{Core, Dumped};
+    use mutexdiag::internals::mappings::{self, MappingKind};
+    use mutexdiag::internals::memory::{AddressSpace, ReadError};
     let raw = support::decompress(&support::fixture("threads-contention/core.main.zst"));
     let core = Core::parse(&raw).expect("core");
     let maps = mappings::build(&core);
@@ -110,7 +110,7 @@ fn private_scan_hits_need_a_possible_owner() {
     };
     let corpus = dir.join("cores/godebug-go1.9-core.zst");
     let opts = Options {
-        scan: mutexdiag::mutex::discover::ScanScope::All,
+        scan: mutexdiag::ScanScope::All,
         ..Options::default()
     };
     let r = analyze(&corpus, &opts).expect("analysis");

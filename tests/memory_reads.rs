@@ -1,5 +1,5 @@
 //! What an analysis reads of a core's memory, counted through the address space
-//! (`mutexdiag::memory::bytes_read`, per thread): `--scan none` reads no bulk
+//! (`mutexdiag::internals::memory::bytes_read`, per thread): `--scan none` reads no bulk
 //! memory, and the holes of a sparse core are never read — with the same findings
 //! as a dense copy of the same core, whose every byte is read. Real kernel cores,
 //! made at test time by `benches/make-core.sh` (skipped, with the reason, where the
@@ -9,10 +9,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use mutexdiag::CoreFile;
+use mutexdiag::ScanScope;
 use mutexdiag::analysis::{Options, analyze};
 use mutexdiag::input::InputOptions;
-use mutexdiag::memory::bytes_read;
-use mutexdiag::mutex::discover::ScanScope;
+use mutexdiag::internals::memory::bytes_read;
 use mutexdiag::report::model::Report;
 
 mod support;

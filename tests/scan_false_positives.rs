@@ -13,11 +13,11 @@
 
 use std::collections::BTreeSet;
 
-use mutexdiag::coredump::{AT_BASE, Core};
-use mutexdiag::mappings::{self, Mapping};
-use mutexdiag::memory::AddressSpace;
-use mutexdiag::mutex::discover::{self, ScanScope};
-use mutexdiag::mutex::select;
+use mutexdiag::internals::coredump::{AT_BASE, Core};
+use mutexdiag::internals::mappings::{self, Mapping};
+use mutexdiag::internals::memory::AddressSpace;
+use mutexdiag::internals::mutex::discover::{self, ScanScope};
+use mutexdiag::internals::mutex::select;
 
 mod support;
 

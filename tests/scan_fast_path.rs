@@ -4,12 +4,12 @@
 //! several layouts (both byte orders, strides of 4 and 8), at shifted start addresses,
 //! and with small hit limits.
 
-use mutexdiag::coredump::Core;
-use mutexdiag::mappings;
-use mutexdiag::memory::AddressSpace;
-use mutexdiag::mutex::Layout;
-use mutexdiag::mutex::discover::{self, ScanScope};
-use mutexdiag::mutex::select;
+use mutexdiag::internals::coredump::Core;
+use mutexdiag::internals::mappings;
+use mutexdiag::internals::memory::AddressSpace;
+use mutexdiag::internals::mutex::Layout;
+use mutexdiag::internals::mutex::discover::{self, ScanScope};
+use mutexdiag::internals::mutex::select;
 
 mod support;
 

@@ -12,8 +12,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use mutexdiag::ScanScope;
 use mutexdiag::analysis::{Options, analyze};
-use mutexdiag::mutex::discover::ScanScope;
 
 mod support;
 

@@ -5,12 +5,12 @@
 
 mod support;
 
-use mutexdiag::coredump::{Arch, Core, Os};
-use mutexdiag::mappings;
-use mutexdiag::memory::AddressSpace;
-use mutexdiag::mutex::owner::{self, OwnerClass};
-use mutexdiag::mutex::solaris::{self, SolarisMutex};
-use mutexdiag::mutex::{Layout, LockState, MutexType, magic};
+use mutexdiag::internals::coredump::{Arch, Core, Os};
+use mutexdiag::internals::mappings;
+use mutexdiag::internals::memory::AddressSpace;
+use mutexdiag::internals::mutex::owner::{self, OwnerClass};
+use mutexdiag::internals::mutex::solaris::{self, SolarisMutex};
+use mutexdiag::internals::mutex::{Layout, LockState, MutexType, magic};
 use support::solaris_core::{SeedFacts, Target, seed};
 
 const TARGETS: [Target; 4] = [
@@ -442,8 +442,8 @@ fn synthetic_gcore_gives_cross_process_private_mutex() {
 /// whole analysis, and a bad layout file is refused by the CLI with a clear error.
 #[test]
 fn declared_layout_end_to_end() {
+    use mutexdiag::DeclaredLayout;
     use mutexdiag::analysis::Options;
-    use mutexdiag::mutex::declared::DeclaredLayout;
     let root = support::root();
     let example = root.join("docs/examples/acme_lock.toml");
     let acme = DeclaredLayout::load(&example).unwrap();

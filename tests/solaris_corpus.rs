@@ -6,8 +6,8 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-use mutexdiag::coredump::Core;
-use mutexdiag::coredump::solaris::{ULWP_AMD64, ULWP_I386, find_ulwps};
+use mutexdiag::internals::coredump::Core;
+use mutexdiag::internals::coredump::solaris::{ULWP_AMD64, ULWP_I386, find_ulwps};
 
 mod support;
 

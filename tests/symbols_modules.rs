@@ -4,8 +4,8 @@ use std::path::{Path, PathBuf};
 
 use mutexdiag::CoreFile;
 use mutexdiag::input::InputOptions;
-use mutexdiag::mappings;
-use mutexdiag::symbols::{BuildIdStatus, ModuleKind, Modules, SymbolOptions};
+use mutexdiag::internals::mappings;
+use mutexdiag::internals::symbols::{BuildIdStatus, ModuleKind, Modules, SymbolOptions};
 
 mod support;
 
@@ -221,8 +221,8 @@ fn wrong_build_id_is_not_used() {
 
 #[test]
 fn abort_message_of_the_assert_fixture() {
-    use mutexdiag::memory::AddressSpace;
-    use mutexdiag::symbols::abort_msg;
+    use mutexdiag::internals::memory::AddressSpace;
+    use mutexdiag::internals::symbols::abort_msg;
     let facts = facts("assert", "parent");
     let (_tmp, f) = core_file("assert", "parent");
     let core = f.parse().unwrap();
@@ -254,8 +254,8 @@ fn abort_message_of_the_assert_fixture() {
 
 #[test]
 fn mutex_argument_located_by_dwarf() {
-    use mutexdiag::memory::AddressSpace;
-    use mutexdiag::symbols::{abort_msg, unwind};
+    use mutexdiag::internals::memory::AddressSpace;
+    use mutexdiag::internals::symbols::{abort_msg, unwind};
     // In abba, each waiter is in ___pthread_mutex_lock(mutex=&mN), which gdb
     // shows; the DWARF location of `mutex` must give the same address.
     let facts = facts("abba", "main");

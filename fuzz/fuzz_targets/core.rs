@@ -6,5 +6,5 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let _ = mutexdiag::fuzzing::core(data);
+    let _ = mutexdiag::internals::fuzzing::core(data);
 });

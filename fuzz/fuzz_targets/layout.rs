@@ -3,8 +3,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use mutexdiag::coredump::Endian;
-use mutexdiag::fuzzing::{ARCHES, decode_mutex};
+use mutexdiag::internals::coredump::Endian;
+use mutexdiag::internals::fuzzing::{ARCHES, decode_mutex};
 
 fuzz_target!(|data: &[u8]| {
     let Some((&selector, bytes)) = data.split_first() else {

@@ -9,6 +9,6 @@ fuzz_target!(|data: &[u8]| {
     let Some((&selector, notes)) = data.split_first() else {
         return;
     };
-    let core = mutexdiag::fuzzing::core_with_notes(selector, notes);
-    let _ = mutexdiag::fuzzing::core(&core);
+    let core = mutexdiag::internals::fuzzing::core_with_notes(selector, notes);
+    let _ = mutexdiag::internals::fuzzing::core(&core);
 });

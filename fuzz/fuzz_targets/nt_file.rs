@@ -2,7 +2,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use mutexdiag::coredump::Endian;
+use mutexdiag::internals::coredump::Endian;
 
 fuzz_target!(|data: &[u8]| {
     let Some((&selector, desc)) = data.split_first() else {
@@ -14,11 +14,11 @@ fuzz_target!(|data: &[u8]| {
     } else {
         Endian::Big
     };
-    if let Ok((f, _)) = mutexdiag::fuzzing::file_note(desc, endian, word) {
+    if let Ok((f, _)) = mutexdiag::internals::fuzzing::file_note(desc, endian, word) {
         // Every entry was read from the descriptor: never more than it can hold.
         assert!(f.entries.len() <= desc.len() / (3 * word + 1));
         for e in &f.entries {
-            let _ = mutexdiag::mappings::sysv_key(&e.path);
+            let _ = mutexdiag::internals::mappings::sysv_key(&e.path);
         }
     }
 });

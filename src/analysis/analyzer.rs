@@ -83,7 +83,7 @@ pub struct CoreOptions {
     pub peers: Vec<PathBuf>,
     /// User-declared lock layouts (see [`DeclaredLayout::load`]).
     pub declared_layouts: Vec<DeclaredLayout>,
-    /// The process's `/proc/PID/maps` text, parsed (see [`crate::procmaps`]).
+    /// The process's `/proc/PID/maps` text, parsed (see [`crate::ProcMaps`]).
     pub proc_maps: Option<std::sync::Arc<crate::procmaps::ProcMaps>>,
 }
 

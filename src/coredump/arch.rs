@@ -4,27 +4,46 @@ use serde::Serialize;
 
 use super::bytes::Bytes;
 
+#[warn(missing_docs)] // public API (re-exported at the crate root)
 /// The machine a core was written on (from `e_machine` and the ELF class).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Arch {
+    /// x86-64 (64-bit).
     X86_64,
+    /// x86-64 with 32-bit pointers (the x32 ABI).
     X32,
+    /// 32-bit x86.
     I386,
+    /// 64-bit Arm.
     Aarch64,
+    /// 32-bit Arm.
     Arm,
+    /// 32-bit PowerPC.
     Ppc,
+    /// 64-bit PowerPC.
     Ppc64,
+    /// 31-bit IBM Z.
     S390,
+    /// 64-bit IBM Z.
     S390x,
+    /// 32-bit SPARC.
     Sparc,
+    /// 64-bit SPARC (SPARC V9).
     Sparc64,
+    /// 32-bit MIPS.
     Mips,
+    /// 64-bit MIPS.
     Mips64,
+    /// 32-bit RISC-V.
     Riscv32,
+    /// 64-bit RISC-V.
     Riscv64,
+    /// Motorola 68000.
     M68k,
+    /// 64-bit LoongArch.
     Loongarch64,
+    /// Another machine.
     Unknown,
 }
 

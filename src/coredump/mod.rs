@@ -32,15 +32,25 @@ pub const MAX_NOTE_SEGMENTS: usize = 64;
 pub const MAX_FILE_ENTRIES: usize = 1 << 18;
 pub const MAX_AUXV: usize = 4096;
 
+#[warn(missing_docs)] // public API (re-exported at the crate root)
 /// Why a core could not be parsed at all.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CoreError {
+    /// Not an ELF file (the first bytes, shown).
     #[error("not an ELF file (starts with {0})")]
     NotElf(String),
+    /// An ELF file of another type (an executable, a library, ...).
     #[error("ELF file of type {name} (e_type {e_type}), not a core dump (ET_CORE = 4)")]
-    NotCore { e_type: u16, name: &'static str },
+    NotCore {
+        /// `e_type` of the file.
+        e_type: u16,
+        /// Its name (`ET_EXEC`, `ET_DYN`, ...).
+        name: &'static str,
+    },
+    /// The file ends before a header it needs.
     #[error("truncated: {0}")]
     Truncated(String),
+    /// A header that cannot be right.
     #[error("corrupt ELF header: {0}")]
     Corrupt(String),
 }
@@ -56,11 +66,13 @@ impl CoreError {
     }
 }
 
+#[warn(missing_docs)] // public API (re-exported at the crate root)
 /// Something wrong with the input that did not stop the analysis.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Warning {
     /// Stable short name, e.g. `truncated`, `bad-note`.
     pub code: &'static str,
+    /// What is wrong, in a sentence.
     pub message: String,
 }
 
@@ -73,13 +85,18 @@ impl Warning {
     }
 }
 
+#[warn(missing_docs)] // public API (re-exported at the crate root)
 /// The operating system that wrote the core, recognised by its notes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Os {
+    /// Linux (`CORE` notes with `NT_PRSTATUS`, `NT_FILE`, ...).
     Linux,
+    /// NetBSD (`NetBSD-CORE` notes).
     NetBsd,
+    /// Solaris or illumos (`CORE` notes with `NT_PSTATUS`, `NT_LWPSTATUS`).
     Solaris,
+    /// Not recognised.
     Unknown,
 }
 

@@ -15,6 +15,7 @@ use super::arch::Arch;
 pub const FUTEX_PRIVATE_FLAG: u64 = 128;
 pub const FUTEX_CLOCK_REALTIME: u64 = 256;
 
+#[warn(missing_docs)] // public API (re-exported at the crate root)
 /// How sure we are that the thread was in this system call.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]

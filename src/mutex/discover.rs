@@ -520,6 +520,7 @@ pub fn one_pass(
     }
 }
 
+#[warn(missing_docs)] // public API (re-exported at the crate root)
 /// Which mappings a scan covers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]

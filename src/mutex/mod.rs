@@ -21,28 +21,42 @@ use serde::Serialize;
 use crate::coredump::Endian;
 use crate::memory::AddressSpace;
 
+#[warn(missing_docs)] // public API (re-exported at the crate root)
+/// The type of a mutex (`pthread_mutexattr_settype`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum MutexType {
+    /// `PTHREAD_MUTEX_NORMAL` (the default).
     Normal,
+    /// `PTHREAD_MUTEX_RECURSIVE`: the owner may lock it again.
     Recursive,
+    /// `PTHREAD_MUTEX_ERRORCHECK`: relocking and foreign unlocks fail.
     Errorcheck,
+    /// `PTHREAD_MUTEX_ADAPTIVE_NP`: spins before sleeping (glibc).
     Adaptive,
     /// Any other value (the raw type is in `Decoded::fields`).
     Unknown,
 }
 
+#[warn(missing_docs)] // public API (re-exported at the crate root)
+/// The priority protocol of a mutex (`pthread_mutexattr_setprotocol`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Protocol {
+    /// `PTHREAD_PRIO_NONE`.
     None,
+    /// `PTHREAD_PRIO_INHERIT`: the owner inherits the priority of its waiters.
     Inherit,
+    /// `PTHREAD_PRIO_PROTECT`: the owner runs at the mutex's priority ceiling.
     Protect,
 }
 
+#[warn(missing_docs)] // public API (re-exported at the crate root)
+/// The state of a mutex, as its lock word and owner say.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum LockState {
+    /// Not held.
     Unlocked,
     /// Held, no sign of waiters.
     Locked,

@@ -11,11 +11,16 @@ use crate::coredump::{Core, Os};
 use crate::mappings::Mapping;
 use crate::memory::AddressSpace;
 
+#[warn(missing_docs)] // public API (re-exported at the crate root)
+/// The C library of the process, as recognised.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Libc {
+    /// GNU libc.
     Glibc,
+    /// musl.
     Musl,
+    /// Not recognised (or not a Linux C library: Solaris libc is told by `Os`).
     Unknown,
 }
 

@@ -1,10 +1,6 @@
 //! The serialisable model shared by every command's output. Renderers (text, JSON,
 //! markdown) only read it. Field-by-field documentation: `docs/json.md`.
 
-// Not yet documented item by item (issue 9): the report's fields are described in
-// docs/json.md, the error variants by their messages, the codes in docs/findings.md.
-#![allow(missing_docs)]
-
 use serde::{Deserialize, Serialize};
 
 use super::hex::Hex;
@@ -12,11 +8,16 @@ use crate::coredump::{self, Core, signals};
 use crate::mappings::Mapping;
 use crate::memory::AddressSpace;
 
+/// The signal that killed the process (or stopped it for a dump).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SignalModel {
+    /// Signal number.
     pub number: u32,
+    /// Signal name (`SIGSEGV`, ...), when known for the core's system.
     pub name: Option<String>,
+    /// `si_code`, when the core records one.
     pub code: Option<i32>,
+    /// Name of `si_code` (`SEGV_MAPERR`, ...), when known.
     pub code_name: Option<String>,
     /// Fault address (SIGSEGV, SIGBUS, ...), null for signals that have none.
     pub address: Option<Hex>,
@@ -24,40 +25,65 @@ pub struct SignalModel {
     pub sender_pid: Option<u32>,
 }
 
+/// The process of a core.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ProcessModel {
+    /// Process id.
     pub pid: Option<u32>,
+    /// Parent process id.
     pub ppid: Option<u32>,
+    /// Path of the executable (NT_FILE, AT_EXECFN, else the command name).
     pub executable: Option<String>,
+    /// Command line (`pr_psargs`, truncated by the kernel).
     pub args: Option<String>,
+    /// The signal, when the core records one.
     pub signal: Option<SignalModel>,
 }
 
+/// The futex call a thread is blocked in.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct FutexModel {
+    /// The futex word.
     pub address: Hex,
+    /// The operation (`FUTEX_WAIT`, `FUTEX_LOCK_PI`, ...).
     pub op: String,
+    /// `FUTEX_PRIVATE_FLAG` set: only threads of this process wake it.
     pub private: bool,
+    /// The value the call expects at the address.
     pub value: Hex,
 }
 
+/// The system call a thread is in.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SyscallModel {
+    /// System call number.
     pub number: u64,
+    /// Its name, when known.
     pub name: Option<String>,
+    /// Its arguments, as registers hold them.
     pub args: Vec<Hex>,
-    pub confidence: coredump::syscall::Confidence,
+    /// How sure the number is (`certain`, `number-register-only`).
+    pub confidence: crate::coredump::syscall::Confidence,
 }
 
+/// One thread of the core.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ThreadModel {
+    /// Thread id (LWP id).
     pub tid: u32,
+    /// The thread that took the fatal signal.
     pub crashed: bool,
+    /// The signal pending on this thread, if any.
     pub signal: Option<u32>,
+    /// Program counter.
     pub pc: Option<Hex>,
+    /// Stack pointer.
     pub sp: Option<Hex>,
+    /// Thread pointer (`fs_base`, `tpidr_el0`, ...).
     pub thread_pointer: Option<Hex>,
+    /// The futex call it is blocked in, if any.
     pub futex: Option<FutexModel>,
+    /// The system call it is in, if any.
     pub syscall: Option<SyscallModel>,
     /// Why something above could not be recovered.
     pub note: Option<String>,
@@ -73,6 +99,7 @@ pub struct ThreadModel {
 /// One frame of a backtrace.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct FrameModel {
+    /// Program counter of the frame (a return address for outer frames).
     pub pc: Hex,
     /// The module's path as the core names it.
     pub module: Option<String>,
@@ -80,19 +107,21 @@ pub struct FrameModel {
     pub offset: Option<Hex>,
     /// Demangled function name (DWARF, else the symbol tables).
     pub function: Option<String>,
+    /// Source file, from DWARF.
     pub file: Option<String>,
+    /// Source line, from DWARF.
     pub line: Option<u32>,
     /// Inlined into the next frame (same pc).
     pub inlined: bool,
     /// How the frame was found: context, cfi, signal-context, frame-pointer,
     /// link-register, tail-call, or scan (a guess).
     pub source: String,
-    /// The signal trampoline ("<signal handler called>").
+    /// The signal trampoline (`<signal handler called>`).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub signal_trampoline: bool,
 }
 
-pub fn frame_models(frames: &[crate::symbols::unwind::Frame]) -> Vec<FrameModel> {
+pub(crate) fn frame_models(frames: &[crate::symbols::unwind::Frame]) -> Vec<FrameModel> {
     frames
         .iter()
         .map(|f| FrameModel {
@@ -109,18 +138,28 @@ pub fn frame_models(frames: &[crate::symbols::unwind::Frame]) -> Vec<FrameModel>
         .collect()
 }
 
+/// One mapping of the address space.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct MappingModel {
+    /// First address.
     pub start: Hex,
+    /// Address after the last one.
     pub end: Hex,
+    /// `rwx` and `s`/`p`, as in `/proc/PID/maps`.
     pub perms: String,
     /// Offset into the file, in bytes.
     pub offset: Hex,
+    /// Mapped file (NT_FILE), or the name of a special mapping.
     pub path: Option<String>,
+    /// Classification (`file`, `heap`, `stack`, `sysv-shm`, `posix-shm`, `memfd`, `anon-shared`, ...).
     pub kind: String,
+    /// Shared between processes (inferred from the name, or from a maps file).
     pub shared: bool,
+    /// `full`, `partial` or `none`: how much of it the core file holds.
     pub dumped: String,
+    /// SysV IPC key of a SysV shared-memory segment.
     pub key: Option<Hex>,
+    /// Threads whose stack pointer is in this mapping.
     pub stack_of: Vec<u32>,
     /// Present when `shared` (and `perms`) come from a `/proc/PID/maps` text
     /// (`--maps`): its fields `shared_from`, `dev`, `inode` appear in the mapping.
@@ -140,28 +179,36 @@ pub struct MapsFileModel {
     pub inode: u64,
 }
 
+/// A warning about the core or the analysis.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct WarningModel {
+    /// Stable kebab-case code.
     pub code: String,
+    /// What is wrong, in a sentence.
     pub message: String,
 }
 
 /// The `threads --format json` document.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ThreadsDoc {
+    /// The process.
     pub process: ProcessModel,
+    /// Every thread.
     pub threads: Vec<ThreadModel>,
+    /// Warnings about the core.
     pub warnings: Vec<WarningModel>,
 }
 
 /// The `maps --format json` document.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct MapsDoc {
+    /// Every mapping.
     pub mappings: Vec<MappingModel>,
+    /// Warnings about the core.
     pub warnings: Vec<WarningModel>,
 }
 
-pub fn signal_model(core: &Core<'_>) -> Option<SignalModel> {
+pub(crate) fn signal_model(core: &Core<'_>) -> Option<SignalModel> {
     let s = core.signal()?;
     let name = signals::signal_name(core.os, core.arch, s.signo);
     let has_code = core.siginfo.is_some() || s.code != 0;
@@ -182,7 +229,11 @@ pub fn signal_model(core: &Core<'_>) -> Option<SignalModel> {
 
 /// The executable's path: the NT_FILE name of the mapping holding AT_PHDR or
 /// AT_ENTRY, else AT_EXECFN from memory, else the command name.
-pub fn executable(core: &Core<'_>, maps: &[Mapping], space: &AddressSpace<'_>) -> Option<String> {
+pub(crate) fn executable(
+    core: &Core<'_>,
+    maps: &[Mapping],
+    space: &AddressSpace<'_>,
+) -> Option<String> {
     for key in [coredump::AT_PHDR, coredump::AT_ENTRY] {
         if let Some(a) = core.auxv_value(key)
             && let Some(p) = maps
@@ -202,7 +253,11 @@ pub fn executable(core: &Core<'_>, maps: &[Mapping], space: &AddressSpace<'_>) -
     core.process.as_ref().and_then(|p| p.fname.clone())
 }
 
-pub fn process_model(core: &Core<'_>, maps: &[Mapping], space: &AddressSpace<'_>) -> ProcessModel {
+pub(crate) fn process_model(
+    core: &Core<'_>,
+    maps: &[Mapping],
+    space: &AddressSpace<'_>,
+) -> ProcessModel {
     let p = core.process.as_ref();
     ProcessModel {
         pid: p.and_then(|p| p.pid),
@@ -215,7 +270,7 @@ pub fn process_model(core: &Core<'_>, maps: &[Mapping], space: &AddressSpace<'_>
     }
 }
 
-pub fn thread_models(core: &Core<'_>) -> Vec<ThreadModel> {
+pub(crate) fn thread_models(core: &Core<'_>) -> Vec<ThreadModel> {
     core.threads
         .iter()
         .map(|t| ThreadModel {
@@ -244,7 +299,7 @@ pub fn thread_models(core: &Core<'_>) -> Vec<ThreadModel> {
         .collect()
 }
 
-pub fn mapping_models(maps: &[Mapping]) -> Vec<MappingModel> {
+pub(crate) fn mapping_models(maps: &[Mapping]) -> Vec<MappingModel> {
     maps.iter()
         .map(|m| MappingModel {
             start: Hex(m.start),
@@ -268,7 +323,7 @@ pub fn mapping_models(maps: &[Mapping]) -> Vec<MappingModel> {
         .collect()
 }
 
-pub fn warning_models(ws: &[coredump::Warning]) -> Vec<WarningModel> {
+pub(crate) fn warning_models(ws: &[coredump::Warning]) -> Vec<WarningModel> {
     ws.iter()
         .map(|w| WarningModel {
             code: w.code.to_string(),
@@ -280,6 +335,7 @@ pub fn warning_models(ws: &[coredump::Warning]) -> Vec<WarningModel> {
 /// The mutex's owner.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct OwnerModel {
+    /// Owner thread id, when the layout records one.
     pub tid: Option<u32>,
     /// Owner thread pointer (Solaris and declared layouts that record one).
     pub pointer: Option<Hex>,
@@ -293,32 +349,46 @@ pub struct OwnerModel {
     pub note: Option<String>,
 }
 
+/// One mutex found in the core, decoded.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct MutexModel {
+    /// Address of the mutex.
     pub address: Hex,
+    /// The layout that decoded it (`glibc-x86_64`, `musl-x86_64`, `solaris-amd64`, ...).
     pub layout: String,
     /// `normal`, `recursive`, `errorcheck`, `adaptive`, `unknown`; null when the
     /// bytes are not in the core.
     #[serde(rename = "type")]
     pub mtype: Option<crate::mutex::MutexType>,
+    /// Process-shared (`PTHREAD_PROCESS_SHARED`); null when not in the core.
     pub pshared: Option<bool>,
+    /// Robust (`PTHREAD_MUTEX_ROBUST`); null when not in the core.
     pub robust: Option<bool>,
+    /// Priority protocol; null when not in the core.
     pub protocol: Option<crate::mutex::Protocol>,
+    /// Locked, contended, owner died, ...; null when not in the core.
     pub state: Option<crate::mutex::LockState>,
+    /// Recursion count (glibc `__count`; musl `_m_count + 1` while held).
     pub count: Option<u32>,
+    /// glibc `__nusers`; null for other layouts.
     pub nusers: Option<u32>,
     /// Priority ceiling of a priority-protect mutex.
     pub ceiling: Option<u32>,
+    /// Who holds it.
     pub owner: OwnerModel,
     /// Start of the mapping holding the mutex.
     pub mapping: Option<Hex>,
+    /// Kind of the mapping holding it (as `MappingModel::kind`).
     pub mapping_kind: Option<String>,
     /// Human description of the location ("SysV shm segment key 0x6d757478", ".bss of app").
     pub location: String,
     /// SysV IPC key when the mutex is in a SysV segment.
     pub key: Option<Hex>,
+    /// Symbol or DWARF variable naming it (`g_lock`, `ns::obj+0x8`).
     pub symbol: Option<String>,
+    /// Threads blocked on it.
     pub waiters: Vec<u32>,
+    /// How it was found: `futex-wait`, `symbol`, `pointer`, `scan`, `magic`, `assertion`.
     pub found_by: Vec<String>,
     /// The mutex's bytes are in the core.
     pub dumped: bool,
@@ -345,33 +415,53 @@ pub enum Severity {
     Note,
 }
 
+/// One finding: a diagnosed problem, with its evidence and fix.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct FindingModel {
+    /// The finding code (docs/findings.md).
     pub code: crate::analysis::findings::Code,
+    /// How bad it is.
     pub severity: Severity,
+    /// The code's title.
     pub title: String,
+    /// The mutexes it is about.
     pub mutexes: Vec<Hex>,
+    /// The threads it is about.
     pub threads: Vec<u32>,
     /// One-line verdict.
     pub message: String,
     /// The facts from the core that support it.
     pub evidence: Vec<String>,
+    /// Why this happens (the code's explanation).
     pub explanation: String,
+    /// How to fix it (the code's advice).
     pub fix: String,
 }
 
+/// The core file and its process.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct CoreModel {
+    /// The core's path as given.
     pub path: String,
+    /// Process id.
     pub pid: Option<u32>,
+    /// Parent process id.
     pub ppid: Option<u32>,
+    /// Path of the executable.
     pub executable: Option<String>,
+    /// Command line.
     pub args: Option<String>,
+    /// Machine (`x86_64`, `aarch64`, `i386`, ...).
     pub arch: String,
+    /// Operating system the core comes from.
     pub os: crate::coredump::Os,
+    /// C library detected.
     pub libc: crate::mutex::select::Libc,
+    /// The mutex layout used, if any.
     pub layout: Option<String>,
+    /// The signal, when the core records one.
     pub signal: Option<SignalModel>,
+    /// The file is shorter than its headers claim.
     pub truncated: bool,
     /// glibc's `__abort_msg` text (assertions, malloc and fortify failures), if set.
     pub abort_message: Option<String>,
@@ -380,16 +470,24 @@ pub struct CoreModel {
 /// The full analysis (`mutexdiag CORE --format json`); `schema_version` 1.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Report {
+    /// Version of this JSON schema (1).
     pub schema_version: u32,
+    /// The core and its process.
     pub core: CoreModel,
+    /// Every thread.
     pub threads: Vec<ThreadModel>,
+    /// Every mapping.
     pub mappings: Vec<MappingModel>,
+    /// Every mutex found.
     pub mutexes: Vec<MutexModel>,
+    /// Findings, most severe first.
     pub findings: Vec<FindingModel>,
+    /// Warnings about the core or the analysis.
     pub warnings: Vec<WarningModel>,
 }
 
 impl Report {
+    /// Whether a finding has severity error (the command then exits 1).
     pub fn has_errors(&self) -> bool {
         self.findings.iter().any(|f| f.severity == Severity::Error)
     }

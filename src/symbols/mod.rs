@@ -43,6 +43,7 @@ pub use modules::{
 };
 pub use symbolize::{DataSymbol, Detail, SourceFrame, Symbol, demangle, mangled_non_object};
 
+#[warn(missing_docs)] // public API (re-exported at the crate root)
 /// Where to find the files of a core.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SymbolOptions {
