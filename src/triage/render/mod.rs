@@ -3,7 +3,7 @@
 //!
 //! Everything shown comes from crash files and their names, so every string is
 //! hostile input: the text and markdown renderers replace control and bidi
-//! characters ([`one_line`]), markdown escapes its syntax, HTML escapes every
+//! characters (`one_line`), markdown escapes its syntax, HTML escapes every
 //! string, CSV quotes.
 
 mod csv;
