@@ -402,7 +402,9 @@ pub(crate) fn free_space(dir: &Path) -> Option<u64> {
 /// to write them, and the scan, which reads only data extents, skips them.
 struct SparseWriter<'f> {
     file: &'f File,
+    /// `SPARSE_BUF` bytes, of which the first `filled` hold data.
     buf: Vec<u8>,
+    filled: usize,
     /// File offset of `buf[0]`.
     pos: u64,
 }
@@ -417,7 +419,8 @@ impl<'f> SparseWriter<'f> {
     fn new(file: &'f File) -> Self {
         SparseWriter {
             file,
-            buf: Vec::with_capacity(SPARSE_BUF),
+            buf: vec![0; SPARSE_BUF],
+            filled: 0,
             pos: 0,
         }
     }
@@ -435,11 +438,11 @@ impl<'f> SparseWriter<'f> {
     fn drain(&mut self) -> io::Result<()> {
         use std::os::unix::fs::FileExt;
         let mut at = 0;
-        while at < self.buf.len() {
+        while at < self.filled {
             // A run of non-zero blocks, written at once.
             let start = at;
-            while at < self.buf.len() {
-                let end = (at + HOLE_BLOCK).min(self.buf.len());
+            while at < self.filled {
+                let end = (at + HOLE_BLOCK).min(self.filled);
                 if Self::is_zero(&self.buf[at..end]) {
                     break;
                 }
@@ -450,25 +453,48 @@ impl<'f> SparseWriter<'f> {
                     .write_all_at(&self.buf[start..at], self.pos + start as u64)?;
             }
             // Then a run of zero blocks, left as a hole.
-            while at < self.buf.len() {
-                let end = (at + HOLE_BLOCK).min(self.buf.len());
+            while at < self.filled {
+                let end = (at + HOLE_BLOCK).min(self.filled);
                 if !Self::is_zero(&self.buf[at..end]) {
                     break;
                 }
                 at = end;
             }
         }
-        self.pos += self.buf.len() as u64;
-        self.buf.clear();
+        self.pos += self.filled as u64;
+        self.filled = 0;
         Ok(())
+    }
+
+    /// Reads `r` to its end straight into the buffer (no intermediate copy, reads of
+    /// up to 1 MiB), draining it when full; at most `limit` bytes in all.
+    fn fill_from<R: io::Read>(&mut self, r: &mut R, limit: u64) -> io::Result<u64> {
+        let mut total = 0u64;
+        loop {
+            let n = match r.read(&mut self.buf[self.filled..]) {
+                Ok(0) => return Ok(total),
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            total += n as u64;
+            if total > limit {
+                return Err(io::Error::other(LimitExceeded));
+            }
+            self.filled += n;
+            if self.filled == SPARSE_BUF {
+                self.drain().map_err(|e| io::Error::other(SpoolWrite(e)))?;
+            }
+        }
     }
 }
 
 impl Write for SparseWriter<'_> {
     fn write(&mut self, data: &[u8]) -> io::Result<usize> {
-        let n = data.len().min(SPARSE_BUF - self.buf.len());
-        self.buf.extend_from_slice(&data[..n]);
-        if self.buf.len() == SPARSE_BUF {
+        let n = data.len().min(SPARSE_BUF - self.filled);
+        self.buf[self.filled..self.filled + n].copy_from_slice(&data[..n]);
+        self.filled += n;
+        if self.filled == SPARSE_BUF {
             self.drain()?;
         }
         Ok(n)
@@ -508,6 +534,19 @@ impl<W: Write> Write for Limited<W> {
         self.inner
             .flush()
             .map_err(|e| io::Error::other(SpoolWrite(e)))
+    }
+}
+
+impl Limited<SparseWriter<'_>> {
+    /// `io::copy` without its 8 KiB steps: the reader fills the sparse writer's
+    /// buffer directly.
+    fn fill_from<R: io::Read>(&mut self, r: &mut R) -> io::Result<u64> {
+        let room = self.limit.saturating_sub(self.written);
+        let n = self.inner.fill_from(r, room);
+        if let Ok(n) = n {
+            self.written += n;
+        }
+        n
     }
 }
 
@@ -574,25 +613,25 @@ fn expand<R: io::BufRead>(
     };
     let mut reader = reader;
     let res = match c {
-        None => io::copy(&mut reader, &mut out),
+        None => out.fill_from(&mut reader),
         Some(Compression::Zstd) => {
             zstd::stream::read::Decoder::with_buffer(reader).and_then(|mut d| {
                 // Accept the large windows systemd-coredump may use.
                 d.window_log_max(31)?;
-                io::copy(&mut d, &mut out)
+                out.fill_from(&mut d)
             })
         }
         Some(Compression::Xz) => {
             let mut d = xz2::bufread::XzDecoder::new_multi_decoder(reader);
-            io::copy(&mut d, &mut out)
+            out.fill_from(&mut d)
         }
         Some(Compression::Lz4) => {
             let mut d = lz4_flex::frame::FrameDecoder::new(reader);
-            io::copy(&mut d, &mut out)
+            out.fill_from(&mut d)
         }
         Some(Compression::Gzip) => {
             let mut d = flate2::bufread::MultiGzDecoder::new(reader);
-            io::copy(&mut d, &mut out)
+            out.fill_from(&mut d)
         }
     };
     let res = res.and_then(|_| out.flush());
