@@ -582,7 +582,12 @@ impl Modules {
     /// Find the modules of a core. Problems (missing files, mismatched build-ids)
     /// become warnings, never errors.
     pub fn load(core: &Core<'_>, maps: &[Mapping], opts: &SymbolOptions) -> Modules {
-        Modules::load_cached(core, maps, opts, &FileCache::new(0))
+        Modules::load_cached(
+            core,
+            maps,
+            opts,
+            &FileCache::with_disk(0, super::DiskCache::from_env()),
+        )
     }
 
     /// [`Modules::load`] taking the verified files' parts (symbols, CFI, debug
@@ -836,7 +841,11 @@ impl Modules {
                             &cache.counters,
                         );
                     }
-                    let f = Arc::new(ModuleFiles::new(elf_cell, debug, cache.counters.clone()));
+                    let mut f = ModuleFiles::new(elf_cell, debug, cache.counters.clone());
+                    if let (Some(disk), Some(FileKey::BuildId(id))) = (&cache.disk, &key) {
+                        f = f.with_disk(disk.clone(), id.clone());
+                    }
+                    let f = Arc::new(f);
                     if let Some(k) = key {
                         cache.insert(k, f.clone());
                     }
@@ -904,6 +913,14 @@ impl Modules {
         }
     }
 
+    /// Write the new DWARF answers of every module to the on-disk cache (also
+    /// done when the modules are dropped).
+    pub fn persist(&self) {
+        for m in &self.modules {
+            m.files.persist();
+        }
+    }
+
     /// The machine of the core.
     pub fn arch(&self) -> coredump::Arch {
         self.arch
@@ -963,6 +980,12 @@ impl Modules {
                     .filter(|m| m.kind != ModuleKind::Executable),
             )
             .find_map(|m| m.find_symbol(name))
+    }
+}
+
+impl Drop for Modules {
+    fn drop(&mut self) {
+        self.persist();
     }
 }
 
