@@ -197,6 +197,7 @@ impl Analyzer {
             debuginfod_cache: self.config.debuginfod_cache.clone(),
         };
         let modules = Modules::load_cached(core, &maps, &symbol_opts, &self.cache);
+        modules.prefetch_dwarf();
         let all = self.options(opts);
         let report = analyze_core(
             &super::Inputs {

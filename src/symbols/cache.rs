@@ -113,6 +113,8 @@ pub(crate) struct ModuleFiles {
     pub(crate) memo: Mutex<Memo>,
     /// The on-disk cache and this file's build-id, when its answers are kept there.
     disk: Option<(Arc<DiskCache>, Vec<u8>)>,
+    /// Its answers came from an entry of the on-disk cache.
+    from_disk: bool,
     pub(crate) counters: Arc<Counters>,
 }
 
@@ -148,6 +150,7 @@ impl ModuleFiles {
             vars: Mutex::new(Vec::new()),
             memo: Mutex::new(Memo::default()),
             disk: None,
+            from_disk: false,
             counters,
         }
     }
@@ -163,6 +166,7 @@ impl ModuleFiles {
             Ok(Some(e)) => {
                 Counters::bump(&self.counters.disk_entries_read);
                 self.memo = Mutex::new(Memo::from_entry(&e));
+                self.from_disk = true;
                 self.vars = Mutex::new(
                     e.vars
                         .iter()
@@ -176,10 +180,14 @@ impl ModuleFiles {
                         .collect(),
                 );
             }
-            Ok(None) => {}
+            // No usable entry: one is written after this core even when it asked
+            // the DWARF nothing, so that the next run knows the file was seen
+            // (and does not read its DWARF ahead: see `wants_prefetch`).
+            Ok(None) => self.memo.get_mut().unwrap_or_else(|e| e.into_inner()).dirty = true,
             Err(e) => {
                 Counters::bump(&self.counters.disk_entries_rejected);
                 eprintln!("mutexdiag: warning: cache entry ignored: {e}");
+                self.memo.get_mut().unwrap_or_else(|e| e.into_inner()).dirty = true;
             }
         }
         self.disk = Some((disk, build_id));
@@ -224,8 +232,15 @@ impl ModuleFiles {
                     )
                 })
                 .collect(),
+            params: Vec::new(),
         };
+        entry.params = memo
+            .params
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
         // A stable order: the same answers give the same file.
+        entry.params.sort_by(|a, b| a.0.cmp(&b.0));
         entry.frames.sort_by_key(|(a, d, _)| (*a, *d));
         entry.sites.sort_by_key(|(a, _)| *a);
         memo.dirty = false;
@@ -235,6 +250,20 @@ impl ModuleFiles {
             Ok(()) => Counters::bump(&self.counters.disk_entries_written),
             Err(e) => eprintln!("mutexdiag: warning: cache entry not written: {e}"),
         }
+    }
+
+    /// Has DWARF, not read yet, and no answer from it known, in memory or on
+    /// disk (see `Modules::prefetch_dwarf`).
+    pub(crate) fn wants_prefetch(&self) -> bool {
+        (self.has_own_dwarf || self.debug.is_some())
+            && !self.from_disk
+            && self.dwarf.get().is_none()
+            && self
+                .memo
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .frames
+                .is_empty()
     }
 
     /// The source frames computed before at this (address, detail bits).
@@ -251,6 +280,31 @@ impl ModuleFiles {
         let mut memo = self.memo.lock().unwrap_or_else(|e| e.into_inner());
         if memo.frames.len() < super::diskcache::MAX_ANSWERS {
             memo.frames.insert(key, frames.to_vec());
+            memo.dirty = true;
+        }
+    }
+
+    /// The location of a parameter found before.
+    pub(crate) fn memo_param(
+        &self,
+        key: &super::diskcache::ParamKey,
+    ) -> Option<Result<super::abort_msg::ParamLocation, String>> {
+        let memo = self.memo.lock().unwrap_or_else(|e| e.into_inner());
+        let r = memo.params.get(key).cloned();
+        if r.is_some() {
+            Counters::bump(&self.counters.answers_reused);
+        }
+        r
+    }
+
+    pub(crate) fn memo_put_param(
+        &self,
+        key: super::diskcache::ParamKey,
+        loc: &Result<super::abort_msg::ParamLocation, String>,
+    ) {
+        let mut memo = self.memo.lock().unwrap_or_else(|e| e.into_inner());
+        if memo.params.len() < super::diskcache::MAX_ANSWERS {
+            memo.params.insert(key, loc.clone());
             memo.dirty = true;
         }
     }

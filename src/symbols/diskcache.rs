@@ -26,6 +26,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use super::abort_msg::ParamLocation;
 use super::symbolize::SourceFrame;
 use super::tailcall::{CallSite, Target};
 use crate::mutex::dwarf::{Found, MutexVar, PointerVar};
@@ -185,7 +186,13 @@ pub(crate) struct Entry {
     pub(crate) sites: Vec<(u64, Option<Vec<SiteRec>>)>,
     /// Mutex variables per set of type names.
     pub(crate) vars: Vec<(Vec<String>, Result<FoundRec, String>)>,
+    /// Parameter locations by (link-time pc, function, parameter).
+    #[serde(default)]
+    pub(crate) params: Vec<(ParamKey, Result<ParamLocation, String>)>,
 }
+
+/// (link-time pc, function name or the outermost, parameter name).
+pub(crate) type ParamKey = (u64, Option<String>, String);
 
 #[derive(Debug, Serialize, Deserialize)]
 struct EntryFile {
@@ -321,6 +328,7 @@ impl From<&FoundRec> for Found {
 pub(crate) struct Memo {
     pub(crate) frames: HashMap<(u64, u8), Vec<SourceFrame>>,
     pub(crate) sites: HashMap<u64, Option<Vec<CallSite>>>,
+    pub(crate) params: HashMap<ParamKey, Result<ParamLocation, String>>,
     pub(crate) dirty: bool,
 }
 
@@ -342,6 +350,7 @@ impl Memo {
                     )
                 })
                 .collect(),
+            params: e.params.iter().cloned().collect(),
             dirty: false,
         }
     }

@@ -913,6 +913,37 @@ impl Modules {
         }
     }
 
+    /// Start reading the C library's DWARF on another thread, when no answer from
+    /// it is known yet (a cold cache): a core's threads almost always stop in the
+    /// C library, whose debug sections are the largest to read (and inflate), and
+    /// the rest of the analysis (unwinding, scanning, other modules) goes on
+    /// meanwhile. Whoever needs the DWARF first waits for that load instead of
+    /// starting another. No thread is started when there is nothing to read.
+    pub fn prefetch_dwarf(&self) {
+        let todo: Vec<Arc<ModuleFiles>> = self
+            .modules
+            .iter()
+            .filter(|m| {
+                let n = m.short_name();
+                matches!(m.kind, ModuleKind::Library)
+                    && (n.starts_with("libc.so.")
+                        || (n.starts_with("libc-2.") && n.ends_with(".so")))
+                    && m.files.wants_prefetch()
+            })
+            .map(|m| m.files.clone())
+            .collect();
+        if todo.is_empty() {
+            return;
+        }
+        let _ = std::thread::Builder::new()
+            .name("mutexdiag-dwarf".into())
+            .spawn(move || {
+                for f in todo {
+                    let _ = f.dwarf();
+                }
+            });
+    }
+
     /// Write the new DWARF answers of every module to the on-disk cache (also
     /// done when the modules are dropped).
     pub fn persist(&self) {
