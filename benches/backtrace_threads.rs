@@ -42,11 +42,12 @@ fn children_cpu() -> Duration {
 }
 
 /// Wall and CPU time of one run, output discarded; `None` if it did not run.
-fn run(prog: &Path, args: &[&str]) -> Option<(Duration, Duration)> {
+fn run(prog: &Path, args: &[&str], env: &[(String, PathBuf)]) -> Option<(Duration, Duration)> {
     let c0 = children_cpu();
     let t = Instant::now();
     let st = Command::new(prog)
         .args(args)
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .status()
@@ -69,6 +70,7 @@ struct Tool {
     args: Vec<String>,
     wall: Vec<Duration>,
     cpu: Vec<Duration>,
+    env: Vec<(String, PathBuf)>,
 }
 
 fn main() {
@@ -102,7 +104,21 @@ fn main() {
         args: vec!["threads".into(), "--backtrace".into(), c.clone()],
         wall: vec![],
         cpu: vec![],
+        env: vec![("MUTEXDIAG_CACHE".into(), "off".into())],
     }];
+    // The same with the on-disk cache warm (filled by the warm-up run below).
+    let cache = tempfile::tempdir().expect("temp dir for the cache");
+    tools.push(Tool {
+        label: "mutexdiag, on-disk cache warm".into(),
+        prog: tools[0].prog.clone(),
+        args: tools[0].args.clone(),
+        wall: vec![],
+        cpu: vec![],
+        env: vec![
+            ("MUTEXDIAG_CACHE".into(), "on".into()),
+            ("XDG_CACHE_HOME".into(), cache.path().to_path_buf()),
+        ],
+    });
     if let Some(b) = std::env::var_os("MUTEXDIAG_BEFORE") {
         tools.push(Tool {
             label: "MUTEXDIAG_BEFORE threads --backtrace".into(),
@@ -110,6 +126,7 @@ fn main() {
             args: vec!["threads".into(), "--backtrace".into(), c.clone()],
             wall: vec![],
             cpu: vec![],
+            env: vec![],
         });
     }
     match which("eu-stack") {
@@ -119,6 +136,7 @@ fn main() {
             args: vec!["-i".into(), "-s".into(), "--core".into(), c.clone()],
             wall: vec![],
             cpu: vec![],
+            env: vec![],
         }),
         None => eprintln!("eu-stack not installed: no eu-stack reference"),
     }
@@ -142,13 +160,14 @@ fn main() {
             .to_vec(),
             wall: vec![],
             cpu: vec![],
+            env: vec![],
         }),
         None => eprintln!("gdb not installed: no gdb reference"),
     }
     // Warm the page cache and the binaries once.
     for t in &tools {
         let a: Vec<&str> = t.args.iter().map(String::as_str).collect();
-        run(&t.prog, &a);
+        run(&t.prog, &a, &t.env);
     }
     let (mut fresh, mut warm) = (vec![], vec![]);
     let f = CoreFile::open(&core, &InputOptions::default()).expect("open the core");
@@ -176,7 +195,7 @@ fn main() {
     for _ in 0..rounds {
         for t in &mut tools {
             let a: Vec<&str> = t.args.iter().map(String::as_str).collect();
-            if let Some((w, c)) = run(&t.prog, &a) {
+            if let Some((w, c)) = run(&t.prog, &a, &t.env) {
                 t.wall.push(w);
                 t.cpu.push(c);
             }

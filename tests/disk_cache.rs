@@ -72,6 +72,13 @@ fn warm_runs_read_no_dwarf_and_report_the_same() {
         assert_eq!(cold, reference, "{name}: cold run with the cache");
         assert_eq!(warm, reference, "{name}: warm run");
         cold_read += c.dwarf_sections_read;
+        if w.dwarf_loads > 0 && has_file_without_build_id(core, app) {
+            // Only files with a GNU build-id are kept on disk (a file without one
+            // has nothing that names it for good): its DWARF is read again.
+            eprintln!("{name}: a module file has no build-id: its DWARF is read again");
+            assert_eq!(w.dwarf_variable_walks, c.dwarf_variable_walks, "{name}");
+            continue;
+        }
         // Everything the warm run needed from the DWARF came from the cache.
         assert_eq!(w.dwarf_loads, 0, "{name}: {w:?}");
         assert_eq!(w.dwarf_sections_read, 0, "{name}: {w:?}");
@@ -92,6 +99,23 @@ fn warm_runs_read_no_dwarf_and_report_the_same() {
     assert!(warm_reused > 0);
     let entries = std::fs::read_dir(disk.dir()).expect("cache folder").count();
     assert!(entries > 0);
+}
+
+/// A verified module file of the core has DWARF but no build-id.
+fn has_file_without_build_id(core: &Path, app: &Path) -> bool {
+    let f = mutexdiag::CoreFile::open(core, &mutexdiag::input::InputOptions::default())
+        .expect("open the core");
+    let parsed = f.parse().expect("parse the core");
+    let maps = mutexdiag::mappings::build(&parsed);
+    let opts = mutexdiag::symbols::SymbolOptions::new(
+        Some(app.to_path_buf()),
+        PathBuf::from("/"),
+        Vec::new(),
+    );
+    let modules = mutexdiag::symbols::Modules::load(&parsed, &maps, &opts);
+    modules
+        .iter()
+        .any(|m| m.object().is_some() && m.file_build_id.is_none() && m.has_own_dwarf)
 }
 
 fn mutexdiag(core: &Path, app: &Path, cache_home: &Path, cache: &str) -> (String, String) {
