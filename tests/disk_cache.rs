@@ -134,6 +134,9 @@ fn mutexdiag(core: &Path, app: &Path, cache_home: &Path, cache: &str) -> (String
     )
 }
 
+/// A way to damage entry `i` whose good content is given.
+type Damage<'a> = dyn Fn(usize, &[u8]) -> Vec<u8> + 'a;
+
 fn entries(dir: &Path) -> Vec<PathBuf> {
     let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
         .map(|rd| rd.flatten().map(|e| e.path()).collect())
@@ -163,7 +166,7 @@ fn corrupt_entries_are_ignored_with_a_warning() {
     // Four kinds of damage, one per round: truncated, garbage, another entry's
     // content (another build-id), another format version.
     let good: Vec<Vec<u8>> = files.iter().map(|f| std::fs::read(f).unwrap()).collect();
-    let damages: [&dyn Fn(usize, &[u8]) -> Vec<u8>; 4] = [
+    let damages: [&Damage<'_>; 4] = [
         &|_, b| b[..b.len() / 2].to_vec(),
         &|_, _| b"\x00\xffnot json at all".to_vec(),
         &|i, _| good[(i + 1) % good.len()].clone(),

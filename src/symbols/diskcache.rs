@@ -268,19 +268,22 @@ impl From<&SiteRec> for CallSite {
     }
 }
 
+/// A variable's name and (link-time) address.
+type NamedAddr = (String, u64);
+
 /// [`Found`] as stored.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub(crate) struct FoundRec {
-    direct: Vec<(String, u64)>,
-    pointers: Vec<(String, u64, Vec<(String, u64)>)>,
+    direct: Vec<NamedAddr>,
+    pointers: Vec<(String, u64, Vec<NamedAddr>)>,
     truncated: bool,
 }
 
-fn vars_out(v: &[MutexVar]) -> Vec<(String, u64)> {
+fn vars_out(v: &[MutexVar]) -> Vec<NamedAddr> {
     v.iter().map(|m| (m.name.clone(), m.address)).collect()
 }
 
-fn vars_in(v: &[(String, u64)]) -> Vec<MutexVar> {
+fn vars_in(v: &[NamedAddr]) -> Vec<MutexVar> {
     v.iter()
         .map(|(name, address)| MutexVar {
             name: name.clone(),
