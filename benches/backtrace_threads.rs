@@ -28,6 +28,7 @@ struct Tool {
     args: Vec<String>,
     wall: Vec<Duration>,
     cpu: Vec<Duration>,
+    env: Vec<(String, PathBuf)>,
 }
 
 fn main() {
@@ -61,7 +62,21 @@ fn main() {
         args: vec!["threads".into(), "--backtrace".into(), c.clone()],
         wall: vec![],
         cpu: vec![],
+        env: vec![("MUTEXDIAG_CACHE".into(), "off".into())],
     }];
+    // The same with the on-disk cache warm (filled by the warm-up run below).
+    let cache = tempfile::tempdir().expect("temp dir for the cache");
+    tools.push(Tool {
+        label: "mutexdiag, on-disk cache warm".into(),
+        prog: tools[0].prog.clone(),
+        args: tools[0].args.clone(),
+        wall: vec![],
+        cpu: vec![],
+        env: vec![
+            ("MUTEXDIAG_CACHE".into(), "on".into()),
+            ("XDG_CACHE_HOME".into(), cache.path().to_path_buf()),
+        ],
+    });
     if let Some(b) = std::env::var_os("MUTEXDIAG_BEFORE") {
         tools.push(Tool {
             label: "MUTEXDIAG_BEFORE threads --backtrace".into(),
@@ -69,6 +84,7 @@ fn main() {
             args: vec!["threads".into(), "--backtrace".into(), c.clone()],
             wall: vec![],
             cpu: vec![],
+            env: vec![],
         });
     }
     match common::which("eu-stack") {
@@ -78,6 +94,7 @@ fn main() {
             args: vec!["-i".into(), "-s".into(), "--core".into(), c.clone()],
             wall: vec![],
             cpu: vec![],
+            env: vec![],
         }),
         None => eprintln!("eu-stack not installed: no eu-stack reference"),
     }
@@ -101,13 +118,14 @@ fn main() {
             .to_vec(),
             wall: vec![],
             cpu: vec![],
+            env: vec![],
         }),
         None => eprintln!("gdb not installed: no gdb reference"),
     }
     // Warm the page cache and the binaries once.
     for t in &tools {
         let a: Vec<&str> = t.args.iter().map(String::as_str).collect();
-        common::run_timed(&t.prog, &a);
+        common::run_timed_env(&t.prog, &a, &t.env);
     }
     let (mut fresh, mut warm) = (vec![], vec![]);
     let f = CoreFile::open(&core, &InputOptions::default()).expect("open the core");
@@ -135,7 +153,7 @@ fn main() {
     for _ in 0..rounds {
         for t in &mut tools {
             let a: Vec<&str> = t.args.iter().map(String::as_str).collect();
-            if let Some((w, c)) = common::run_timed(&t.prog, &a) {
+            if let Some((w, c)) = common::run_timed_env(&t.prog, &a, &t.env) {
                 t.wall.push(w);
                 t.cpu.push(c);
             }

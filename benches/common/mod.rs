@@ -192,10 +192,25 @@ pub fn run_timed<S: AsRef<std::ffi::OsStr>>(
     prog: &Path,
     args: &[S],
 ) -> Option<(std::time::Duration, std::time::Duration)> {
+    run_timed_env::<S, &str, &str>(prog, args, &[])
+}
+
+/// [`run_timed`] with extra environment variables for the child.
+pub fn run_timed_env<S, K, V>(
+    prog: &Path,
+    args: &[S],
+    env: &[(K, V)],
+) -> Option<(std::time::Duration, std::time::Duration)>
+where
+    S: AsRef<std::ffi::OsStr>,
+    K: AsRef<std::ffi::OsStr>,
+    V: AsRef<std::ffi::OsStr>,
+{
     let c0 = children_cpu();
     let t = std::time::Instant::now();
     let st = Command::new(prog)
         .args(args)
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .status()

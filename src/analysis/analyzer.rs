@@ -34,7 +34,7 @@ use crate::mutex::declared::DeclaredLayout;
 use crate::mutex::discover::ScanScope;
 use crate::report::model::Report;
 use crate::symbols::cache::FileCache;
-use crate::symbols::{CacheStats, Modules, SymbolOptions};
+use crate::symbols::{CacheStats, DiskCache, Modules, SymbolOptions};
 
 /// Module files kept by default (a process maps a few dozen; several programs
 /// sharing a C library fit).
@@ -54,6 +54,11 @@ pub struct AnalyzerConfig {
     /// CFI and DWARF) are kept between cores, least recently used dropped first.
     /// 0 keeps nothing: every core loads its files afresh.
     pub cache_entries: usize,
+    /// Where what the DWARF of files with a build-id yielded is kept between
+    /// processes (see [`crate::symbols::diskcache`]); by default
+    /// [`DiskCache::from_env`] (`$XDG_CACHE_HOME/mutexdiag`, off with
+    /// `MUTEXDIAG_CACHE=off`). `None`: nothing is read or written.
+    pub disk_cache: Option<DiskCache>,
 }
 
 impl Default for AnalyzerConfig {
@@ -63,6 +68,7 @@ impl Default for AnalyzerConfig {
             debug_dirs: Vec::new(),
             debuginfod_cache: SymbolOptions::default().debuginfod_cache,
             cache_entries: DEFAULT_CACHE_ENTRIES,
+            disk_cache: DiskCache::from_env(),
         }
     }
 }
@@ -117,7 +123,7 @@ impl Analyzer {
     /// An analyzer with an empty cache.
     pub fn new(config: AnalyzerConfig) -> Analyzer {
         Analyzer {
-            cache: FileCache::new(config.cache_entries),
+            cache: FileCache::with_disk(config.cache_entries, config.disk_cache.clone()),
             config,
         }
     }
@@ -191,8 +197,9 @@ impl Analyzer {
             debuginfod_cache: self.config.debuginfod_cache.clone(),
         };
         let modules = Modules::load_cached(core, &maps, &symbol_opts, &self.cache);
+        modules.prefetch_dwarf();
         let all = self.options(opts);
-        analyze_core(
+        let report = analyze_core(
             &super::Inputs {
                 core,
                 maps: &maps,
@@ -203,7 +210,9 @@ impl Analyzer {
             },
             &all,
             warnings,
-        )
+        );
+        modules.persist();
+        report
     }
 
     /// The single-core [`Options`] these per-run and per-core options make.
@@ -230,6 +239,7 @@ impl Options {
             debug_dirs: self.debug_dirs.clone(),
             debuginfod_cache: SymbolOptions::default().debuginfod_cache,
             cache_entries: 0,
+            disk_cache: DiskCache::from_env(),
         }
     }
 

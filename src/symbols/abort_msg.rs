@@ -252,7 +252,43 @@ pub(crate) fn parameter_value(
         .ok_or("the frame is in no known module")?;
     let probe = m.to_link(probe_rt);
     let address_size = modules.pointer_size() as u8;
-    m.with_dwarf_parts(probe, |owner, ctx| -> Result<u64, String> {
+    // Where the parameter is, from the DWARF (or from the answers kept from an
+    // earlier read of it); then its value, from this frame's registers and memory.
+    let key = (probe, func.map(str::to_string), param.to_string());
+    let loc = match m.files.memo_param(&key) {
+        Some(l) => l,
+        None => {
+            let l = parameter_location(m, probe, func, param);
+            m.files.memo_put_param(key, &l);
+            l
+        }
+    }?;
+    let endian = if loc.big_endian {
+        gimli::RunTimeEndian::Big
+    } else {
+        gimli::RunTimeEndian::Little
+    };
+    let expr = gimli::Expression(gimli::EndianSlice::new(&loc.expr, endian));
+    let fb = if loc.frame_base_is_cfa { cfa } else { None };
+    eval_location(expr, address_size, &frame.regs, mem, fb)
+}
+
+/// Where a parameter lives at a pc, as the DWARF says: its location expression
+/// there and whether the function's frame base is the CFA.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub(crate) struct ParamLocation {
+    pub(crate) expr: Vec<u8>,
+    pub(crate) frame_base_is_cfa: bool,
+    pub(crate) big_endian: bool,
+}
+
+fn parameter_location(
+    m: &Module,
+    probe: u64,
+    func: Option<&str>,
+    param: &str,
+) -> Result<ParamLocation, String> {
+    m.with_dwarf_parts(probe, |owner, ctx| -> Result<ParamLocation, String> {
         let unit = ctx
             .find_dwarf_and_unit(probe)
             .skip_all_loads()
@@ -330,11 +366,14 @@ pub(crate) fn parameter_value(
             }
             Some(_) => return Err("unsupported location form".into()),
         };
-        let fb = match frame_base {
-            Some(AttributeValue::Exprloc(e)) if e.0.slice() == [0x9c] => cfa,
-            _ => None,
-        };
-        eval_location(expr, address_size, &frame.regs, mem, fb)
+        Ok(ParamLocation {
+            expr: expr.0.slice().to_vec(),
+            frame_base_is_cfa: matches!(
+                frame_base,
+                Some(AttributeValue::Exprloc(e)) if e.0.slice() == [0x9c]
+            ),
+            big_endian: owner.endian == gimli::RunTimeEndian::Big,
+        })
     })
     .unwrap_or_else(|| Err("no DWARF for this module".into()))
 }

@@ -16,6 +16,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use parking_lot::ReentrantMutex;
 
+use super::diskcache::{DiskCache, Entry, FoundRec, Memo, SiteRec};
 use super::dwarf::DwarfCell;
 use super::elf::ElfCell;
 use super::modules::{NameEntry, SymEntry};
@@ -40,6 +41,11 @@ pub(crate) struct Counters {
     pub(crate) hits: AtomicU64,
     pub(crate) misses: AtomicU64,
     pub(crate) evictions: AtomicU64,
+    pub(crate) dwarf_sections_read: AtomicU64,
+    pub(crate) disk_entries_read: AtomicU64,
+    pub(crate) disk_entries_rejected: AtomicU64,
+    pub(crate) disk_entries_written: AtomicU64,
+    pub(crate) answers_reused: AtomicU64,
 }
 
 impl Counters {
@@ -68,6 +74,18 @@ pub struct CacheStats {
     pub evictions: u64,
     /// Entries held now.
     pub entries: u64,
+    /// DWARF sections read from module or debug files (inflated when compressed).
+    pub dwarf_sections_read: u64,
+    /// Entries of the on-disk cache read and used (see [`super::diskcache`]).
+    pub disk_entries_read: u64,
+    /// Entries of the on-disk cache found unusable (corrupt) and ignored.
+    pub disk_entries_rejected: u64,
+    /// Entries of the on-disk cache written.
+    pub disk_entries_written: u64,
+    /// Answers from DWARF (source frames, call sites, mutex variables) given again
+    /// without reading the DWARF: asked before, in this process or (through the
+    /// on-disk cache) in an earlier one.
+    pub answers_reused: u64,
 }
 
 /// The mutex variables of one module's DWARF, by type-name set (link-time addresses).
@@ -91,6 +109,12 @@ pub(crate) struct ModuleFiles {
     pub(crate) cfi: OnceLock<Option<Cfi>>,
     /// Mutex variables found in the DWARF, per set of type names.
     pub(crate) vars: Mutex<Vec<(Vec<String>, Arc<VarsResult>)>>,
+    /// Answers already computed from the DWARF (frames, call sites), by address.
+    pub(crate) memo: Mutex<Memo>,
+    /// The on-disk cache and this file's build-id, when its answers are kept there.
+    disk: Option<(Arc<DiskCache>, Vec<u8>)>,
+    /// Its answers came from an entry of the on-disk cache.
+    from_disk: bool,
     pub(crate) counters: Arc<Counters>,
 }
 
@@ -124,7 +148,186 @@ impl ModuleFiles {
             names: OnceLock::new(),
             cfi: OnceLock::new(),
             vars: Mutex::new(Vec::new()),
+            memo: Mutex::new(Memo::default()),
+            disk: None,
+            from_disk: false,
             counters,
+        }
+    }
+
+    /// Keep this file's answers in the on-disk cache under `build_id`, starting
+    /// from the entry already there. A corrupt entry is ignored with a warning on
+    /// standard error (and replaced on the next write).
+    pub(crate) fn with_disk(mut self, disk: Arc<DiskCache>, build_id: Vec<u8>) -> ModuleFiles {
+        if !self.has_own_dwarf && self.debug.is_none() {
+            return self; // no DWARF: nothing to keep
+        }
+        match disk.load(&build_id) {
+            Ok(Some(e)) => {
+                Counters::bump(&self.counters.disk_entries_read);
+                self.memo = Mutex::new(Memo::from_entry(&e));
+                self.from_disk = true;
+                self.vars = Mutex::new(
+                    e.vars
+                        .iter()
+                        .map(|(k, r)| {
+                            let r = r
+                                .as_ref()
+                                .map(crate::mutex::dwarf::Found::from)
+                                .map_err(Clone::clone);
+                            (k.clone(), Arc::new(r))
+                        })
+                        .collect(),
+                );
+            }
+            // No usable entry: one is written after this core even when it asked
+            // the DWARF nothing, so that the next run knows the file was seen
+            // (and does not read its DWARF ahead: see `wants_prefetch`).
+            Ok(None) => self.memo.get_mut().unwrap_or_else(|e| e.into_inner()).dirty = true,
+            Err(e) => {
+                Counters::bump(&self.counters.disk_entries_rejected);
+                eprintln!("mutexdiag: warning: cache entry ignored: {e}");
+                self.memo.get_mut().unwrap_or_else(|e| e.into_inner()).dirty = true;
+            }
+        }
+        self.disk = Some((disk, build_id));
+        self
+    }
+
+    /// Write this file's answers to the on-disk cache when new ones were added.
+    /// Failures are warnings on standard error: the cache is an optimisation.
+    pub(crate) fn persist(&self) {
+        let Some((disk, id)) = &self.disk else { return };
+        // The same lock order as `mutex_variables`: vars, then memo.
+        let vars = self.vars.lock().unwrap_or_else(|e| e.into_inner());
+        let mut memo = self.memo.lock().unwrap_or_else(|e| e.into_inner());
+        if !memo.dirty {
+            return;
+        }
+        let mut entry = Entry {
+            frames: memo
+                .frames
+                .iter()
+                .map(|((a, d), f)| (*a, *d, f.clone()))
+                .collect(),
+            sites: memo
+                .sites
+                .iter()
+                .map(|(a, s)| {
+                    (
+                        *a,
+                        s.as_ref().map(|v| v.iter().map(SiteRec::from).collect()),
+                    )
+                })
+                .collect(),
+            vars: vars
+                .iter()
+                .map(|(k, r)| {
+                    (
+                        k.clone(),
+                        r.as_ref()
+                            .as_ref()
+                            .map(FoundRec::from)
+                            .map_err(Clone::clone),
+                    )
+                })
+                .collect(),
+            params: Vec::new(),
+        };
+        entry.params = memo
+            .params
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        // A stable order: the same answers give the same file.
+        entry.params.sort_by(|a, b| a.0.cmp(&b.0));
+        entry.frames.sort_by_key(|(a, d, _)| (*a, *d));
+        entry.sites.sort_by_key(|(a, _)| *a);
+        memo.dirty = false;
+        drop(memo);
+        drop(vars);
+        match disk.store(id, &entry) {
+            Ok(()) => Counters::bump(&self.counters.disk_entries_written),
+            Err(e) => eprintln!("mutexdiag: warning: cache entry not written: {e}"),
+        }
+    }
+
+    /// Has DWARF, not read yet, and no answer from it known, in memory or on
+    /// disk (see `Modules::prefetch_dwarf`).
+    pub(crate) fn wants_prefetch(&self) -> bool {
+        (self.has_own_dwarf || self.debug.is_some())
+            && !self.from_disk
+            && self.dwarf.get().is_none()
+            && self
+                .memo
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .frames
+                .is_empty()
+    }
+
+    /// The source frames computed before at this (address, detail bits).
+    pub(crate) fn memo_frames(&self, key: (u64, u8)) -> Option<Vec<super::SourceFrame>> {
+        let memo = self.memo.lock().unwrap_or_else(|e| e.into_inner());
+        let r = memo.frames.get(&key).cloned();
+        if r.is_some() {
+            Counters::bump(&self.counters.answers_reused);
+        }
+        r
+    }
+
+    pub(crate) fn memo_put_frames(&self, key: (u64, u8), frames: &[super::SourceFrame]) {
+        let mut memo = self.memo.lock().unwrap_or_else(|e| e.into_inner());
+        if memo.frames.len() < super::diskcache::MAX_ANSWERS {
+            memo.frames.insert(key, frames.to_vec());
+            memo.dirty = true;
+        }
+    }
+
+    /// The location of a parameter found before.
+    pub(crate) fn memo_param(
+        &self,
+        key: &super::diskcache::ParamKey,
+    ) -> Option<Result<super::abort_msg::ParamLocation, String>> {
+        let memo = self.memo.lock().unwrap_or_else(|e| e.into_inner());
+        let r = memo.params.get(key).cloned();
+        if r.is_some() {
+            Counters::bump(&self.counters.answers_reused);
+        }
+        r
+    }
+
+    pub(crate) fn memo_put_param(
+        &self,
+        key: super::diskcache::ParamKey,
+        loc: &Result<super::abort_msg::ParamLocation, String>,
+    ) {
+        let mut memo = self.memo.lock().unwrap_or_else(|e| e.into_inner());
+        if memo.params.len() < super::diskcache::MAX_ANSWERS {
+            memo.params.insert(key, loc.clone());
+            memo.dirty = true;
+        }
+    }
+
+    /// The call sites computed before for the function at this address.
+    pub(crate) fn memo_sites(&self, vaddr: u64) -> Option<Option<Vec<super::tailcall::CallSite>>> {
+        let memo = self.memo.lock().unwrap_or_else(|e| e.into_inner());
+        let r = memo.sites.get(&vaddr).cloned();
+        if r.is_some() {
+            Counters::bump(&self.counters.answers_reused);
+        }
+        r
+    }
+
+    pub(crate) fn memo_put_sites(
+        &self,
+        vaddr: u64,
+        sites: &Option<Vec<super::tailcall::CallSite>>,
+    ) {
+        let mut memo = self.memo.lock().unwrap_or_else(|e| e.into_inner());
+        if memo.sites.len() < super::diskcache::MAX_ANSWERS {
+            memo.sites.insert(vaddr, sites.clone());
+            memo.dirty = true;
         }
     }
 
@@ -142,7 +345,11 @@ impl ModuleFiles {
             .get_or_init(|| {
                 let e = self.dwarf_elf()?;
                 Counters::bump(&self.counters.dwarf_loads);
-                DwarfCell::load(e).map(ReentrantMutex::new)
+                let c = DwarfCell::load(e)?;
+                self.counters
+                    .dwarf_sections_read
+                    .fetch_add(c.sections_read(), Ordering::Relaxed);
+                Some(ReentrantMutex::new(c))
             })
             .as_ref()
     }
@@ -152,6 +359,7 @@ impl ModuleFiles {
         let key: Vec<String> = names.iter().map(|s| s.to_string()).collect();
         let mut vars = self.vars.lock().unwrap_or_else(|e| e.into_inner());
         if let Some((_, r)) = vars.iter().find(|(k, _)| *k == key) {
+            Counters::bump(&self.counters.answers_reused);
             return Some(r.clone());
         }
         let cell = self.dwarf()?;
@@ -162,6 +370,7 @@ impl ModuleFiles {
         };
         let r = Arc::new(r.map_err(|e| e.to_string()));
         vars.push((key, r.clone()));
+        self.memo.lock().unwrap_or_else(|e| e.into_inner()).dirty = true;
         Some(r)
     }
 }
@@ -170,6 +379,8 @@ impl ModuleFiles {
 #[derive(Debug)]
 pub(crate) struct FileCache {
     capacity: usize,
+    /// Where the answers of files with a build-id are kept between processes.
+    pub(crate) disk: Option<Arc<DiskCache>>,
     inner: Mutex<Lru>,
     pub(crate) counters: Arc<Counters>,
 }
@@ -185,8 +396,18 @@ impl FileCache {
     pub(crate) fn new(capacity: usize) -> FileCache {
         FileCache {
             capacity,
+            disk: None,
             inner: Mutex::new(Lru::default()),
             counters: Arc::new(Counters::default()),
+        }
+    }
+
+    /// A cache of at most `capacity` module files whose DWARF answers are also
+    /// kept in `disk` (see [`super::diskcache`]).
+    pub(crate) fn with_disk(capacity: usize, disk: Option<DiskCache>) -> FileCache {
+        FileCache {
+            disk: disk.map(Arc::new),
+            ..FileCache::new(capacity)
         }
     }
 
@@ -247,6 +468,11 @@ impl FileCache {
             misses: g(&c.misses),
             evictions: g(&c.evictions),
             entries: self.lock().map.len() as u64,
+            dwarf_sections_read: g(&c.dwarf_sections_read),
+            disk_entries_read: g(&c.disk_entries_read),
+            disk_entries_rejected: g(&c.disk_entries_rejected),
+            disk_entries_written: g(&c.disk_entries_written),
+            answers_reused: g(&c.answers_reused),
         }
     }
 }

@@ -211,6 +211,11 @@ const SECTIONS: &[SectionId] = &[
 ];
 
 impl DwarfCell {
+    /// How many sections were read when it was loaded.
+    pub(crate) fn sections_read(&self) -> u64 {
+        self.borrow_owner().sections.len() as u64
+    }
+
     /// Load the DWARF of `elf` (the file that holds `.debug_info`). `None` when it
     /// has none or it cannot be parsed.
     pub(crate) fn load(elf: &ElfCell) -> Option<DwarfCell> {

@@ -284,18 +284,31 @@ pub(crate) fn section_data(
     match r.format {
         object::CompressionFormat::None => Some(SectionData::Range(start..end)),
         object::CompressionFormat::Zlib => {
-            use std::io::Read;
             // zlib expands at most ~1032:1.
             if r.uncompressed_size > MAX_SECTION
                 || r.uncompressed_size > r.compressed_size.saturating_mul(1032)
             {
                 return None;
             }
-            let mut out = Vec::with_capacity(r.uncompressed_size as usize);
-            flate2::read::ZlibDecoder::new(raw)
-                .take(r.uncompressed_size)
-                .read_to_end(&mut out)
-                .ok()?;
+            // Straight into the vector's spare capacity: no zero-fill of the
+            // output first (`Read::read_to_end` clears what it hands the decoder).
+            let want = r.uncompressed_size as usize;
+            let mut out = Vec::with_capacity(want);
+            let mut z = flate2::Decompress::new(true);
+            loop {
+                let before = (z.total_in(), out.len());
+                let input = raw.get(z.total_in() as usize..)?;
+                let st = z
+                    .decompress_vec(input, &mut out, flate2::FlushDecompress::Finish)
+                    .ok()?;
+                if st == flate2::Status::StreamEnd || out.len() >= want {
+                    break;
+                }
+                if (z.total_in(), out.len()) == before {
+                    return None; // truncated stream: no progress
+                }
+            }
+            out.truncate(want);
             Some(SectionData::Owned(out))
         }
         object::CompressionFormat::Zstandard => {

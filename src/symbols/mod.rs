@@ -26,6 +26,7 @@
 
 pub mod abort_msg;
 pub(crate) mod cache;
+pub mod diskcache;
 mod dwarf;
 mod elf;
 pub mod modules;
@@ -36,6 +37,7 @@ pub mod unwind;
 use std::path::PathBuf;
 
 pub use cache::CacheStats;
+pub use diskcache::DiskCache;
 pub use dwarf::Reader;
 pub use elf::{HeaderInfo, LoadSegment, parse_header};
 pub use modules::{

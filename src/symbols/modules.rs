@@ -582,7 +582,12 @@ impl Modules {
     /// Find the modules of a core. Problems (missing files, mismatched build-ids)
     /// become warnings, never errors.
     pub fn load(core: &Core<'_>, maps: &[Mapping], opts: &SymbolOptions) -> Modules {
-        Modules::load_cached(core, maps, opts, &FileCache::new(0))
+        Modules::load_cached(
+            core,
+            maps,
+            opts,
+            &FileCache::with_disk(0, super::DiskCache::from_env()),
+        )
     }
 
     /// [`Modules::load`] taking the verified files' parts (symbols, CFI, debug
@@ -836,7 +841,11 @@ impl Modules {
                             &cache.counters,
                         );
                     }
-                    let f = Arc::new(ModuleFiles::new(elf_cell, debug, cache.counters.clone()));
+                    let mut f = ModuleFiles::new(elf_cell, debug, cache.counters.clone());
+                    if let (Some(disk), Some(FileKey::BuildId(id))) = (&cache.disk, &key) {
+                        f = f.with_disk(disk.clone(), id.clone());
+                    }
+                    let f = Arc::new(f);
                     if let Some(k) = key {
                         cache.insert(k, f.clone());
                     }
@@ -904,6 +913,45 @@ impl Modules {
         }
     }
 
+    /// Start reading the C library's DWARF on another thread, when no answer from
+    /// it is known yet (a cold cache): a core's threads almost always stop in the
+    /// C library, whose debug sections are the largest to read (and inflate), and
+    /// the rest of the analysis (unwinding, scanning, other modules) goes on
+    /// meanwhile. Whoever needs the DWARF first waits for that load instead of
+    /// starting another. No thread is started when there is nothing to read.
+    pub fn prefetch_dwarf(&self) {
+        let todo: Vec<Arc<ModuleFiles>> = self
+            .modules
+            .iter()
+            .filter(|m| {
+                let n = m.short_name();
+                matches!(m.kind, ModuleKind::Library)
+                    && (n.starts_with("libc.so.")
+                        || (n.starts_with("libc-2.") && n.ends_with(".so")))
+                    && m.files.wants_prefetch()
+            })
+            .map(|m| m.files.clone())
+            .collect();
+        if todo.is_empty() {
+            return;
+        }
+        let _ = std::thread::Builder::new()
+            .name("mutexdiag-dwarf".into())
+            .spawn(move || {
+                for f in todo {
+                    let _ = f.dwarf();
+                }
+            });
+    }
+
+    /// Write the new DWARF answers of every module to the on-disk cache (also
+    /// done when the modules are dropped).
+    pub fn persist(&self) {
+        for m in &self.modules {
+            m.files.persist();
+        }
+    }
+
     /// The machine of the core.
     pub fn arch(&self) -> coredump::Arch {
         self.arch
@@ -963,6 +1011,12 @@ impl Modules {
                     .filter(|m| m.kind != ModuleKind::Executable),
             )
             .find_map(|m| m.find_symbol(name))
+    }
+}
+
+impl Drop for Modules {
+    fn drop(&mut self) {
+        self.persist();
     }
 }
 

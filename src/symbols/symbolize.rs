@@ -3,12 +3,12 @@
 
 use std::borrow::Cow;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::modules::{Module, Modules};
 
 /// One source-level frame at an address: the innermost inlined call first.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SourceFrame {
     /// Demangled (C++, Rust) function name.
     pub function: Option<String>,
@@ -130,41 +130,59 @@ impl Module {
         self.symbol_for(vaddr, true).map(|(n, _, _)| demangle(n))
     }
 
+    /// The frames the DWARF gives at a link-time address (read now).
+    fn dwarf_frames(&self, vaddr: u64, detail: Detail) -> Vec<SourceFrame> {
+        let mut out = Vec::new();
+        self.with_addr2line(vaddr, |ctx| {
+            let Ok(mut it) = ctx.find_frames(vaddr).skip_all_loads() else {
+                return;
+            };
+            while let Ok(Some(f)) = it.next() {
+                if out.len() >= 64 {
+                    break;
+                }
+                out.push(SourceFrame {
+                    function: f.function.as_ref().and_then(dwarf_function_name),
+                    file: f.location.as_ref().and_then(|l| l.file).map(str::to_string),
+                    line: f.location.as_ref().and_then(|l| l.line),
+                    inlined: false,
+                });
+            }
+        });
+        let n = out.len();
+        for (i, f) in out.iter_mut().enumerate() {
+            f.inlined = i + 1 < n;
+        }
+        if !detail.inlines && n > 1 {
+            // One frame: the real function, at the innermost source line.
+            let inner = out.swap_remove(0);
+            let mut last = out.pop().unwrap_or_else(|| inner.clone());
+            last.file = inner.file;
+            last.line = inner.line;
+            last.inlined = false;
+            out = vec![last];
+        }
+        out
+    }
+
     /// Source frames at a link-time address, innermost first. Empty when nothing
     /// is known.
     pub fn source_frames(&self, vaddr: u64, detail: Detail) -> Vec<SourceFrame> {
-        let mut out = Vec::new();
-        if detail.dwarf {
-            self.with_addr2line(vaddr, |ctx| {
-                let Ok(mut it) = ctx.find_frames(vaddr).skip_all_loads() else {
-                    return;
-                };
-                while let Ok(Some(f)) = it.next() {
-                    if out.len() >= 64 {
-                        break;
-                    }
-                    out.push(SourceFrame {
-                        function: f.function.as_ref().and_then(dwarf_function_name),
-                        file: f.location.as_ref().and_then(|l| l.file).map(str::to_string),
-                        line: f.location.as_ref().and_then(|l| l.line),
-                        inlined: false,
-                    });
+        let mut out = if detail.dwarf {
+            // Asked before (by another thread's frame, another core, or through the
+            // on-disk cache an earlier process): the DWARF is not read again.
+            let key = (vaddr, 1 | if detail.inlines { 2 } else { 0 });
+            match self.files.memo_frames(key) {
+                Some(f) => f,
+                None => {
+                    let f = self.dwarf_frames(vaddr, detail);
+                    self.files.memo_put_frames(key, &f);
+                    f
                 }
-            });
-            let n = out.len();
-            for (i, f) in out.iter_mut().enumerate() {
-                f.inlined = i + 1 < n;
             }
-            if !detail.inlines && n > 1 {
-                // One frame: the real function, at the innermost source line.
-                let inner = out.swap_remove(0);
-                let mut last = out.pop().unwrap_or_else(|| inner.clone());
-                last.file = inner.file;
-                last.line = inner.line;
-                last.inlined = false;
-                out = vec![last];
-            }
-        }
+        } else {
+            Vec::new()
+        };
         match out.last_mut() {
             Some(f) if f.function.is_none() => f.function = self.symtab_function(vaddr),
             Some(_) => {}

@@ -22,7 +22,7 @@ pub(crate) struct CallSite {
 /// The called function.
 #[derive(Clone, Debug)]
 pub(crate) enum Target {
-    /// Runtime address.
+    /// Link-time address (in the module that holds the call site).
     Address(u64),
     /// A name to look up in the module's symbol tables.
     Name(String),
@@ -32,7 +32,7 @@ pub(crate) enum Target {
 impl CallSite {
     fn resolve(&self, m: &Module) -> Option<u64> {
         match &self.target {
-            Target::Address(a) => Some(*a),
+            Target::Address(a) => Some(a.wrapping_add(m.bias)),
             Target::Name(n) => m.find_symbol(n).map(|s| s.address),
             Target::Unknown => None,
         }
@@ -45,15 +45,13 @@ const MAX_CHAIN: usize = 4;
 const MAX_DIES: usize = 20_000;
 
 fn site_target(
-    m: &Module,
     unit: gimli::UnitRef<'_, Reader<'_>>,
     entry: &gimli::DebuggingInformationEntry<Reader<'_>>,
 ) -> Target {
-    target_of(m, unit, entry).unwrap_or(Target::Unknown)
+    target_of(unit, entry).unwrap_or(Target::Unknown)
 }
 
 fn target_of(
-    m: &Module,
     unit: gimli::UnitRef<'_, Reader<'_>>,
     entry: &gimli::DebuggingInformationEntry<Reader<'_>>,
 ) -> Option<Target> {
@@ -62,7 +60,7 @@ fn target_of(
         let b = e.0.slice();
         if b.first() == Some(&0x03) && b.len() == 9 {
             let v = u64::from_le_bytes(b[1..9].try_into().ok()?);
-            return Some(Target::Address(v.wrapping_add(m.bias)));
+            return Some(Target::Address(v));
         }
         return None;
     }
@@ -80,7 +78,7 @@ fn target_of(
             && let Ok(Some(a)) = unit.attr_address(v)
             && a != 0
         {
-            return Some(Target::Address(a.wrapping_add(m.bias)));
+            return Some(Target::Address(a));
         }
         let name = die
             .attr_value(dw::DW_AT_linkage_name)
@@ -106,6 +104,16 @@ impl Module {
     /// The call sites of the (non-inlined) function holding a link-time address,
     /// and that function's DWARF entry address (runtime).
     pub(crate) fn call_sites(&self, vaddr: u64) -> Option<Vec<CallSite>> {
+        if let Some(s) = self.files.memo_sites(vaddr) {
+            return s;
+        }
+        let s = self.read_call_sites(vaddr);
+        self.files.memo_put_sites(vaddr, &s);
+        s
+    }
+
+    /// [`Module::call_sites`] read from the DWARF now.
+    fn read_call_sites(&self, vaddr: u64) -> Option<Vec<CallSite>> {
         self.with_addr2line(vaddr, |ctx| {
             let unit = ctx.find_dwarf_and_unit(vaddr).skip_all_loads()?;
             let mut frames = ctx.find_frames(vaddr).skip_all_loads().ok()?;
@@ -139,7 +147,7 @@ impl Module {
                         .or_else(|| e.attr_value(dw::DW_AT_GNU_tail_call)),
                     Some(AttributeValue::Flag(true))
                 );
-                let target = site_target(self, unit, e);
+                let target = site_target(unit, e);
                 out.push(CallSite {
                     return_pc,
                     tail,

@@ -1,0 +1,139 @@
+//! Small cores (issue 14, goal 1): `mutexdiag CORE --binary app` as a whole process,
+//! cold (on-disk cache emptied before the run) and warm (the cache filled by the run
+//! before), next to `eu-stack` and `eu-stack -i -s` on the same core, measured in
+//! the same run, interleaved round by round; medians and the ratios of the goal
+//! (cold / `eu-stack -i -s` ≤ 0.5, warm / `eu-stack` ≤ 1.0).
+//!
+//! Cores: fixture cores expanded once into `$MUTEXDIAG_BENCH_DIR`, with the system's
+//! libraries and debug files (sysroot `/`). `MUTEXDIAG_BENCH_ROUNDS` (default 15)
+//! sets the rounds; `MUTEXDIAG_BENCH_CORES` (default `abba:main,segv:main,kinds:main,
+//! threads-contention:main`) the fixtures. Printed: wall and CPU time (user + system
+//! of the child) per command and core, and the ratios. Without eu-stack the
+//! benchmark says so and stops.
+
+#[path = "common/mod.rs"]
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Wall and CPU time of one run, output discarded.
+fn run(prog: &Path, args: &[String], env: &[(&str, &Path)]) -> (Duration, Duration) {
+    common::run_timed_env(prog, args, env).expect("run a benchmarked command")
+}
+
+#[derive(Default)]
+struct Times {
+    wall: Vec<Duration>,
+    cpu: Vec<Duration>,
+}
+
+impl Times {
+    fn push(&mut self, (w, c): (Duration, Duration)) {
+        self.wall.push(w);
+        self.cpu.push(c);
+    }
+    fn med(&self) -> (f64, f64) {
+        (
+            common::ms(common::median(self.wall.clone())),
+            common::ms(common::median(self.cpu.clone())),
+        )
+    }
+}
+
+fn main() {
+    if std::env::args().any(|a| a == "--list") {
+        return;
+    }
+    common::print_machine();
+    let Some(eu) = common::which("eu-stack") else {
+        eprintln!("SKIP: eu-stack is not installed (elfutils): no reference to compare with");
+        return;
+    };
+    let rounds: usize = std::env::var("MUTEXDIAG_BENCH_ROUNDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(15)
+        .max(1);
+    let list = std::env::var("MUTEXDIAG_BENCH_CORES")
+        .unwrap_or_else(|_| "abba:main,segv:main,kinds:main,threads-contention:main".to_string());
+    let bin = PathBuf::from(env!("CARGO_BIN_EXE_mutexdiag"));
+    let cache = tempfile::tempdir().expect("temp dir for the cache");
+    let home = cache.path().to_path_buf();
+    let dir = home.join("mutexdiag");
+    let on: [(&str, &Path); 2] = [
+        ("XDG_CACHE_HOME", &home),
+        ("MUTEXDIAG_CACHE", Path::new("on")),
+    ];
+    let off: [(&str, &Path); 1] = [("MUTEXDIAG_CACHE", Path::new("off"))];
+    println!(
+        "{:<24} {:>22} {:>22} {:>22} {:>22} {:>22} {:>14} {:>12}",
+        "core (medians, wall/CPU ms)",
+        "eu-stack",
+        "eu-stack -i -s",
+        "mutexdiag no cache",
+        "mutexdiag cold",
+        "mutexdiag warm",
+        "cold/eu -i -s",
+        "warm/eu"
+    );
+    let (mut sum_cold_ratio, mut sum_warm_ratio, mut n) = (0.0, 0.0, 0.0);
+    for spec in list.split(',') {
+        let (name, role) = spec.split_once(':').unwrap_or((spec, "main"));
+        let core = common::fixture_core(name, role);
+        let app = common::manifest_dir().join(format!("fixtures/{name}/app"));
+        let c = core.to_string_lossy().to_string();
+        let a = app.to_string_lossy().to_string();
+        let md: Vec<String> = vec![c.clone(), "--binary".into(), a.clone()];
+        let eu_plain: Vec<String> = vec!["--core".into(), c.clone(), "-e".into(), a.clone()];
+        let eu_full: Vec<String> = ["-i", "-s", "--core", &c, "-e", &a]
+            .map(String::from)
+            .to_vec();
+        // Page cache and binaries warmed once.
+        run(&eu, &eu_full, &[]);
+        run(&bin, &md, &off);
+        let (mut e1, mut e2, mut none, mut cold, mut warm) = Default::default();
+        for _ in 0..rounds {
+            Times::push(&mut e1, run(&eu, &eu_plain, &[]));
+            Times::push(&mut e2, run(&eu, &eu_full, &[]));
+            Times::push(&mut none, run(&bin, &md, &off));
+            let _ = std::fs::remove_dir_all(&dir);
+            Times::push(&mut cold, run(&bin, &md, &on));
+            Times::push(&mut warm, run(&bin, &md, &on));
+        }
+        let [e1, e2, none, cold, warm]: [Times; 5] = [e1, e2, none, cold, warm];
+        let f = |t: &Times| {
+            let (w, c) = t.med();
+            format!("{w:7.1} / {c:6.1}")
+        };
+        let cr = cold.med().0 / e2.med().0;
+        let wr = warm.med().0 / e1.med().0;
+        println!(
+            "{:<24} {:>22} {:>22} {:>22} {:>22} {:>22} {:>14.2} {:>12.2}",
+            format!("{name}/{role}"),
+            f(&e1),
+            f(&e2),
+            f(&none),
+            f(&cold),
+            f(&warm),
+            cr,
+            wr
+        );
+        println!(
+            "{:<24} CPU ratios: cold/eu -i -s {:.2}, warm/eu {:.2}",
+            "",
+            cold.med().1 / e2.med().1,
+            warm.med().1 / e1.med().1.max(0.001)
+        );
+        sum_cold_ratio += cr;
+        sum_warm_ratio += wr;
+        n += 1.0;
+    }
+    if n > 0.0 {
+        println!(
+            "mean of the wall ratios over {n} cores: cold / eu-stack -i -s = {:.2} (goal ≤ 0.5), warm / eu-stack = {:.2} (goal ≤ 1.0)",
+            sum_cold_ratio / n,
+            sum_warm_ratio / n
+        );
+    }
+}
