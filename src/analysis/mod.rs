@@ -15,12 +15,12 @@ use crate::mappings::{Mapping, MappingKind};
 use crate::memory::AddressSpace;
 use crate::mutex::declared::DeclaredLayout;
 use crate::mutex::discover::{self, Candidate, Candidates, FoundBy, ScanScope};
-use crate::mutex::owner::{self as owner_ptr, OwnerClass, OwnerPointer};
+use crate::mutex::owner::{self as owner_ptr, OwnerPointer, PointerClass};
 use crate::mutex::select::{self, LibcGuess};
 use crate::mutex::solaris::{self, SolarisMutex};
 use crate::mutex::{Decoded, Layout, LockState, magic};
 use crate::report::Hex;
-use crate::report::model::{self, CoreModel, MutexModel, OwnerModel, Report};
+use crate::report::model::{self, CoreModel, MutexModel, OwnerClass, OwnerModel, Report};
 use crate::symbols::Modules;
 
 pub use analyzer::{Analyzer, AnalyzerConfig, AnalyzerStats, CoreOptions, DEFAULT_CACHE_ENTRIES};
@@ -129,7 +129,7 @@ pub(crate) struct Mutex {
     pub decoded: Option<Decoded>,
     pub mapping: Option<usize>,
     pub waiters: Vec<u32>,
-    pub owner_class: &'static str,
+    pub owner_class: OwnerClass,
     pub owner_note: Option<String>,
     /// The owner pointer, classified (layouts that record a thread pointer).
     pub owner_pointer: Option<OwnerPointer>,
@@ -394,7 +394,7 @@ pub fn analyze_core(inputs: &Inputs<'_, '_>, opts: &Options, mut warnings: Vec<W
             .collect();
         for m in &mutexes {
             involved.extend(m.waiters.iter().copied());
-            if m.owner_class == "own-thread" {
+            if m.owner_class == OwnerClass::OwnThread {
                 involved.extend(m.decoded.as_ref().and_then(|d| d.owner_tid));
             }
         }
@@ -772,7 +772,7 @@ fn peer_note(core: &Core<'_>, peers: &[Peer], tid: u32) -> Option<String> {
 }
 
 /// Who owns a lock whose owner field is a thread pointer.
-fn classify_pointer_owner(op: &OwnerPointer, peers: &[Peer]) -> (&'static str, Option<String>) {
+fn classify_pointer_owner(op: &OwnerPointer, peers: &[Peer]) -> (OwnerClass, Option<String>) {
     let p = op.pointer;
     let peer = peers.iter().find_map(|peer| {
         let (tid, _) = peer.thread_pointers.iter().find(|(_, tp)| *tp == p)?;
@@ -783,16 +783,16 @@ fn classify_pointer_owner(op: &OwnerPointer, peers: &[Peer]) -> (&'static str, O
         ))
     });
     match op.class {
-        OwnerClass::None => ("none", None),
-        OwnerClass::OwnThread => (
-            "own-thread",
+        PointerClass::None => (OwnerClass::None, None),
+        PointerClass::OwnThread => (
+            OwnerClass::OwnThread,
             Some(format!(
                 "owner pointer {p:#x} is the thread pointer of thread {} of this process",
                 op.tid.map_or_else(|| "?".to_string(), |t| t.to_string())
             )),
         ),
-        OwnerClass::ForeignUnmapped => (
-            "foreign",
+        PointerClass::ForeignUnmapped => (
+            OwnerClass::Foreign,
             Some(match peer {
                 Some(n) => format!(
                     "owner pointer {p:#x} is not mapped in this process (foreign-unmapped): it is {n}"
@@ -802,8 +802,8 @@ fn classify_pointer_owner(op: &OwnerPointer, peers: &[Peer]) -> (&'static str, O
                 ),
             }),
         ),
-        OwnerClass::ForeignMapped => (
-            "foreign",
+        PointerClass::ForeignMapped => (
+            OwnerClass::Foreign,
             Some(format!(
                 "owner pointer {p:#x} is mapped here ({}) but is no thread's thread pointer (foreign-mapped){}{}",
                 op.mapping.as_deref().unwrap_or("?"),
@@ -824,25 +824,28 @@ fn classify_owner(
     op: Option<&OwnerPointer>,
     peers: &[Peer],
     shared: bool,
-) -> (&'static str, Option<String>) {
+) -> (OwnerClass, Option<String>) {
     let Some(d) = d else {
         return (
-            "unknown",
+            OwnerClass::Unknown,
             Some("the mutex's bytes are not in the core".into()),
         );
     };
     let ppid = core.process.as_ref().and_then(|p| p.ppid);
     let pid = core.process.as_ref().and_then(|p| p.pid);
     match d.state {
-        LockState::Unlocked | LockState::Destroyed | LockState::NotRecoverable => ("none", None),
+        LockState::Unlocked | LockState::Destroyed | LockState::NotRecoverable => {
+            (OwnerClass::None, None)
+        }
         LockState::OwnerDied => (
-            "dead",
+            OwnerClass::Dead,
             d.owner_tid.map(|t| format!("thread {t} died holding it")),
         ),
         _ => match d.owner_tid {
-            Some(t) if core.thread(t).is_some() => {
-                ("own-thread", Some(format!("thread {t} of this process")))
-            }
+            Some(t) if core.thread(t).is_some() => (
+                OwnerClass::OwnThread,
+                Some(format!("thread {t} of this process")),
+            ),
             Some(t) => {
                 let who = if let Some(n) = peer_note(core, peers, t) {
                     format!("thread {t} is not in this process: it is {n}")
@@ -861,11 +864,14 @@ fn classify_owner(
                         )
                     }
                 };
-                ("foreign", Some(who))
+                (OwnerClass::Foreign, Some(who))
             }
             None => match op {
                 Some(op) => classify_pointer_owner(op, peers),
-                None => ("unknown", Some("this mutex type records no owner".into())),
+                None => (
+                    OwnerClass::Unknown,
+                    Some("this mutex type records no owner".into()),
+                ),
             },
         },
     }
@@ -932,11 +938,8 @@ fn mutex_model(m: &Mutex, maps: &[Mapping]) -> MutexModel {
         owner: OwnerModel {
             tid: d.and_then(|d| d.owner_tid),
             pointer: d.and_then(|d| d.owner_pointer).map(Hex),
-            class: m.owner_class.to_string(),
-            pointer_class: m
-                .owner_pointer
-                .as_ref()
-                .map(|o| o.class.as_str().to_string()),
+            class: m.owner_class,
+            pointer_class: m.owner_pointer.as_ref().map(|o| o.class),
             note: m.owner_note.clone(),
         },
         mapping: map.map(|m| Hex(m.start)),

@@ -8,11 +8,12 @@ use super::{Facts, Mutex, mapping_index};
 use crate::coredump::{Os, signals};
 use crate::mappings::{Mapping, MappingKind};
 use crate::memory::Presence;
-use crate::mutex::owner::OwnerClass;
+use crate::mutex::owner::PointerClass;
 use crate::mutex::solaris::{Isa, SolarisMutex};
 use crate::mutex::{Layout, LockState, MutexType};
 use crate::report::Hex;
 use crate::report::model::FindingModel;
+use crate::report::model::OwnerClass;
 
 /// One rule: the codes it can give and the function that looks for them in the facts.
 /// Rules do not look at each other's findings; precedence between root causes is
@@ -215,7 +216,7 @@ fn solaris_inferred_shared(f: &Facts<'_, '_>, m: &Mutex) -> bool {
     f.core.os == Os::Solaris
         && m.owner_pointer
             .as_ref()
-            .is_some_and(|o| o.class == OwnerClass::ForeignUnmapped)
+            .is_some_and(|o| o.class == PointerClass::ForeignUnmapped)
 }
 
 /// Mutexes that get a cross-process-private-mutex verdict (used to fold the
@@ -226,7 +227,7 @@ fn cross_process_evidence(f: &Facts<'_, '_>, m: &Mutex) -> Option<Vec<String>> {
     }
     let d = m.decoded.as_ref()?;
     let mut ev = Vec::new();
-    if m.owner_class == "foreign" {
+    if m.owner_class == OwnerClass::Foreign {
         ev.push(match (d.owner_tid, d.owner_pointer) {
             (None, Some(p)) => format!(
                 "its owner pointer {p:#x}: {}",
@@ -240,7 +241,7 @@ fn cross_process_evidence(f: &Facts<'_, '_>, m: &Mutex) -> Option<Vec<String>> {
         });
     }
     let w = waits(f, m);
-    if !w.is_empty() && m.owner_class != "own-thread" {
+    if !w.is_empty() && m.owner_class != OwnerClass::OwnThread {
         for (t, op, private) in &w {
             ev.push(format!(
                 "thread {t} sleeps in {op}{} on it while no thread of this process holds it{}",
@@ -484,7 +485,8 @@ fn cross_process_private(f: &Facts<'_, '_>, out: &mut Vec<FindingModel>) {
                     name(m),
                     shared_desc,
                     match (m.owner_class, owner) {
-                        ("foreign", Some(t)) => format!(": owner TID {t} is not in this process"),
+                        (OwnerClass::Foreign, Some(t)) =>
+                            format!(": owner TID {t} is not in this process"),
                         _ => String::new(),
                     },
                     if m.waiters.is_empty() {
@@ -594,7 +596,11 @@ fn private_futex_on_shared_memory(f: &Facts<'_, '_>, out: &mut Vec<FindingModel>
 fn abandoned_lock(f: &Facts<'_, '_>, out: &mut Vec<FindingModel>) {
     for m in f.mutexes {
         let Some(d) = &m.decoded else { continue };
-        if !m.confirmed || !owner_reliable(m) || !d.state.is_held() || m.owner_class != "foreign" {
+        if !m.confirmed
+            || !owner_reliable(m)
+            || !d.state.is_held()
+            || m.owner_class != OwnerClass::Foreign
+        {
             continue;
         }
         let Some(map) = mapping(f, m) else { continue };
