@@ -494,15 +494,6 @@ fn scan_hit_fits(
         && owner <= hi.saturating_add(FOREIGN_OWNER_WINDOW)
 }
 
-/// Type names that denote a mutex for a layout (DWARF typedef or struct names).
-fn mutex_type_names(layout: &dyn Layout) -> &'static [&'static str] {
-    if layout.name().starts_with("solaris") {
-        &["mutex_t", "lwp_mutex_t", "pthread_mutex_t"]
-    } else {
-        &["pthread_mutex_t"]
-    }
-}
-
 /// `symbol` and `pointer` discovery: mutex variables named by each verified module's
 /// DWARF; with no DWARF, ELF data symbols of the mutex's size whose name says lock.
 fn symbol_candidates(
@@ -513,7 +504,7 @@ fn symbol_candidates(
     cands: &mut Candidates,
     warnings: &mut Vec<Warning>,
 ) {
-    let names = mutex_type_names(layout);
+    let names = layout.family().mutex_type_names();
     for m in mods.iter() {
         if m.object().is_none() {
             continue;
@@ -642,7 +633,7 @@ fn extra_layouts(core: &Core<'_>, default: Option<&dyn Layout>, opts: &Options) 
             guest: false,
         })
         .collect();
-    let default_is_solaris = default.is_some_and(|l| l.name().starts_with("solaris-"));
+    let default_is_solaris = default.is_some_and(|l| l.family().is_solaris());
     if !default_is_solaris
         && core.os != crate::coredump::Os::Solaris
         && matches!(

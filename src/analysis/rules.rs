@@ -9,8 +9,7 @@ use crate::coredump::{Os, signals};
 use crate::mappings::{Mapping, MappingKind};
 use crate::memory::Presence;
 use crate::mutex::owner::PointerClass;
-use crate::mutex::solaris::{Isa, SolarisMutex};
-use crate::mutex::{Layout, LockState, MutexType};
+use crate::mutex::{LockState, MutexType};
 use crate::report::Hex;
 use crate::report::model::FindingModel;
 use crate::report::model::OwnerClass;
@@ -304,10 +303,8 @@ fn deref_crash(f: &Facts<'_, '_>, m: &Mutex) -> Option<(u32, u64, u64, Vec<Strin
         return None;
     }
     let t = f.core.crashed_thread()?;
-    let isa = [Isa::Amd64, Isa::I386, Isa::Sparcv9, Isa::Sparc]
-        .into_iter()
-        .find(|i| SolarisMutex::new(*i).name() == d.layout);
-    let schedctl = isa.map(|i| i.schedctl_offset());
+    let isa = d.family.solaris_isa();
+    let schedctl = d.family.owner_block_read_offset();
     let exact = schedctl == Some(off);
     let holds_owner: Vec<&str> = t
         .registers()
@@ -446,7 +443,7 @@ fn owner_deref_crash(f: &Facts<'_, '_>, out: &mut Vec<FindingModel>) {
         }
         let mut fix = Code::OwnerDerefCrash.fix().to_string();
         if let Some(d) = &m.decoded
-            && !d.layout.starts_with("solaris-")
+            && !d.family.is_solaris()
         {
             fix = format!("{} stores a thread pointer as its owner: {fix}", d.layout);
         }
