@@ -3,6 +3,7 @@
 
 mod analyzer;
 pub mod findings;
+mod owner;
 mod rules;
 
 use std::path::{Path, PathBuf};
@@ -15,7 +16,7 @@ use crate::mappings::{Mapping, MappingKind};
 use crate::memory::AddressSpace;
 use crate::mutex::declared::DeclaredLayout;
 use crate::mutex::discover::{self, Candidate, Candidates, FoundBy, ScanScope};
-use crate::mutex::owner::{self as owner_ptr, OwnerPointer, PointerClass};
+use crate::mutex::owner::{self as owner_ptr, OwnerPointer};
 use crate::mutex::select::{self, LibcGuess};
 use crate::mutex::solaris::{self, SolarisMutex};
 use crate::mutex::{Decoded, Layout, LockState, magic};
@@ -129,8 +130,8 @@ pub(crate) struct Mutex {
     pub decoded: Option<Decoded>,
     pub mapping: Option<usize>,
     pub waiters: Vec<u32>,
-    pub owner_class: OwnerClass,
-    pub owner_note: Option<String>,
+    /// Who holds it, classified (its class and note are read from it).
+    pub owner: owner::Owner,
     /// The owner pointer, classified (layouts that record a thread pointer).
     pub owner_pointer: Option<OwnerPointer>,
     /// Confidence that these bytes really are a mutex of the layout.
@@ -394,7 +395,7 @@ pub fn analyze_core(inputs: &Inputs<'_, '_>, opts: &Options, mut warnings: Vec<W
             .collect();
         for m in &mutexes {
             involved.extend(m.waiters.iter().copied());
-            if m.owner_class == OwnerClass::OwnThread {
+            if m.owner.class() == OwnerClass::OwnThread {
                 involved.extend(m.decoded.as_ref().and_then(|d| d.owner_tid));
             }
         }
@@ -714,7 +715,7 @@ fn build_mutex(
             Some((space, owner_ptr::BlockShape::for_core(core.os, core.arch))),
         )
     });
-    let (owner_class, owner_note) = classify_owner(
+    let owner = owner::classify(
         core,
         decoded.as_ref(),
         owner_pointer.as_ref(),
@@ -736,135 +737,9 @@ fn build_mutex(
         decoded,
         mapping,
         waiters,
-        owner_class,
-        owner_note,
+        owner,
         owner_pointer,
         confirmed,
-    }
-}
-
-/// Who a foreign TID is, when a peer core knows it.
-fn peer_note(core: &Core<'_>, peers: &[Peer], tid: u32) -> Option<String> {
-    let me = core.process.as_ref().and_then(|p| p.pid);
-    let parent = core.process.as_ref().and_then(|p| p.ppid);
-    let p = peers.iter().find(|p| p.tids.contains(&tid))?;
-    let pid = p.pid.map_or_else(|| "?".to_string(), |x| x.to_string());
-    let rel = if p.ppid.is_some() && p.ppid == me {
-        ", a child of this process"
-    } else if p.pid.is_some() && p.pid == parent {
-        ", the parent of this process"
-    } else {
-        ""
-    };
-    Some(format!(
-        "thread {tid} of process {pid}{rel} (peer core {})",
-        p.path
-    ))
-}
-
-/// Who owns a lock whose owner field is a thread pointer.
-fn classify_pointer_owner(op: &OwnerPointer, peers: &[Peer]) -> (OwnerClass, Option<String>) {
-    let p = op.pointer;
-    let peer = peers.iter().find_map(|peer| {
-        let (tid, _) = peer.thread_pointers.iter().find(|(_, tp)| *tp == p)?;
-        Some(format!(
-            "the thread pointer of thread {tid} of process {} (peer core {})",
-            peer.pid.map_or_else(|| "?".to_string(), |x| x.to_string()),
-            peer.path
-        ))
-    });
-    match op.class {
-        PointerClass::None => (OwnerClass::None, None),
-        PointerClass::OwnThread => (
-            OwnerClass::OwnThread,
-            Some(format!(
-                "owner pointer {p:#x} is the thread pointer of thread {} of this process",
-                op.tid.map_or_else(|| "?".to_string(), |t| t.to_string())
-            )),
-        ),
-        PointerClass::ForeignUnmapped => (
-            OwnerClass::Foreign,
-            Some(match peer {
-                Some(n) => format!(
-                    "owner pointer {p:#x} is not mapped in this process (foreign-unmapped): it is {n}"
-                ),
-                None => format!(
-                    "owner pointer {p:#x} is not mapped in this process (foreign-unmapped): a thread pointer of another process"
-                ),
-            }),
-        ),
-        PointerClass::ForeignMapped => (
-            OwnerClass::Foreign,
-            Some(format!(
-                "owner pointer {p:#x} is mapped here ({}) but is no thread's thread pointer (foreign-mapped){}{}",
-                op.mapping.as_deref().unwrap_or("?"),
-                if op.self_pointing {
-                    "; the memory there is shaped like a thread block (it points to itself): an exited thread's, or another process's at the same address"
-                } else {
-                    ""
-                },
-                peer.map(|n| format!("; it is {n}")).unwrap_or_default()
-            )),
-        ),
-    }
-}
-
-fn classify_owner(
-    core: &Core<'_>,
-    d: Option<&Decoded>,
-    op: Option<&OwnerPointer>,
-    peers: &[Peer],
-    shared: bool,
-) -> (OwnerClass, Option<String>) {
-    let Some(d) = d else {
-        return (
-            OwnerClass::Unknown,
-            Some("the mutex's bytes are not in the core".into()),
-        );
-    };
-    let ppid = core.process.as_ref().and_then(|p| p.ppid);
-    let pid = core.process.as_ref().and_then(|p| p.pid);
-    match d.state {
-        LockState::Unlocked | LockState::Destroyed | LockState::NotRecoverable => {
-            (OwnerClass::None, None)
-        }
-        LockState::OwnerDied => (
-            OwnerClass::Dead,
-            d.owner_tid.map(|t| format!("thread {t} died holding it")),
-        ),
-        _ => match d.owner_tid {
-            Some(t) if core.thread(t).is_some() => (
-                OwnerClass::OwnThread,
-                Some(format!("thread {t} of this process")),
-            ),
-            Some(t) => {
-                let who = if let Some(n) = peer_note(core, peers, t) {
-                    format!("thread {t} is not in this process: it is {n}")
-                } else if Some(t) == ppid {
-                    format!(
-                        "thread {t} is not in this process: it is the parent process (ppid {t})"
-                    )
-                } else if Some(t) == pid {
-                    format!("thread {t} is this process's main thread, which is gone")
-                } else {
-                    if shared {
-                        format!("thread {t} is not a thread of this process")
-                    } else {
-                        format!(
-                            "thread {t} is not a thread of this process and the mutex is in private memory: the thread exited holding it, or the lock was inherited locked across fork()"
-                        )
-                    }
-                };
-                (OwnerClass::Foreign, Some(who))
-            }
-            None => match op {
-                Some(op) => classify_pointer_owner(op, peers),
-                None => (
-                    OwnerClass::Unknown,
-                    Some("this mutex type records no owner".into()),
-                ),
-            },
-        },
     }
 }
 
@@ -929,9 +804,9 @@ fn mutex_model(m: &Mutex, maps: &[Mapping]) -> MutexModel {
         owner: OwnerModel {
             tid: d.and_then(|d| d.owner_tid),
             pointer: d.and_then(|d| d.owner_pointer).map(Hex),
-            class: m.owner_class,
+            class: m.owner.class(),
             pointer_class: m.owner_pointer.as_ref().map(|o| o.class),
-            note: m.owner_note.clone(),
+            note: m.owner.note(),
         },
         mapping: map.map(|m| Hex(m.start)),
         mapping_kind: map.map(|m| m.kind.as_str().to_string()),

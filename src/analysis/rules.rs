@@ -226,21 +226,21 @@ fn cross_process_evidence(f: &Facts<'_, '_>, m: &Mutex) -> Option<Vec<String>> {
     }
     let d = m.decoded.as_ref()?;
     let mut ev = Vec::new();
-    if m.owner_class == OwnerClass::Foreign {
+    if m.owner.class() == OwnerClass::Foreign {
         ev.push(match (d.owner_tid, d.owner_pointer) {
             (None, Some(p)) => format!(
                 "its owner pointer {p:#x}: {}",
-                m.owner_note.clone().unwrap_or_default()
+                m.owner.note().unwrap_or_default()
             ),
             (t, _) => format!(
                 "its owner {} ({})",
                 t.map_or_else(|| "?".into(), |t| t.to_string()),
-                m.owner_note.clone().unwrap_or_default()
+                m.owner.note().unwrap_or_default()
             ),
         });
     }
     let w = waits(f, m);
-    if !w.is_empty() && m.owner_class != OwnerClass::OwnThread {
+    if !w.is_empty() && m.owner.class() != OwnerClass::OwnThread {
         for (t, op, private) in &w {
             ev.push(format!(
                 "thread {t} sleeps in {op}{} on it while no thread of this process holds it{}",
@@ -331,8 +331,8 @@ fn deref_crash(f: &Facts<'_, '_>, m: &Mutex) -> Option<(u32, u64, u64, Vec<Strin
             .unwrap_or_default()
     ));
     ev.push(
-        m.owner_note
-            .clone()
+        m.owner
+            .note()
             .unwrap_or_else(|| format!("owner pointer {p:#x} is not a thread pointer here")),
     );
     let tps: Vec<String> = f
@@ -481,7 +481,7 @@ fn cross_process_private(f: &Facts<'_, '_>, out: &mut Vec<FindingModel>) {
                     "{} in {} is process-private but used by another process{}{}",
                     name(m),
                     shared_desc,
-                    match (m.owner_class, owner) {
+                    match (m.owner.class(), owner) {
                         (OwnerClass::Foreign, Some(t)) =>
                             format!(": owner TID {t} is not in this process"),
                         _ => String::new(),
@@ -596,7 +596,7 @@ fn abandoned_lock(f: &Facts<'_, '_>, out: &mut Vec<FindingModel>) {
         if !m.confirmed
             || !owner_reliable(m)
             || !d.state.is_held()
-            || m.owner_class != OwnerClass::Foreign
+            || m.owner.class() != OwnerClass::Foreign
         {
             continue;
         }
