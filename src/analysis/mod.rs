@@ -2,6 +2,7 @@
 //! classification → findings → [`Report`]. Pure: no printing, no global state.
 
 mod analyzer;
+mod evidence;
 pub mod findings;
 mod owner;
 mod rules;
@@ -434,7 +435,7 @@ pub fn analyze_core(inputs: &Inputs<'_, '_>, opts: &Options, mut warnings: Vec<W
         threads,
         mappings: model::mapping_models(maps),
         mutexes: mutexes.iter().map(|m| mutex_model(m, maps)).collect(),
-        findings,
+        findings: findings.iter().map(rules::Finding::model).collect(),
         warnings: model::warning_models(&warnings),
     }
 }
