@@ -437,3 +437,59 @@ impl fmt::Display for Evidence {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The sentences are those the rules wrote before evidence was typed.
+    #[test]
+    fn renders_the_report_sentences() {
+        let m = Evidence::Mutex {
+            layout: "glibc-x86_64".into(),
+            address: 0x1000,
+            location: ".bss of app".into(),
+            mtype: MutexType::Normal,
+            pshared: false,
+            state: LockState::Contended,
+            kind: Some(0),
+        };
+        assert_eq!(
+            m.to_string(),
+            "glibc-x86_64 at 0x1000 in .bss of app: Normal process-private mutex, contended (kind 0x0)"
+        );
+        let r = Evidence::Registers {
+            names: vec!["rdi", "rbx"],
+            tid: 7,
+            held: Held::FaultAddress { offset: 0x128 },
+        };
+        assert_eq!(
+            r.to_string(),
+            "register rdi, rbx of thread 7 holds the faulting address (owner pointer + 0x128)"
+        );
+        assert_eq!(
+            Evidence::PageFault { error: 4 }.to_string(),
+            "page-fault error code 0x4: a read of a not-present page"
+        );
+        assert_eq!(
+            Evidence::OwnerNotAmong {
+                owner: OwnerId::Tid(9),
+                threads: vec![1, 2]
+            }
+            .to_string(),
+            "owner TID 9 is not among this process's 2 threads (1, 2)"
+        );
+        assert_eq!(
+            Evidence::Fields(vec![("__lock", 2), ("__owner", 0x10)]).to_string(),
+            "__lock=0x2 __owner=0x10"
+        );
+        assert_eq!(
+            Evidence::PointsInto {
+                what: Pointer::FutexWord { tid: 3 },
+                address: 0x20
+            }
+            .to_string(),
+            "thread 3's futex word 0x20"
+        );
+    }
+}
