@@ -189,8 +189,8 @@ pub struct Inputs<'a, 'd> {
 /// The analysis of an already parsed core (no file access but the optional
 /// executable bytes). Usable on in-memory cores. The stages, each a function over
 /// the previous one's value (see docs/design.md, "The stages of one core"):
-/// [`CoreContext`] → [`LayoutPlan`] → `Candidates` → classified [`Mutex`]es →
-/// findings → [`Report`].
+/// `CoreContext` → `LayoutPlan` → `Candidates` → classified `Mutex`es → findings
+/// → [`Report`].
 pub fn analyze_core(inputs: &Inputs<'_, '_>, opts: &Options, mut warnings: Vec<Warning>) -> Report {
     let cx = CoreContext::new(inputs);
     let plan = plan_layouts(&cx, opts, &mut warnings);
