@@ -8,7 +8,7 @@ mod support;
 use mutexdiag::internals::coredump::{Arch, Core, Os};
 use mutexdiag::internals::mappings;
 use mutexdiag::internals::memory::AddressSpace;
-use mutexdiag::internals::mutex::owner::{self, OwnerClass};
+use mutexdiag::internals::mutex::owner::{self, PointerClass};
 use mutexdiag::internals::mutex::solaris::{self, SolarisMutex};
 use mutexdiag::internals::mutex::{Layout, LockState, MutexType, magic};
 use support::solaris_core::{SeedFacts, Target, seed};
@@ -236,19 +236,19 @@ fn magic_scan_and_owner_classes() {
         let classify = |p| owner::classify(&core.threads, &maps, p, Some((&space, shape)));
         let seed_hit = r.hits.iter().find(|h| h.address == f.mutex).unwrap();
         let c = classify(seed_hit.decoded.owner_pointer.unwrap());
-        assert_eq!(c.class, OwnerClass::ForeignUnmapped, "{t:?}");
+        assert_eq!(c.class, PointerClass::ForeignUnmapped, "{t:?}");
         let own = r.hits.iter().find(|h| h.address == f.own_mutex).unwrap();
         let c = classify(own.decoded.owner_pointer.unwrap());
-        assert_eq!((c.class, c.tid), (OwnerClass::OwnThread, Some(1)));
+        assert_eq!((c.class, c.tid), (PointerClass::OwnThread, Some(1)));
         // A pointer into the ulwp_t segment that is no live LWP's, but shaped like
         // a ulwp_t (ul_self), versus one that is not.
         let c = classify(f.ulwps[0].1 + 0x400);
-        assert_eq!(c.class, OwnerClass::ForeignMapped);
+        assert_eq!(c.class, PointerClass::ForeignMapped);
         assert!(!c.self_pointing);
         let c = classify(f.exited_ulwp);
-        assert_eq!(c.class, OwnerClass::ForeignMapped);
+        assert_eq!(c.class, PointerClass::ForeignMapped);
         assert!(c.self_pointing, "{t:?}: ul_self of an exited LWP's ulwp_t");
-        assert_eq!(classify(0).class, OwnerClass::None);
+        assert_eq!(classify(0).class, PointerClass::None);
     }
 }
 

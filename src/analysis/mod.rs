@@ -2,7 +2,9 @@
 //! classification → findings → [`Report`]. Pure: no printing, no global state.
 
 mod analyzer;
+mod evidence;
 pub mod findings;
+mod owner;
 mod rules;
 
 use std::path::{Path, PathBuf};
@@ -15,12 +17,12 @@ use crate::mappings::{Mapping, MappingKind};
 use crate::memory::AddressSpace;
 use crate::mutex::declared::DeclaredLayout;
 use crate::mutex::discover::{self, Candidate, Candidates, FoundBy, ScanScope};
-use crate::mutex::owner::{self as owner_ptr, OwnerClass, OwnerPointer};
+use crate::mutex::owner::{self as owner_ptr, OwnerPointer};
 use crate::mutex::select::{self, LibcGuess};
 use crate::mutex::solaris::{self, SolarisMutex};
 use crate::mutex::{Decoded, Layout, LockState, magic};
 use crate::report::Hex;
-use crate::report::model::{self, CoreModel, MutexModel, OwnerModel, Report};
+use crate::report::model::{self, CoreModel, MutexModel, OwnerClass, OwnerModel, Report};
 use crate::symbols::Modules;
 
 pub use analyzer::{Analyzer, AnalyzerConfig, AnalyzerStats, CoreOptions, DEFAULT_CACHE_ENTRIES};
@@ -129,8 +131,8 @@ pub(crate) struct Mutex {
     pub decoded: Option<Decoded>,
     pub mapping: Option<usize>,
     pub waiters: Vec<u32>,
-    pub owner_class: &'static str,
-    pub owner_note: Option<String>,
+    /// Who holds it, classified (its class and note are read from it).
+    pub owner: owner::Owner,
     /// The owner pointer, classified (layouts that record a thread pointer).
     pub owner_pointer: Option<OwnerPointer>,
     /// Confidence that these bytes really are a mutex of the layout.
@@ -185,38 +187,110 @@ pub struct Inputs<'a, 'd> {
 }
 
 /// The analysis of an already parsed core (no file access but the optional
-/// executable bytes). Usable on in-memory cores.
+/// executable bytes). Usable on in-memory cores. The stages, each a function over
+/// the previous one's value (see docs/design.md, "The stages of one core"):
+/// `CoreContext` → `LayoutPlan` → `Candidates` → classified `Mutex`es → findings
+/// → [`Report`].
 pub fn analyze_core(inputs: &Inputs<'_, '_>, opts: &Options, mut warnings: Vec<Warning>) -> Report {
-    let Inputs {
-        core,
-        maps,
-        path,
-        exe,
-        modules,
-        peers,
-    } = *inputs;
-    // With file access (modules loaded), read-only file mappings the core lacks are
-    // read from the files under the sysroot.
-    let space = match modules {
-        Some(mods) => AddressSpace::new(core).with_module_backing(maps, mods),
-        None => AddressSpace::new(core),
-    };
+    let cx = CoreContext::new(inputs);
+    let plan = plan_layouts(&cx, opts, &mut warnings);
+    let cands = discover_candidates(&cx, &plan, opts, &mut warnings);
+    let mutexes = classify_mutexes(&cx, &plan, cands);
+    let abort = cx
+        .modules
+        .and_then(|mods| crate::symbols::abort_msg::abort_message(&cx.space, mods));
+    let findings = rules::run(&Facts {
+        core: cx.core,
+        maps: cx.maps,
+        space: &cx.space,
+        mutexes: &mutexes,
+        layout: plan.layout.as_deref(),
+        modules: cx.modules,
+        binary: opts.binary.as_deref(),
+        abort: abort.as_ref(),
+    });
+    build_report(&cx, &plan, &mutexes, &findings, abort.as_ref(), warnings)
+}
 
-    // Layout.
+/// Stage 1: the parsed core with its mappings, modules and peers, and the address
+/// space the analysis reads.
+struct CoreContext<'a, 'd> {
+    core: &'a Core<'d>,
+    maps: &'a [Mapping],
+    path: &'a str,
+    exe: Option<&'a [u8]>,
+    modules: Option<&'a Modules>,
+    peers: &'a [Peer],
+    /// With file access (modules loaded), read-only file mappings the core lacks
+    /// are read from the files under the sysroot.
+    space: AddressSpace<'d>,
+}
+
+impl<'a, 'd> CoreContext<'a, 'd> {
+    fn new(inputs: &Inputs<'a, 'd>) -> Self {
+        let Inputs {
+            core,
+            maps,
+            path,
+            exe,
+            modules,
+            peers,
+        } = *inputs;
+        let space = match modules {
+            Some(mods) => AddressSpace::new(core).with_module_backing(maps, mods),
+            None => AddressSpace::new(core),
+        };
+        CoreContext {
+            core,
+            maps,
+            path,
+            exe,
+            modules,
+            peers,
+            space,
+        }
+    }
+}
+
+/// Stage 2: which C library, the default layout, and the layouts used besides it.
+struct LayoutPlan {
+    guess: LibcGuess,
+    layout: Option<Box<dyn Layout>>,
+    extra: Vec<Extra>,
+}
+
+impl LayoutPlan {
+    /// The layout that decodes a candidate (its declared or guest layout, else the
+    /// default).
+    fn layout_of(&self, c: &Candidate) -> Option<&dyn Layout> {
+        match c.layout {
+            Some(i) => self.extra.get(i).map(|x| x.layout.as_ref()),
+            None => self.layout.as_deref(),
+        }
+    }
+}
+
+fn plan_layouts(
+    cx: &CoreContext<'_, '_>,
+    opts: &Options,
+    warnings: &mut Vec<Warning>,
+) -> LayoutPlan {
+    let core = cx.core;
     // A static executable carries its C library's marks: read them from --binary, or
     // from the executable's first page as the core holds it.
-    let marks = if has_interp(core, maps) {
+    let marks = if has_interp(core, cx.maps) {
         None
     } else {
-        exe.and_then(|b| select::exe_marks(b, "--binary", true))
+        cx.exe
+            .and_then(|b| select::exe_marks(b, "--binary", true))
             .or_else(|| {
-                select::exe_head_from_core(core, &space, maps).and_then(|b| {
+                select::exe_head_from_core(core, &cx.space, cx.maps).and_then(|b| {
                     select::exe_marks(b, "the executable's first page in the core", false)
                 })
             })
     };
-    let guess: LibcGuess = select::detect_libc(maps, marks.as_ref());
-    let (guess, decided) = select::decide_by_futex_waits(core, &space, guess);
+    let guess: LibcGuess = select::detect_libc(cx.maps, marks.as_ref());
+    let (guess, decided) = select::decide_by_futex_waits(core, &cx.space, guess);
     if let Some(msg) = decided {
         warnings.push(Warning::new("libc-guess", msg));
     } else if guess.weak && opts.layout.is_none() && core.os == crate::coredump::Os::Linux {
@@ -254,32 +328,47 @@ pub fn analyze_core(inputs: &Inputs<'_, '_>, opts: &Options, mut warnings: Vec<W
             ),
         ));
     }
-
-    // Discovery. One pass over the memory `--scan` covers serves the locked-mutex
-    // scans (the layout's and declared layouts' without a magic number) and the
-    // search for Solaris locks on x86 Linux cores (a guest layout obeys `--scan`).
-    // Magic numbers of the core's own layout (Solaris cores, whose mappings carry
-    // no shared flag) and of declared layouts are searched over all dumped memory,
-    // unless `--scan none`, which reads no bulk memory at all.
     let extra = extra_layouts(core, layout.as_deref(), opts);
+    LayoutPlan {
+        guess,
+        layout,
+        extra,
+    }
+}
+
+/// Stage 3: candidate addresses. One pass over the memory `--scan` covers serves
+/// the locked-mutex scans (the layout's and declared layouts' without a magic
+/// number) and the search for Solaris locks on x86 Linux cores (a guest layout
+/// obeys `--scan`). Magic numbers of the core's own layout (Solaris cores, whose
+/// mappings carry no shared flag) and of declared layouts are searched over all
+/// dumped memory, unless `--scan none`, which reads no bulk memory at all.
+fn discover_candidates(
+    cx: &CoreContext<'_, '_>,
+    plan: &LayoutPlan,
+    opts: &Options,
+    warnings: &mut Vec<Warning>,
+) -> Candidates {
+    let (core, maps, space) = (cx.core, cx.maps, &cx.space);
+    let layout = plan.layout.as_deref();
+    let extra = &plan.extra;
     let mut scan_layouts: Vec<&dyn Layout> = Vec::new();
     let mut guest_magic: Vec<(&dyn Layout, crate::coredump::Endian)> = Vec::new();
-    if let Some(l) = layout.as_deref() {
+    if let Some(l) = layout {
         scan_layouts.push(l);
     }
-    for x in &extra {
+    for x in extra {
         if x.layout.magic().is_none() {
             scan_layouts.push(x.layout.as_ref());
         } else if x.guest {
             guest_magic.push((x.layout.as_ref(), space.endian()));
         }
     }
-    let pass = discover::one_pass(&space, maps, opts.scan, &scan_layouts, &guest_magic);
+    let pass = discover::one_pass(space, maps, opts.scan, &scan_layouts, &guest_magic);
     let mut pass_scans = pass.scans.into_iter();
     let mut pass_magic = pass.magic.into_iter();
 
     let mut cands = Candidates::default();
-    if let Some(l) = layout.as_deref() {
+    if let Some(l) = layout {
         for t in &core.threads {
             if let Some(f) = &t.futex
                 && let Some(addr) = discover::mutex_wait(f, l)
@@ -287,18 +376,11 @@ pub fn analyze_core(inputs: &Inputs<'_, '_>, opts: &Options, mut warnings: Vec<W
                 cands.add(addr, FoundBy::FutexWait, None, false);
             }
         }
-        if let Some(mods) = modules {
-            symbol_candidates(
-                mods,
-                &space,
-                core.pointer_size(),
-                l,
-                &mut cands,
-                &mut warnings,
-            );
+        if let Some(mods) = cx.modules {
+            symbol_candidates(mods, space, core.pointer_size(), l, &mut cands, warnings);
         }
         for addr in pass_scans.next().unwrap_or_default() {
-            if scan_hit_fits(core, maps, &space, l, peers, addr) {
+            if scan_hit_fits(core, maps, space, l, cx.peers, addr) {
                 cands.add(addr, FoundBy::Scan, None, false);
             }
         }
@@ -316,18 +398,18 @@ pub fn analyze_core(inputs: &Inputs<'_, '_>, opts: &Options, mut warnings: Vec<W
 
     // Discovery by magic number, and declared layouts.
     let whole_memory = opts.scan != ScanScope::None;
-    if let Some(l) = layout.as_deref()
+    if let Some(l) = layout
         && l.magic().is_some()
         && whole_memory
     {
-        add_magic_hits(magic::scan(&space, l), None, false, &mut cands);
+        add_magic_hits(magic::scan(space, l), None, false, &mut cands);
     }
     for (i, x) in extra.iter().enumerate() {
         if x.layout.magic().is_some() {
             let found = if x.guest {
                 pass_magic.next().unwrap_or_default()
             } else if whole_memory {
-                magic::scan(&space, x.layout.as_ref())
+                magic::scan(space, x.layout.as_ref())
             } else {
                 continue;
             };
@@ -341,7 +423,7 @@ pub fn analyze_core(inputs: &Inputs<'_, '_>, opts: &Options, mut warnings: Vec<W
     }
 
     // Names for what was found without a symbol.
-    if let Some(mods) = modules {
+    if let Some(mods) = cx.modules {
         cands.name_unnamed(|a| {
             mods.data_symbol(a).map(|s| {
                 if s.offset == 0 {
@@ -352,49 +434,54 @@ pub fn analyze_core(inputs: &Inputs<'_, '_>, opts: &Options, mut warnings: Vec<W
             })
         });
     }
+    cands
+}
 
-    // Decoding and classification.
-    let mutexes: Vec<Mutex> = cands
+/// Stage 4: each candidate decoded by its layout, its owner, waiters and location
+/// classified.
+fn classify_mutexes(cx: &CoreContext<'_, '_>, plan: &LayoutPlan, cands: Candidates) -> Vec<Mutex> {
+    cands
         .into_vec()
         .into_iter()
         .map(|c| {
-            let l = match c.layout {
-                Some(i) => extra.get(i).map(|x| x.layout.as_ref()),
-                None => layout.as_deref(),
-            };
-            build_mutex(core, maps, &space, l, peers, modules, c)
+            build_mutex(
+                cx.core,
+                cx.maps,
+                &cx.space,
+                plan.layout_of(&c),
+                cx.peers,
+                cx.modules,
+                c,
+            )
         })
-        .collect();
+        .collect()
+}
 
-    let abort = modules.and_then(|mods| crate::symbols::abort_msg::abort_message(&space, mods));
-    let facts = Facts {
-        core,
-        maps,
-        space: &space,
-        mutexes: &mutexes,
-        layout: layout.as_deref(),
-        modules,
-        binary: opts.binary.as_deref(),
-        abort: abort.as_ref(),
-    };
-    let findings = rules::run(&facts);
-    if let Some(mods) = modules {
+/// Stage 6: the report: backtraces of the threads that matter (waiters, local
+/// owners, the crashed thread and every thread a finding names), the findings'
+/// sentences, the models of the core's parts.
+fn build_report(
+    cx: &CoreContext<'_, '_>,
+    plan: &LayoutPlan,
+    mutexes: &[Mutex],
+    findings: &[rules::Finding],
+    abort: Option<&crate::symbols::abort_msg::AbortMessage>,
+    mut warnings: Vec<Warning>,
+) -> Report {
+    let (core, maps, space) = (cx.core, cx.maps, &cx.space);
+    if let Some(mods) = cx.modules {
         warnings.extend(mods.warnings().iter().cloned());
     }
-
-    let process = model::process_model(core, maps, &space);
-
-    // Backtraces of the threads that matter: waiters, local owners, the crashed
-    // thread and every thread a finding names.
+    let process = model::process_model(core, maps, space);
     let mut threads = model::thread_models(core);
-    if let Some(mods) = modules {
+    if let Some(mods) = cx.modules {
         let mut involved: Vec<u32> = findings
             .iter()
             .flat_map(|f| f.threads.iter().copied())
             .collect();
-        for m in &mutexes {
+        for m in mutexes {
             involved.extend(m.waiters.iter().copied());
-            if m.owner_class == "own-thread" {
+            if m.owner.class() == OwnerClass::OwnThread {
                 involved.extend(m.decoded.as_ref().and_then(|d| d.owner_tid));
             }
         }
@@ -402,7 +489,7 @@ pub fn analyze_core(inputs: &Inputs<'_, '_>, opts: &Options, mut warnings: Vec<W
         for (tm, t) in threads.iter_mut().zip(&core.threads) {
             if involved.contains(&t.tid) {
                 let b = crate::symbols::unwind::backtrace(
-                    &space,
+                    space,
                     mods,
                     core.arch,
                     t,
@@ -417,23 +504,23 @@ pub fn analyze_core(inputs: &Inputs<'_, '_>, opts: &Options, mut warnings: Vec<W
     Report {
         schema_version: 1,
         core: CoreModel {
-            path: path.to_string(),
+            path: cx.path.to_string(),
             pid: process.pid,
             ppid: process.ppid,
             executable: process.executable,
             args: process.args,
             arch: core.arch.name().to_string(),
             os: core.os,
-            libc: guess.libc,
-            layout: layout.as_ref().map(|l| l.name().to_string()),
+            libc: plan.guess.libc,
+            layout: plan.layout.as_ref().map(|l| l.name().to_string()),
             signal: process.signal,
             truncated: core.truncated,
-            abort_message: abort.as_ref().map(|m| m.text.trim_end().to_string()),
+            abort_message: abort.map(|m| m.text.trim_end().to_string()),
         },
         threads,
         mappings: model::mapping_models(maps),
         mutexes: mutexes.iter().map(|m| mutex_model(m, maps)).collect(),
-        findings,
+        findings: findings.iter().map(rules::Finding::model).collect(),
         warnings: model::warning_models(&warnings),
     }
 }
@@ -494,15 +581,6 @@ fn scan_hit_fits(
         && owner <= hi.saturating_add(FOREIGN_OWNER_WINDOW)
 }
 
-/// Type names that denote a mutex for a layout (DWARF typedef or struct names).
-fn mutex_type_names(layout: &dyn Layout) -> &'static [&'static str] {
-    if layout.name().starts_with("solaris") {
-        &["mutex_t", "lwp_mutex_t", "pthread_mutex_t"]
-    } else {
-        &["pthread_mutex_t"]
-    }
-}
-
 /// `symbol` and `pointer` discovery: mutex variables named by each verified module's
 /// DWARF; with no DWARF, ELF data symbols of the mutex's size whose name says lock.
 fn symbol_candidates(
@@ -513,7 +591,7 @@ fn symbol_candidates(
     cands: &mut Candidates,
     warnings: &mut Vec<Warning>,
 ) {
-    let names = mutex_type_names(layout);
+    let names = layout.family().mutex_type_names();
     for m in mods.iter() {
         if m.object().is_none() {
             continue;
@@ -642,7 +720,7 @@ fn extra_layouts(core: &Core<'_>, default: Option<&dyn Layout>, opts: &Options) 
             guest: false,
         })
         .collect();
-    let default_is_solaris = default.is_some_and(|l| l.name().starts_with("solaris-"));
+    let default_is_solaris = default.is_some_and(|l| l.family().is_solaris());
     if !default_is_solaris
         && core.os != crate::coredump::Os::Solaris
         && matches!(
@@ -723,7 +801,7 @@ fn build_mutex(
             Some((space, owner_ptr::BlockShape::for_core(core.os, core.arch))),
         )
     });
-    let (owner_class, owner_note) = classify_owner(
+    let owner = owner::classify(
         core,
         decoded.as_ref(),
         owner_pointer.as_ref(),
@@ -745,129 +823,9 @@ fn build_mutex(
         decoded,
         mapping,
         waiters,
-        owner_class,
-        owner_note,
+        owner,
         owner_pointer,
         confirmed,
-    }
-}
-
-/// Who a foreign TID is, when a peer core knows it.
-fn peer_note(core: &Core<'_>, peers: &[Peer], tid: u32) -> Option<String> {
-    let me = core.process.as_ref().and_then(|p| p.pid);
-    let parent = core.process.as_ref().and_then(|p| p.ppid);
-    let p = peers.iter().find(|p| p.tids.contains(&tid))?;
-    let pid = p.pid.map_or_else(|| "?".to_string(), |x| x.to_string());
-    let rel = if p.ppid.is_some() && p.ppid == me {
-        ", a child of this process"
-    } else if p.pid.is_some() && p.pid == parent {
-        ", the parent of this process"
-    } else {
-        ""
-    };
-    Some(format!(
-        "thread {tid} of process {pid}{rel} (peer core {})",
-        p.path
-    ))
-}
-
-/// Who owns a lock whose owner field is a thread pointer.
-fn classify_pointer_owner(op: &OwnerPointer, peers: &[Peer]) -> (&'static str, Option<String>) {
-    let p = op.pointer;
-    let peer = peers.iter().find_map(|peer| {
-        let (tid, _) = peer.thread_pointers.iter().find(|(_, tp)| *tp == p)?;
-        Some(format!(
-            "the thread pointer of thread {tid} of process {} (peer core {})",
-            peer.pid.map_or_else(|| "?".to_string(), |x| x.to_string()),
-            peer.path
-        ))
-    });
-    match op.class {
-        OwnerClass::None => ("none", None),
-        OwnerClass::OwnThread => (
-            "own-thread",
-            Some(format!(
-                "owner pointer {p:#x} is the thread pointer of thread {} of this process",
-                op.tid.map_or_else(|| "?".to_string(), |t| t.to_string())
-            )),
-        ),
-        OwnerClass::ForeignUnmapped => (
-            "foreign",
-            Some(match peer {
-                Some(n) => format!(
-                    "owner pointer {p:#x} is not mapped in this process (foreign-unmapped): it is {n}"
-                ),
-                None => format!(
-                    "owner pointer {p:#x} is not mapped in this process (foreign-unmapped): a thread pointer of another process"
-                ),
-            }),
-        ),
-        OwnerClass::ForeignMapped => (
-            "foreign",
-            Some(format!(
-                "owner pointer {p:#x} is mapped here ({}) but is no thread's thread pointer (foreign-mapped){}{}",
-                op.mapping.as_deref().unwrap_or("?"),
-                if op.self_pointing {
-                    "; the memory there is shaped like a thread block (it points to itself): an exited thread's, or another process's at the same address"
-                } else {
-                    ""
-                },
-                peer.map(|n| format!("; it is {n}")).unwrap_or_default()
-            )),
-        ),
-    }
-}
-
-fn classify_owner(
-    core: &Core<'_>,
-    d: Option<&Decoded>,
-    op: Option<&OwnerPointer>,
-    peers: &[Peer],
-    shared: bool,
-) -> (&'static str, Option<String>) {
-    let Some(d) = d else {
-        return (
-            "unknown",
-            Some("the mutex's bytes are not in the core".into()),
-        );
-    };
-    let ppid = core.process.as_ref().and_then(|p| p.ppid);
-    let pid = core.process.as_ref().and_then(|p| p.pid);
-    match d.state {
-        LockState::Unlocked | LockState::Destroyed | LockState::NotRecoverable => ("none", None),
-        LockState::OwnerDied => (
-            "dead",
-            d.owner_tid.map(|t| format!("thread {t} died holding it")),
-        ),
-        _ => match d.owner_tid {
-            Some(t) if core.thread(t).is_some() => {
-                ("own-thread", Some(format!("thread {t} of this process")))
-            }
-            Some(t) => {
-                let who = if let Some(n) = peer_note(core, peers, t) {
-                    format!("thread {t} is not in this process: it is {n}")
-                } else if Some(t) == ppid {
-                    format!(
-                        "thread {t} is not in this process: it is the parent process (ppid {t})"
-                    )
-                } else if Some(t) == pid {
-                    format!("thread {t} is this process's main thread, which is gone")
-                } else {
-                    if shared {
-                        format!("thread {t} is not a thread of this process")
-                    } else {
-                        format!(
-                            "thread {t} is not a thread of this process and the mutex is in private memory: the thread exited holding it, or the lock was inherited locked across fork()"
-                        )
-                    }
-                };
-                ("foreign", Some(who))
-            }
-            None => match op {
-                Some(op) => classify_pointer_owner(op, peers),
-                None => ("unknown", Some("this mutex type records no owner".into())),
-            },
-        },
     }
 }
 
@@ -932,12 +890,9 @@ fn mutex_model(m: &Mutex, maps: &[Mapping]) -> MutexModel {
         owner: OwnerModel {
             tid: d.and_then(|d| d.owner_tid),
             pointer: d.and_then(|d| d.owner_pointer).map(Hex),
-            class: m.owner_class.to_string(),
-            pointer_class: m
-                .owner_pointer
-                .as_ref()
-                .map(|o| o.class.as_str().to_string()),
-            note: m.owner_note.clone(),
+            class: m.owner.class(),
+            pointer_class: m.owner_pointer.as_ref().map(|o| o.class),
+            note: m.owner.note(),
         },
         mapping: map.map(|m| Hex(m.start)),
         mapping_kind: map.map(|m| m.kind.as_str().to_string()),

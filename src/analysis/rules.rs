@@ -3,23 +3,24 @@
 
 use std::collections::{BTreeSet, HashMap};
 
+use super::evidence::{Evidence, Held, OwnerId, Pointer};
 use super::findings::Code;
 use super::{Facts, Mutex, mapping_index};
 use crate::coredump::{Os, signals};
 use crate::mappings::{Mapping, MappingKind};
 use crate::memory::Presence;
-use crate::mutex::owner::OwnerClass;
-use crate::mutex::solaris::{Isa, SolarisMutex};
-use crate::mutex::{Layout, LockState, MutexType};
+use crate::mutex::owner::PointerClass;
+use crate::mutex::{LockState, MutexType};
 use crate::report::Hex;
 use crate::report::model::FindingModel;
+use crate::report::model::OwnerClass;
 
 /// One rule: the codes it can give and the function that looks for them in the facts.
 /// Rules do not look at each other's findings; precedence between root causes is
 /// [`merge_root_causes`]'s job.
 pub(crate) struct Rule {
     pub codes: &'static [Code],
-    pub run: fn(&Facts<'_, '_>, &mut Vec<FindingModel>),
+    pub run: fn(&Facts<'_, '_>, &mut Vec<Finding>),
 }
 
 /// Every rule, in the order their findings are listed (then sorted by severity).
@@ -95,7 +96,7 @@ pub(crate) const ABSORBS: &[(Code, Code, &str)] = &[
 ];
 
 /// Runs every rule, merges root causes, sorts by severity (stable).
-pub(crate) fn run(f: &Facts<'_, '_>) -> Vec<FindingModel> {
+pub(crate) fn run(f: &Facts<'_, '_>) -> Vec<Finding> {
     let mut out = Vec::new();
     for r in RULES {
         let from = out.len();
@@ -106,17 +107,17 @@ pub(crate) fn run(f: &Facts<'_, '_>) -> Vec<FindingModel> {
         );
     }
     let mut out = merge_root_causes(out);
-    out.sort_by_key(|x| x.severity);
+    out.sort_by_key(|x| x.code.severity());
     out
 }
 
 /// Applies [`ABSORBS`] to the rules' findings.
-pub(crate) fn merge_root_causes(found: Vec<FindingModel>) -> Vec<FindingModel> {
-    let winners: Vec<(Code, Hex)> = found
+pub(crate) fn merge_root_causes(found: Vec<Finding>) -> Vec<Finding> {
+    let winners: Vec<(Code, u64)> = found
         .iter()
         .flat_map(|x| x.mutexes.iter().map(move |m| (x.code, *m)))
         .collect();
-    let absorbed = |x: &FindingModel| {
+    let absorbed = |x: &Finding| {
         !x.mutexes.is_empty()
             && x.mutexes.iter().all(|m| {
                 ABSORBS.iter().any(|(win, lose, _)| {
@@ -132,16 +133,52 @@ pub(crate) fn merge_root_causes(found: Vec<FindingModel>) -> Vec<FindingModel> {
         .collect()
 }
 
-fn binary_mismatch_rule(f: &Facts<'_, '_>, out: &mut Vec<FindingModel>) {
+fn binary_mismatch_rule(f: &Facts<'_, '_>, out: &mut Vec<Finding>) {
     if let (Some(mods), Some(bin)) = (f.modules, f.binary) {
         out.extend(binary_mismatch(mods, bin));
     }
 }
 
-fn mutex_assertion_rule(f: &Facts<'_, '_>, out: &mut Vec<FindingModel>) {
+fn mutex_assertion_rule(f: &Facts<'_, '_>, out: &mut Vec<Finding>) {
     if let (Some(mods), Some(msg)) = (f.modules, f.abort) {
         let ma = crate::symbols::abort_msg::mutex_assertion(f.core, f.space, mods, msg);
         out.extend(mutex_assertion(f, msg, ma.as_ref()));
+    }
+}
+
+/// A finding as the rules give it: its evidence as typed values, rendered to
+/// sentences when the report is built ([`Finding::model`]).
+#[derive(Clone, Debug)]
+pub(crate) struct Finding {
+    pub code: Code,
+    pub mutexes: Vec<u64>,
+    pub threads: Vec<u32>,
+    /// One-line verdict.
+    pub message: String,
+    pub evidence: Vec<Evidence>,
+    /// A layout that is not Solaris's but stores a thread pointer as its owner
+    /// (owner-deref-crash): its name, said before the code's fix.
+    pub owner_pointer_layout: Option<String>,
+}
+
+impl Finding {
+    /// The report's finding: code metadata and evidence sentences.
+    pub fn model(&self) -> FindingModel {
+        let c = self.code;
+        FindingModel {
+            code: c,
+            severity: c.severity(),
+            title: c.title().to_string(),
+            mutexes: self.mutexes.iter().copied().map(Hex).collect(),
+            threads: self.threads.clone(),
+            message: self.message.clone(),
+            evidence: self.evidence.iter().map(Evidence::to_string).collect(),
+            explanation: c.explanation().to_string(),
+            fix: match &self.owner_pointer_layout {
+                Some(l) => format!("{l} stores a thread pointer as its owner: {}", c.fix()),
+                None => c.fix().to_string(),
+            },
+        }
     }
 }
 
@@ -150,18 +187,15 @@ fn finding(
     mutexes: Vec<u64>,
     threads: Vec<u32>,
     message: String,
-    evidence: Vec<String>,
-) -> FindingModel {
-    FindingModel {
+    evidence: Vec<Evidence>,
+) -> Finding {
+    Finding {
         code: c,
-        severity: c.severity(),
-        title: c.title().to_string(),
-        mutexes: mutexes.into_iter().map(Hex).collect(),
+        mutexes,
         threads,
         message,
         evidence,
-        explanation: c.explanation().to_string(),
-        fix: c.fix().to_string(),
+        owner_pointer_layout: None,
     }
 }
 
@@ -215,65 +249,53 @@ fn solaris_inferred_shared(f: &Facts<'_, '_>, m: &Mutex) -> bool {
     f.core.os == Os::Solaris
         && m.owner_pointer
             .as_ref()
-            .is_some_and(|o| o.class == OwnerClass::ForeignUnmapped)
+            .is_some_and(|o| o.class == PointerClass::ForeignUnmapped)
 }
 
 /// Mutexes that get a cross-process-private-mutex verdict (used to fold the
 /// private-futex finding into it).
-fn cross_process_evidence(f: &Facts<'_, '_>, m: &Mutex) -> Option<Vec<String>> {
+fn cross_process_evidence(f: &Facts<'_, '_>, m: &Mutex) -> Option<Vec<Evidence>> {
     if !private_mutex_in_shared(f, m) {
         return None;
     }
     let d = m.decoded.as_ref()?;
     let mut ev = Vec::new();
-    if m.owner_class == "foreign" {
-        ev.push(match (d.owner_tid, d.owner_pointer) {
-            (None, Some(p)) => format!(
-                "its owner pointer {p:#x}: {}",
-                m.owner_note.clone().unwrap_or_default()
-            ),
-            (t, _) => format!(
-                "its owner {} ({})",
-                t.map_or_else(|| "?".into(), |t| t.to_string()),
-                m.owner_note.clone().unwrap_or_default()
-            ),
+    if m.owner.class() == OwnerClass::Foreign {
+        ev.push(Evidence::ForeignOwner {
+            owner: match (d.owner_tid, d.owner_pointer) {
+                (None, Some(p)) => OwnerId::Pointer(p),
+                (Some(t), _) => OwnerId::Tid(t),
+                (None, None) => OwnerId::Unknown,
+            },
+            who: m.owner.clone(),
         });
     }
     let w = waits(f, m);
-    if !w.is_empty() && m.owner_class != "own-thread" {
+    if !w.is_empty() && m.owner.class() != OwnerClass::OwnThread {
         for (t, op, private) in &w {
-            ev.push(format!(
-                "thread {t} sleeps in {op}{} on it while no thread of this process holds it{}",
-                if *private { " (private)" } else { "" },
-                if d.state == LockState::Unlocked {
-                    " — and it is unlocked: the unlock happened in another process and its wake-up could not reach this one"
-                } else {
-                    ""
-                }
-            ));
+            ev.push(Evidence::SleepsUnheld {
+                tid: *t,
+                op: op.clone(),
+                private: *private,
+                unlocked: d.state == LockState::Unlocked,
+            });
         }
     }
     (!ev.is_empty()).then_some(ev)
 }
 
-fn mutex_facts(m: &Mutex) -> Vec<String> {
+fn mutex_facts(m: &Mutex) -> Vec<Evidence> {
     let mut ev = Vec::new();
     if let Some(d) = &m.decoded {
-        let kind = d.field("__kind").or_else(|| d.field("_m_type"));
-        ev.push(format!(
-            "{} at {:#x} in {}: {:?} {} mutex, {}{}",
-            d.layout,
-            m.address,
-            m.location,
-            d.mtype,
-            if d.pshared {
-                "process-shared"
-            } else {
-                "process-private"
-            },
-            format!("{:?}", d.state).to_lowercase(),
-            kind.map(|k| format!(" (kind {k:#x})")).unwrap_or_default()
-        ));
+        ev.push(Evidence::Mutex {
+            layout: d.layout.clone(),
+            address: m.address,
+            location: m.location.clone(),
+            mtype: d.mtype,
+            pshared: d.pshared,
+            state: d.state,
+            kind: d.field("__kind").or_else(|| d.field("_m_type")),
+        });
     }
     ev
 }
@@ -285,7 +307,7 @@ pub(crate) const THREAD_BLOCK_SPAN: u64 = 0x1000;
 
 /// The crash a mutex's foreign owner pointer explains: (crashed thread, fault
 /// address, offset past the pointer, evidence).
-fn deref_crash(f: &Facts<'_, '_>, m: &Mutex) -> Option<(u32, u64, u64, Vec<String>)> {
+fn deref_crash(f: &Facts<'_, '_>, m: &Mutex) -> Option<(u32, u64, u64, Vec<Evidence>)> {
     let d = m.decoded.as_ref()?;
     let op = m.owner_pointer.as_ref()?;
     if !op.class.is_foreign() {
@@ -303,10 +325,8 @@ fn deref_crash(f: &Facts<'_, '_>, m: &Mutex) -> Option<(u32, u64, u64, Vec<Strin
         return None;
     }
     let t = f.core.crashed_thread()?;
-    let isa = [Isa::Amd64, Isa::I386, Isa::Sparcv9, Isa::Sparc]
-        .into_iter()
-        .find(|i| SolarisMutex::new(*i).name() == d.layout);
-    let schedctl = isa.map(|i| i.schedctl_offset());
+    let isa = d.family.solaris_isa();
+    let schedctl = d.family.owner_block_read_offset();
     let exact = schedctl == Some(off);
     let holds_owner: Vec<&str> = t
         .registers()
@@ -325,46 +345,41 @@ fn deref_crash(f: &Facts<'_, '_>, m: &Mutex) -> Option<(u32, u64, u64, Vec<Strin
         return None;
     }
     let mut ev = mutex_facts(m);
-    ev.push(format!(
-        "thread {} died of {sname}{} at {fault:#x} = owner pointer {p:#x} + {off:#x}",
-        t.tid,
-        signals::code_name(f.core.os, sname, sig.code)
-            .map(|c| format!(" ({c})"))
-            .unwrap_or_default()
-    ));
-    ev.push(
-        m.owner_note
-            .clone()
-            .unwrap_or_else(|| format!("owner pointer {p:#x} is not a thread pointer here")),
-    );
-    let tps: Vec<String> = f
+    ev.push(Evidence::Fault {
+        tid: t.tid,
+        signal: sname,
+        code: signals::code_name(f.core.os, sname, sig.code),
+        fault,
+        pointer: p,
+        offset: off,
+    });
+    ev.push(Evidence::OwnerPointer {
+        pointer: p,
+        who: m.owner.clone(),
+    });
+    let tps: Vec<(u32, u64)> = f
         .core
         .threads
         .iter()
-        .filter_map(|t| Some(format!("{} → {:#x}", t.tid, t.thread_pointer?)))
+        .filter_map(|t| Some((t.tid, t.thread_pointer?)))
         .collect();
     if !tps.is_empty() {
-        ev.push(format!(
-            "this process's thread pointers: {}",
-            tps.join(", ")
-        ));
+        ev.push(Evidence::ThreadPointers(tps));
     }
-    if let (true, Some(i)) = (exact, isa) {
-        ev.push(format!(
-            "+{off:#x} is offsetof(ulwp_t, ul_schedctl) on {}: the load mutex_trylock_adaptive() makes through the owner pointer to see whether the owner is running",
-            i.name()
-        ));
-    } else if let Some(s) = schedctl {
-        ev.push(format!(
-            "+{off:#x} is inside the owner's thread block (offsetof(ulwp_t, ul_schedctl) is {s:#x})"
-        ));
+    if let (true, Some(isa)) = (exact, isa) {
+        ev.push(Evidence::SchedctlLoad { offset: off, isa });
+    } else if let Some(schedctl) = schedctl {
+        ev.push(Evidence::InsideThreadBlock {
+            offset: off,
+            schedctl,
+        });
     }
     if !holds_owner.is_empty() {
-        ev.push(format!(
-            "register {} of thread {} holds the owner pointer {p:#x}",
-            holds_owner.join(", "),
-            t.tid
-        ));
+        ev.push(Evidence::Registers {
+            names: holds_owner.clone(),
+            tid: t.tid,
+            held: Held::OwnerPointer(p),
+        });
     }
     let holds_fault: Vec<&str> = t
         .registers()
@@ -372,48 +387,36 @@ fn deref_crash(f: &Facts<'_, '_>, m: &Mutex) -> Option<(u32, u64, u64, Vec<Strin
         .map(|(n, _)| n)
         .collect();
     if !holds_fault.is_empty() {
-        ev.push(format!(
-            "register {} of thread {} holds the faulting address (owner pointer + {off:#x})",
-            holds_fault.join(", "),
-            t.tid
-        ));
+        ev.push(Evidence::Registers {
+            names: holds_fault,
+            tid: t.tid,
+            held: Held::FaultAddress { offset: off },
+        });
     }
     if !holds_mutex.is_empty() {
-        ev.push(format!(
-            "register {} of thread {} points at the mutex",
-            holds_mutex.join(", "),
-            t.tid
-        ));
+        ev.push(Evidence::Registers {
+            names: holds_mutex.clone(),
+            tid: t.tid,
+            held: Held::Mutex,
+        });
     }
     // x86 page-fault error code, when the core has it (Solaris amd64 pr_reg).
     if t.reg("trapno") == Some(14)
         && let Some(err) = t.reg("err")
     {
-        ev.push(format!(
-            "page-fault error code {err:#x}: a {} of a {} page",
-            if err & 2 == 0 { "read" } else { "write" },
-            if err & 1 == 0 {
-                "not-present"
-            } else {
-                "protected"
-            }
-        ));
+        ev.push(Evidence::PageFault { error: err });
     }
     if f.core.os == Os::Solaris {
-        ev.push(format!(
-            "Solaris cores record no mapping names and no SysV shm ids or shared flags: {} is shared memory by inference (it holds a lock whose owner is not mapped in this process)",
-            m.location
-        ));
+        ev.push(Evidence::SolarisSharedByInference {
+            location: m.location.clone(),
+        });
         if d.waiters_flag {
             for w in &f.core.threads {
                 if w.syscall
                     .as_ref()
                     .is_some_and(|s| s.name == Some("lwp_park"))
                 {
-                    ev.push(format!(
-                        "LWP {} is parked in lwp_park and the mutex's waiters byte is set: USYNC_THREAD waiters sleep on this process's private sleep queue, which an unlock in the other process never looks at",
-                        w.tid
-                    ));
+                    ev.push(Evidence::ParkedWaiter { tid: w.tid });
                 }
             }
         }
@@ -423,7 +426,7 @@ fn deref_crash(f: &Facts<'_, '_>, m: &Mutex) -> Option<(u32, u64, u64, Vec<Strin
 
 /// owner-deref-crash: the fault address is a foreign owner pointer (or just past
 /// it) of a mutex, and the crashed thread was reading it.
-fn owner_deref_crash(f: &Facts<'_, '_>, out: &mut Vec<FindingModel>) {
+fn owner_deref_crash(f: &Facts<'_, '_>, out: &mut Vec<Finding>) {
     for m in f.mutexes {
         let Some((tid, fault, off, evidence)) = deref_crash(f, m) else {
             continue;
@@ -443,12 +446,6 @@ fn owner_deref_crash(f: &Facts<'_, '_>, out: &mut Vec<FindingModel>) {
                     .map(|w| w.tid),
             );
         }
-        let mut fix = Code::OwnerDerefCrash.fix().to_string();
-        if let Some(d) = &m.decoded
-            && !d.layout.starts_with("solaris-")
-        {
-            fix = format!("{} stores a thread pointer as its owner: {fix}", d.layout);
-        }
         let mut fnd = finding(
             Code::OwnerDerefCrash,
             vec![m.address],
@@ -460,12 +457,16 @@ fn owner_deref_crash(f: &Facts<'_, '_>, out: &mut Vec<FindingModel>) {
             ),
             evidence,
         );
-        fnd.fix = fix;
+        fnd.owner_pointer_layout = m
+            .decoded
+            .as_ref()
+            .filter(|d| !d.family.is_solaris())
+            .map(|d| d.layout.clone());
         out.push(fnd);
     }
 }
 
-fn cross_process_private(f: &Facts<'_, '_>, out: &mut Vec<FindingModel>) {
+fn cross_process_private(f: &Facts<'_, '_>, out: &mut Vec<Finding>) {
     for m in f.mutexes {
         if !private_mutex_in_shared(f, m) {
             continue;
@@ -483,8 +484,9 @@ fn cross_process_private(f: &Facts<'_, '_>, out: &mut Vec<FindingModel>) {
                     "{} in {} is process-private but used by another process{}{}",
                     name(m),
                     shared_desc,
-                    match (m.owner_class, owner) {
-                        ("foreign", Some(t)) => format!(": owner TID {t} is not in this process"),
+                    match (m.owner.class(), owner) {
+                        (OwnerClass::Foreign, Some(t)) =>
+                            format!(": owner TID {t} is not in this process"),
                         _ => String::new(),
                     },
                     if m.waiters.is_empty() {
@@ -510,10 +512,7 @@ fn cross_process_private(f: &Facts<'_, '_>, out: &mut Vec<FindingModel>) {
                     && d.waiters_flag
                     && m.waiters.is_empty()
                 {
-                    evidence.push(
-                        "its lock word says threads may be waiting, but no thread of this process waits on it: a waiter may be in another process"
-                            .into(),
-                    );
+                    evidence.push(Evidence::WaitersElsewhere);
                 }
                 out.push(finding(
                     Code::PrivateMutexInSharedMemory,
@@ -527,7 +526,7 @@ fn cross_process_private(f: &Facts<'_, '_>, out: &mut Vec<FindingModel>) {
     }
 }
 
-fn private_futex_on_shared_memory(f: &Facts<'_, '_>, out: &mut Vec<FindingModel>) {
+fn private_futex_on_shared_memory(f: &Facts<'_, '_>, out: &mut Vec<Finding>) {
     let futex_off = f.layout.map_or(0, |l| l.futex_offset());
     for t in &f.core.threads {
         let Some(fu) = &t.futex else { continue };
@@ -547,34 +546,31 @@ fn private_futex_on_shared_memory(f: &Facts<'_, '_>, out: &mut Vec<FindingModel>
             .address
             .checked_sub(futex_off)
             .and_then(|a| f.mutex_at(a));
-        let mut evidence = vec![format!(
-            "thread {} is in futex({:#x}, {} | FUTEX_PRIVATE_FLAG, {}) ",
-            t.tid, fu.address, fu.op, fu.value
-        )];
-        evidence.push(format!(
-            "{:#x} lies in {} ({:#x}-{:#x}, {}), contents {}",
-            fu.address,
-            map.describe(),
-            map.start,
-            map.end,
-            map.perms,
-            match map.dumped {
-                crate::coredump::Dumped::Full => "dumped",
-                crate::coredump::Dumped::Partial => "partly dumped",
-                crate::coredump::Dumped::None => "not in the core",
-            }
-        ));
+        let mut evidence = vec![
+            Evidence::PrivateFutexCall {
+                tid: t.tid,
+                address: fu.address,
+                op: fu.op.clone(),
+                value: fu.value,
+            },
+            Evidence::LiesIn {
+                address: fu.address,
+                mapping: map.describe(),
+                start: map.start,
+                end: map.end,
+                perms: map.perms.clone(),
+                dumped: map.dumped,
+            },
+        ];
         if let Some(m) = m
             && let Some(d) = &m.decoded
         {
             evidence.extend(mutex_facts(m));
             if d.state == LockState::Unlocked {
-                evidence.push(
-                    "the futex word is free, yet the thread still sleeps: a lost wake-up".into(),
-                );
+                evidence.push(Evidence::LostWakeup);
             }
         } else if fu.value == 2 && fu.op == "FUTEX_WAIT" {
-            evidence.push("a wait with value 2 is glibc's mutex lock wait (__lll_lock_wait): a process-private mutex".into());
+            evidence.push(Evidence::GlibcLockWait);
         }
         out.push(finding(
             Code::PrivateFutexOnSharedMemory,
@@ -591,49 +587,40 @@ fn private_futex_on_shared_memory(f: &Facts<'_, '_>, out: &mut Vec<FindingModel>
     }
 }
 
-fn abandoned_lock(f: &Facts<'_, '_>, out: &mut Vec<FindingModel>) {
+fn abandoned_lock(f: &Facts<'_, '_>, out: &mut Vec<Finding>) {
     for m in f.mutexes {
         let Some(d) = &m.decoded else { continue };
-        if !m.confirmed || !owner_reliable(m) || !d.state.is_held() || m.owner_class != "foreign" {
+        if !m.confirmed
+            || !owner_reliable(m)
+            || !d.state.is_held()
+            || m.owner.class() != OwnerClass::Foreign
+        {
             continue;
         }
         let Some(map) = mapping(f, m) else { continue };
         if map.shared || solaris_inferred_shared(f, m) {
             continue;
         }
-        let (owner, owner_ev) = match (d.owner_tid, m.owner_pointer.as_ref()) {
+        let (owner, owner_id) = match (d.owner_tid, m.owner_pointer.as_ref()) {
             (None, Some(op)) => (
                 format!("the thread whose thread pointer is {:#x}", op.pointer),
-                format!(
-                    "owner pointer {:#x} is no thread pointer of this process's {} threads ({})",
-                    op.pointer,
-                    f.core.threads.len(),
-                    tids(&f.core.threads.iter().map(|t| t.tid).collect::<Vec<_>>())
-                ),
+                OwnerId::Pointer(op.pointer),
             ),
             (t, _) => {
                 let t = t.unwrap_or(0);
-                (
-                    format!("thread {t}"),
-                    format!(
-                        "owner TID {t} is not among this process's {} threads ({})",
-                        f.core.threads.len(),
-                        tids(&f.core.threads.iter().map(|t| t.tid).collect::<Vec<_>>())
-                    ),
-                )
+                (format!("thread {t}"), OwnerId::Tid(t))
             }
         };
         let mut evidence = mutex_facts(m);
-        evidence.push(owner_ev);
-        evidence.push(format!(
-            "the mutex is in {}, which no other process can reach",
-            m.location
-        ));
+        evidence.push(Evidence::OwnerNotAmong {
+            owner: owner_id,
+            threads: f.core.threads.iter().map(|t| t.tid).collect(),
+        });
+        evidence.push(Evidence::Unreachable {
+            location: m.location.clone(),
+        });
         if !m.waiters.is_empty() {
-            evidence.push(format!(
-                "blocked on it for ever: thread {}",
-                tids(&m.waiters)
-            ));
+            evidence.push(Evidence::BlockedForever(m.waiters.clone()));
         }
         out.push(finding(
             Code::AbandonedLock,
@@ -654,7 +641,7 @@ fn abandoned_lock(f: &Facts<'_, '_>, out: &mut Vec<FindingModel>) {
     }
 }
 
-fn owner_died(f: &Facts<'_, '_>, out: &mut Vec<FindingModel>) {
+fn owner_died(f: &Facts<'_, '_>, out: &mut Vec<Finding>) {
     for m in f.mutexes {
         let Some(d) = &m.decoded else { continue };
         if !m.confirmed || !owner_reliable(m) {
@@ -679,7 +666,11 @@ fn owner_died(f: &Facts<'_, '_>, out: &mut Vec<FindingModel>) {
             _ => continue,
         };
         let mut evidence = mutex_facts(m);
-        evidence.extend(d.fields.iter().map(|(n, v)| format!("{n} = {v:#x}")));
+        evidence.extend(
+            d.fields
+                .iter()
+                .map(|&(name, value)| Evidence::Field { name, value }),
+        );
         out.push(finding(
             Code::OwnerDied,
             vec![m.address],
@@ -690,7 +681,7 @@ fn owner_died(f: &Facts<'_, '_>, out: &mut Vec<FindingModel>) {
     }
 }
 
-fn self_deadlock(f: &Facts<'_, '_>, out: &mut Vec<FindingModel>) {
+fn self_deadlock(f: &Facts<'_, '_>, out: &mut Vec<Finding>) {
     for m in f.mutexes {
         let Some(d) = &m.decoded else { continue };
         let Some(owner) = d.owner_tid else { continue };
@@ -702,9 +693,7 @@ fn self_deadlock(f: &Facts<'_, '_>, out: &mut Vec<FindingModel>) {
             continue;
         }
         let mut evidence = mutex_facts(m);
-        evidence.push(format!(
-            "thread {owner} owns it (owner field) and is blocked locking it"
-        ));
+        evidence.push(Evidence::OwnsAndWaits { tid: owner });
         out.push(finding(
             Code::SelfDeadlock,
             vec![m.address],
@@ -718,7 +707,7 @@ fn self_deadlock(f: &Facts<'_, '_>, out: &mut Vec<FindingModel>) {
     }
 }
 
-fn deadlock_cycle(f: &Facts<'_, '_>, out: &mut Vec<FindingModel>) {
+fn deadlock_cycle(f: &Facts<'_, '_>, out: &mut Vec<Finding>) {
     // thread → the mutex it waits for → that mutex's owner (a thread here).
     let mut waits_for: HashMap<u32, &Mutex> = HashMap::new();
     for m in f.mutexes {
@@ -763,17 +752,18 @@ fn deadlock_cycle(f: &Facts<'_, '_>, out: &mut Vec<FindingModel>) {
     }
 }
 
-fn report_cycle(cycle: &[u32], waits_for: &HashMap<u32, &Mutex>, out: &mut Vec<FindingModel>) {
+fn report_cycle(cycle: &[u32], waits_for: &HashMap<u32, &Mutex>, out: &mut Vec<Finding>) {
     let mut evidence = Vec::new();
     let mut mutexes = Vec::new();
     for (i, t) in cycle.iter().enumerate() {
         let next = cycle[(i + 1) % cycle.len()];
         if let Some(m) = waits_for.get(t) {
             mutexes.push(m.address);
-            evidence.push(format!(
-                "thread {t} waits for {}, held by thread {next}",
-                name(m)
-            ));
+            evidence.push(Evidence::WaitsFor {
+                tid: *t,
+                mutex: name(m),
+                holder: next,
+            });
         }
     }
     let chain: Vec<String> = cycle
@@ -797,7 +787,7 @@ fn report_cycle(cycle: &[u32], waits_for: &HashMap<u32, &Mutex>, out: &mut Vec<F
     ));
 }
 
-fn corrupt_mutex(f: &Facts<'_, '_>, out: &mut Vec<FindingModel>) {
+fn corrupt_mutex(f: &Facts<'_, '_>, out: &mut Vec<Finding>) {
     for m in f.mutexes {
         let Some(d) = &m.decoded else { continue };
         if d.anomalies.is_empty() {
@@ -808,18 +798,13 @@ fn corrupt_mutex(f: &Facts<'_, '_>, out: &mut Vec<FindingModel>) {
         if !(m.candidate.typed || (!m.waiters.is_empty() && d.state.is_held())) {
             continue;
         }
-        let mut evidence = vec![format!(
-            "{} at {:#x} in {}",
-            d.layout, m.address, m.location
-        )];
-        evidence.extend(d.anomalies.iter().cloned());
-        evidence.push(
-            d.fields
-                .iter()
-                .map(|(n, v)| format!("{n}={v:#x}"))
-                .collect::<Vec<_>>()
-                .join(" "),
-        );
+        let mut evidence = vec![Evidence::MutexAt {
+            layout: d.layout.clone(),
+            address: m.address,
+            location: m.location.clone(),
+        }];
+        evidence.extend(d.anomalies.iter().cloned().map(Evidence::Anomaly));
+        evidence.push(Evidence::Fields(d.fields.clone()));
         out.push(finding(
             Code::CorruptMutex,
             vec![m.address],
@@ -852,27 +837,27 @@ fn filter_bit(m: &Mapping) -> &'static str {
     }
 }
 
-fn segment_not_dumped(f: &Facts<'_, '_>, out: &mut Vec<FindingModel>) {
+fn segment_not_dumped(f: &Facts<'_, '_>, out: &mut Vec<Finding>) {
     // (address, what points there, threads)
-    let mut points: Vec<(u64, String, Vec<u32>)> = Vec::new();
+    let mut points: Vec<(u64, Pointer, Vec<u32>)> = Vec::new();
     for t in &f.core.threads {
         if let Some(fu) = &t.futex
             && fu.waits
         {
-            points.push((
-                fu.address,
-                format!("thread {}'s futex word", t.tid),
-                vec![t.tid],
-            ));
+            points.push((fu.address, Pointer::FutexWord { tid: t.tid }, vec![t.tid]));
         }
     }
     for m in f.mutexes {
         if m.candidate.typed {
-            points.push((m.address, name(m), m.waiters.clone()));
+            points.push((
+                m.address,
+                Pointer::Mutex { name: name(m) },
+                m.waiters.clone(),
+            ));
         }
     }
     /// Per mapping: what points there, the threads involved, the addresses.
-    type Pointers = (Vec<String>, Vec<u32>, Vec<u64>);
+    type Pointers = (Vec<Evidence>, Vec<u32>, Vec<u64>);
     let mut by_map: HashMap<usize, Pointers> = HashMap::new();
     let space = f.space;
     for (addr, what, threads) in points {
@@ -883,7 +868,10 @@ fn segment_not_dumped(f: &Facts<'_, '_>, out: &mut Vec<FindingModel>) {
             continue;
         };
         let e = by_map.entry(mi).or_default();
-        e.0.push(format!("{what} {addr:#x}"));
+        e.0.push(Evidence::PointsInto {
+            what,
+            address: addr,
+        });
         e.1.extend(threads);
         e.2.push(addr);
     }
@@ -894,18 +882,15 @@ fn segment_not_dumped(f: &Facts<'_, '_>, out: &mut Vec<FindingModel>) {
         threads.sort_unstable();
         threads.dedup();
         let map = &f.maps[mi];
-        let mut evidence = whats.clone();
-        evidence.push(format!(
-            "{} {:#x}-{:#x} ({}) is mapped but its contents are not in the core",
-            map.describe(),
-            map.start,
-            map.end,
-            map.perms
-        ));
-        evidence.push(format!(
-            "coredump_filter {} would have kept it",
-            filter_bit(map)
-        ));
+        let pointers: Vec<String> = whats.iter().map(Evidence::to_string).collect();
+        let mut evidence = whats;
+        evidence.push(Evidence::NotInCore {
+            mapping: map.describe(),
+            start: map.start,
+            end: map.end,
+            perms: map.perms.clone(),
+        });
+        evidence.push(Evidence::FilterBit(filter_bit(map)));
         let mutexes: Vec<u64> = addrs
             .iter()
             .filter_map(|a| {
@@ -921,7 +906,7 @@ fn segment_not_dumped(f: &Facts<'_, '_>, out: &mut Vec<FindingModel>) {
             threads,
             format!(
                 "{} points into {}, whose contents are not in the core (coredump_filter {})",
-                whats.join(", "),
+                pointers.join(", "),
                 map.describe(),
                 filter_bit(map)
             ),
@@ -932,10 +917,7 @@ fn segment_not_dumped(f: &Facts<'_, '_>, out: &mut Vec<FindingModel>) {
 
 /// `--binary` given, and its build-id is not the one the core recorded for the
 /// executable (or it is another file altogether).
-fn binary_mismatch(
-    mods: &crate::symbols::Modules,
-    binary: &std::path::Path,
-) -> Option<FindingModel> {
+fn binary_mismatch(mods: &crate::symbols::Modules, binary: &std::path::Path) -> Option<Finding> {
     use crate::symbols::BuildIdStatus;
     let exe = mods.executable()?;
     if exe.status != BuildIdStatus::Mismatch || exe.file.as_deref() != Some(binary) {
@@ -948,17 +930,15 @@ fn binary_mismatch(
         )
     };
     let evidence = vec![
-        format!(
-            "the core's executable {} has build-id {}",
-            exe.name,
-            hex(&exe.core_build_id)
-        ),
-        format!(
-            "--binary {} has build-id {}",
-            binary.display(),
-            hex(&exe.file_build_id)
-        ),
-        "its symbols and debug information are not used for this core".into(),
+        Evidence::CoreBuildId {
+            executable: exe.name.clone(),
+            build_id: hex(&exe.core_build_id),
+        },
+        Evidence::BinaryBuildId {
+            binary: binary.display().to_string(),
+            build_id: hex(&exe.file_build_id),
+        },
+        Evidence::BinaryNotUsed,
     ];
     Some(finding(
         Code::BinaryMismatch,
@@ -981,28 +961,32 @@ fn mutex_assertion(
     f: &Facts<'_, '_>,
     msg: &crate::symbols::abort_msg::AbortMessage,
     ma: Option<&crate::symbols::abort_msg::MutexAssertion>,
-) -> Option<FindingModel> {
+) -> Option<Finding> {
     let ma = ma?;
     let a = msg.assertion.as_ref()?;
-    let mut evidence = vec![format!(
-        "__abort_msg at {:#x}: {:?}",
-        msg.address,
-        msg.text.trim_end()
-    )];
+    let mut evidence = vec![Evidence::AbortMessage {
+        address: msg.address,
+        text: msg.text.trim_end().to_string(),
+    }];
     if let Some(t) = ma.tid {
-        evidence.push(format!(
-            "thread {t} called __assert_fail from {}",
-            ma.function.as_deref().unwrap_or("glibc's mutex code")
-        ));
+        evidence.push(Evidence::AssertCaller {
+            tid: t,
+            function: ma.function.clone(),
+        });
     }
     let mut mutexes = Vec::new();
     match ma.mutex {
         Some(addr) => {
             mutexes.push(addr);
-            evidence.push(format!("the mutex argument is {addr:#x} ({})", ma.how));
+            evidence.push(Evidence::MutexArgument {
+                address: addr,
+                how: ma.how.to_string(),
+            });
         }
         None => {
-            evidence.push(format!("the mutex argument is not recoverable: {}", ma.how));
+            evidence.push(Evidence::MutexArgumentLost {
+                how: ma.how.to_string(),
+            });
             let suspects: Vec<&Mutex> = f
                 .mutexes
                 .iter()
@@ -1010,10 +994,7 @@ fn mutex_assertion(
                 .collect();
             if let [m] = suspects.as_slice() {
                 mutexes.push(m.address);
-                evidence.push(format!(
-                    "{} is the only process-private mutex in shared memory in this core: the assertion is most likely about it",
-                    name(m)
-                ));
+                evidence.push(Evidence::OnlySuspect { mutex: name(m) });
             }
         }
     }
@@ -1053,7 +1034,7 @@ mod tests {
         }
     }
 
-    fn fnd(code: Code, mutexes: &[u64]) -> FindingModel {
+    fn fnd(code: Code, mutexes: &[u64]) -> Finding {
         finding(code, mutexes.to_vec(), vec![], String::new(), vec![])
     }
 
@@ -1069,15 +1050,15 @@ mod tests {
             fnd(Code::PrivateFutexOnSharedMemory, &[]),
             fnd(Code::PrivateMutexInSharedMemory, &[0x40]),
         ]);
-        let got: Vec<(Code, Vec<Hex>)> = got.into_iter().map(|x| (x.code, x.mutexes)).collect();
+        let got: Vec<(Code, Vec<u64>)> = got.into_iter().map(|x| (x.code, x.mutexes)).collect();
         assert_eq!(
             got,
             vec![
-                (Code::OwnerDerefCrash, vec![Hex(0x10)]),
-                (Code::CrossProcessPrivateMutex, vec![Hex(0x20)]),
-                (Code::PrivateFutexOnSharedMemory, vec![Hex(0x30)]),
+                (Code::OwnerDerefCrash, vec![0x10]),
+                (Code::CrossProcessPrivateMutex, vec![0x20]),
+                (Code::PrivateFutexOnSharedMemory, vec![0x30]),
                 (Code::PrivateFutexOnSharedMemory, vec![]),
-                (Code::PrivateMutexInSharedMemory, vec![Hex(0x40)]),
+                (Code::PrivateMutexInSharedMemory, vec![0x40]),
             ]
         );
     }

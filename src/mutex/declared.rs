@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use super::{Decoded, Layout, LockState, Magic, MutexType, Protocol};
+use super::{Decoded, Family, Layout, LockState, Magic, MutexType, Protocol};
 use crate::coredump::{Bytes, Endian};
 
 /// Why a layout file cannot be used.
@@ -425,6 +425,9 @@ impl Layout for DeclaredLayout {
     fn name(&self) -> &str {
         &self.name
     }
+    fn family(&self) -> Family {
+        Family::Declared
+    }
     fn size(&self) -> usize {
         self.size
     }
@@ -508,6 +511,7 @@ impl Layout for DeclaredLayout {
         let waiters_flag = waiters.is_some_and(|w| w != 0);
         Decoded {
             layout: self.name.clone(),
+            family: Family::Declared,
             mtype,
             pshared,
             robust,

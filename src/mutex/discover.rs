@@ -146,13 +146,7 @@ pub fn mutex_wait(f: &FutexCall, layout: &dyn Layout) -> Option<u64> {
     let mutexy = match cmd {
         // FUTEX_LOCK_PI, FUTEX_LOCK_PI2
         6 | 13 => true,
-        0 => {
-            if layout.name().starts_with("musl") {
-                v & 0x8000_0000 != 0 && v != 0xffff_ffff
-            } else {
-                v == 2 || (v & 0x8000_0000 != 0 && v & 0x3fff_ffff != 0 && v != 0xffff_ffff)
-            }
-        }
+        0 => layout.family().is_lock_wait_value(v),
         _ => false,
     };
     if !mutexy {
@@ -785,7 +779,7 @@ mod tests {
                         let mut fast = Vec::new();
                         scan_range(layout.as_ref(), base, &buf, endian, &mut fast, limit);
                         assert_eq!(fast, plain, "{name} {endian:?} skew {skew} limit {limit}");
-                        if limit == usize::MAX && name.starts_with("glibc") {
+                        if limit == usize::MAX && layout.family() == crate::mutex::Family::Glibc {
                             for &s in &spots {
                                 assert!(plain.contains(&(base + s as u64)), "{name}: {s}");
                                 planted_found += 1;

@@ -2,7 +2,7 @@
 //! glibc's `struct_mutex.h`, `pthreadP.h`, `lowlevellock.h` and
 //! `pthread_mutex_{lock,unlock}.c`.
 
-use super::{Decoded, Layout, LockState, MutexType, Protocol, WordFilter};
+use super::{Decoded, Family, Layout, LockState, MutexType, Protocol, WordFilter};
 use crate::coredump::{Arch, Bytes, Endian};
 
 pub const FUTEX_WAITERS: u32 = 0x8000_0000;
@@ -146,6 +146,9 @@ fn words(b: &Bytes<'_>, nusers: usize, kind: usize) -> Option<(u32, u32, u32, u3
 impl Layout for Glibc {
     fn name(&self) -> &str {
         &self.name
+    }
+    fn family(&self) -> Family {
+        Family::Glibc
     }
     fn size(&self) -> usize {
         self.size
@@ -307,6 +310,7 @@ pub fn decode_fields(
     ];
     let mut d = Decoded {
         layout: layout.to_string(),
+        family: Family::Glibc,
         mtype: MutexType::Normal,
         pshared: false,
         robust: false,

@@ -81,11 +81,76 @@ impl LockState {
     }
 }
 
+/// The C library (or declaration) a layout belongs to. The platform questions the
+/// analysis asks — is this a Solaris lock, which futex waits are lock waits, which
+/// DWARF types are mutexes, where a thread block is read through an owner pointer —
+/// are answered here, never by comparing layout names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Family {
+    /// glibc's `pthread_mutex_t` (any ABI).
+    Glibc,
+    /// musl's `pthread_mutex_t`.
+    Musl,
+    /// Solaris / illumos `mutex_t` of this ABI.
+    Solaris(solaris::Isa),
+    /// A user-declared layout (`--layout FILE.toml`).
+    Declared,
+}
+
+impl Family {
+    /// A Solaris `mutex_t` (in a Solaris core or as a guest elsewhere).
+    pub fn is_solaris(self) -> bool {
+        matches!(self, Family::Solaris(_))
+    }
+
+    /// The Solaris ABI, for Solaris locks.
+    pub fn solaris_isa(self) -> Option<solaris::Isa> {
+        match self {
+            Family::Solaris(i) => Some(i),
+            _ => None,
+        }
+    }
+
+    /// Type names that denote a mutex of this family (DWARF typedef or struct names).
+    pub fn mutex_type_names(self) -> &'static [&'static str] {
+        match self {
+            Family::Solaris(_) => &["mutex_t", "lwp_mutex_t", "pthread_mutex_t"],
+            _ => &["pthread_mutex_t"],
+        }
+    }
+
+    /// Is a plain `FUTEX_WAIT` expecting the value `v` this family's wait for a
+    /// mutex? glibc (and layouts read like it): 2 (`__lll_lock_wait`) or a robust
+    /// wait (`TID | FUTEX_WAITERS`); musl: the lock word with its waiters bit set.
+    pub fn is_lock_wait_value(self, v: u32) -> bool {
+        match self {
+            Family::Musl => v & 0x8000_0000 != 0 && v != 0xffff_ffff,
+            _ => v == 2 || (v & 0x8000_0000 != 0 && v & 0x3fff_ffff != 0 && v != 0xffff_ffff),
+        }
+    }
+
+    /// Where the C library reads through a lock's owner pointer into the owner's
+    /// thread block: `offsetof(ulwp_t, ul_schedctl)` for Solaris (the load
+    /// `mutex_trylock_adaptive()` makes); `None` when not known.
+    pub fn owner_block_read_offset(self) -> Option<u64> {
+        self.solaris_isa().map(solaris::Isa::schedctl_offset)
+    }
+
+    /// The library counts adaptive spinners in the `mutex_ownerpid` word of a
+    /// process-private lock (Solaris 10-era libc).
+    pub fn counts_spinners_in_ownerpid(self) -> bool {
+        self.is_solaris()
+    }
+}
+
 /// A mutex as decoded from its bytes by one layout.
 #[derive(Clone, Debug, Serialize)]
 pub struct Decoded {
     /// Name of the layout that decoded it (e.g. `glibc-x86_64`).
     pub layout: String,
+    /// The family of the layout that decoded it.
+    #[serde(skip)]
+    pub family: Family,
     pub mtype: MutexType,
     /// Process-shared (PTHREAD_PROCESS_SHARED / USYNC_PROCESS).
     pub pshared: bool,
@@ -174,6 +239,8 @@ pub struct WordFilter {
 /// One in-memory representation of a mutex.
 pub trait Layout: Send + Sync + std::fmt::Debug {
     fn name(&self) -> &str;
+    /// The family: what the analysis asks of the platform is answered by it.
+    fn family(&self) -> Family;
     /// Bytes the mutex occupies.
     fn size(&self) -> usize;
     /// Required alignment (scans step by this).
@@ -209,5 +276,43 @@ pub trait Layout: Send + Sync + std::fmt::Debug {
     /// address space around it (e.g. the mutex inside a Solaris rwlock).
     fn embedded_in(&self, _space: &AddressSpace<'_>, _addr: u64) -> Option<Embedding> {
         None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_builtin_layout_names_its_family_and_decodes_with_it() {
+        for name in select::builtin_names() {
+            let l = select::builtin(&name).expect("builtin layout");
+            let f = l.family();
+            let d = l.decode(&vec![0u8; l.size()], Endian::Little);
+            assert_eq!(d.family, f, "{name}");
+            let expected = if name.starts_with("glibc-") {
+                Family::Glibc
+            } else if name.starts_with("musl-") {
+                Family::Musl
+            } else {
+                assert!(name.starts_with("solaris-"), "{name}");
+                assert!(f.owner_block_read_offset().is_some(), "{name}");
+                f
+            };
+            assert_eq!(f, expected, "{name}");
+            assert_eq!(f.is_solaris(), name.starts_with("solaris-"), "{name}");
+        }
+    }
+
+    #[test]
+    fn lock_wait_values_per_family() {
+        // glibc's __lll_lock_wait waits for 2; musl waits for the lock word with its
+        // waiters bit (here: held by 1234, contended).
+        assert!(Family::Glibc.is_lock_wait_value(2));
+        assert!(!Family::Musl.is_lock_wait_value(2));
+        assert!(Family::Musl.is_lock_wait_value(0x8000_0000 | 1234));
+        assert!(Family::Glibc.is_lock_wait_value(0x8000_0000 | 1234));
+        assert!(!Family::Glibc.is_lock_wait_value(0x8000_0000));
+        assert!(!Family::Musl.is_lock_wait_value(0xffff_ffff));
     }
 }

@@ -2,7 +2,7 @@
 //! `_m_prev`/`_m_next` (LP64 24/32, ILP32 12/16); 40 bytes on LP64, 24 on ILP32.
 //! Source: musl `src/internal/pthread_impl.h`, `src/thread/pthread_mutex_*.c`.
 
-use super::{Decoded, Layout, LockState, MutexType, Protocol, WordFilter};
+use super::{Decoded, Family, Layout, LockState, MutexType, Protocol, WordFilter};
 use crate::coredump::{Arch, Bytes, Endian};
 
 const TYPE_ROBUST: u32 = 4;
@@ -34,6 +34,9 @@ impl Musl {
 impl Layout for Musl {
     fn name(&self) -> &str {
         &self.name
+    }
+    fn family(&self) -> Family {
+        Family::Musl
     }
     fn size(&self) -> usize {
         self.size
@@ -126,6 +129,7 @@ pub fn decode_fields(layout: &str, ty: u32, lock: u32, waiters: u32, count: u32)
     let tracked = ty & 15 != 0;
     let mut d = Decoded {
         layout: layout.to_string(),
+        family: Family::Musl,
         mtype,
         pshared: ty & TYPE_PSHARED != 0,
         robust: ty & TYPE_ROBUST != 0,

@@ -18,28 +18,29 @@
 //! and its child usually have the same one). `own-thread` is what the pointer says,
 //! not proof of who locked.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::coredump::{Arch, Os, Thread};
 use crate::mappings::Mapping;
 use crate::memory::AddressSpace;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+/// What an owner pointer is in this process (`owner.pointer_class` in the JSON).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
-pub enum OwnerClass {
+pub enum PointerClass {
     None,
     OwnThread,
     ForeignUnmapped,
     ForeignMapped,
 }
 
-impl OwnerClass {
+impl PointerClass {
     pub fn as_str(self) -> &'static str {
         match self {
-            OwnerClass::None => "none",
-            OwnerClass::OwnThread => "own-thread",
-            OwnerClass::ForeignUnmapped => "foreign-unmapped",
-            OwnerClass::ForeignMapped => "foreign-mapped",
+            PointerClass::None => "none",
+            PointerClass::OwnThread => "own-thread",
+            PointerClass::ForeignUnmapped => "foreign-unmapped",
+            PointerClass::ForeignMapped => "foreign-mapped",
         }
     }
 
@@ -47,8 +48,14 @@ impl OwnerClass {
     pub fn is_foreign(self) -> bool {
         matches!(
             self,
-            OwnerClass::ForeignUnmapped | OwnerClass::ForeignMapped
+            PointerClass::ForeignUnmapped | PointerClass::ForeignMapped
         )
+    }
+}
+
+impl std::fmt::Display for PointerClass {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.as_str())
     }
 }
 
@@ -56,7 +63,7 @@ impl OwnerClass {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct OwnerPointer {
     pub pointer: u64,
-    pub class: OwnerClass,
+    pub class: PointerClass,
     /// For `own-thread`: the thread whose thread pointer it is.
     pub tid: Option<u32>,
     /// For `foreign-mapped`: the mapping it points into.
@@ -110,7 +117,7 @@ pub fn classify(
 ) -> OwnerPointer {
     let mut out = OwnerPointer {
         pointer,
-        class: OwnerClass::None,
+        class: PointerClass::None,
         tid: None,
         mapping: None,
         self_pointing: false,
@@ -119,14 +126,14 @@ pub fn classify(
         return out;
     }
     if let Some(t) = threads.iter().find(|t| t.thread_pointer == Some(pointer)) {
-        out.class = OwnerClass::OwnThread;
+        out.class = PointerClass::OwnThread;
         out.tid = Some(t.tid);
         return out;
     }
     match maps.iter().find(|m| m.contains(pointer)) {
-        None => out.class = OwnerClass::ForeignUnmapped,
+        None => out.class = PointerClass::ForeignUnmapped,
         Some(m) => {
-            out.class = OwnerClass::ForeignMapped;
+            out.class = PointerClass::ForeignMapped;
             out.mapping = Some(format!(
                 "{:#x}-{:#x} {} ({})",
                 m.start,
@@ -151,7 +158,7 @@ pub fn classify(
                         Some(t.tid) == lwpid && t.thread_pointer.is_none() && !t.regs.is_empty()
                     })
                 {
-                    out.class = OwnerClass::OwnThread;
+                    out.class = PointerClass::OwnThread;
                     out.tid = Some(t.tid);
                     out.mapping = None;
                 }
@@ -197,13 +204,13 @@ mod tests {
         let threads = [thread(1, Some(0x7000_1000)), thread(2, None)];
         let maps = [mapping(0x7000_0000, 0x7001_0000)];
         let c = |p| classify(&threads, &maps, p, None);
-        assert_eq!(c(0).class, OwnerClass::None);
+        assert_eq!(c(0).class, PointerClass::None);
         let own = c(0x7000_1000);
-        assert_eq!((own.class, own.tid), (OwnerClass::OwnThread, Some(1)));
-        assert_eq!(c(0x7000_2000).class, OwnerClass::ForeignMapped);
+        assert_eq!((own.class, own.tid), (PointerClass::OwnThread, Some(1)));
+        assert_eq!(c(0x7000_2000).class, PointerClass::ForeignMapped);
         assert!(c(0x7000_2000).mapping.unwrap().contains("anon"));
-        assert_eq!(c(0x9000_0000).class, OwnerClass::ForeignUnmapped);
+        assert_eq!(c(0x9000_0000).class, PointerClass::ForeignUnmapped);
         assert!(c(0x9000_0000).class.is_foreign());
-        assert_eq!(OwnerClass::ForeignUnmapped.as_str(), "foreign-unmapped");
+        assert_eq!(PointerClass::ForeignUnmapped.as_str(), "foreign-unmapped");
     }
 }

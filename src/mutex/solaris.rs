@@ -20,7 +20,7 @@
 
 use serde::Serialize;
 
-use super::{Decoded, Embedding, Layout, LockState, Magic, MutexType, Protocol};
+use super::{Decoded, Embedding, Family, Layout, LockState, Magic, MutexType, Protocol};
 use crate::coredump::{Arch, Bytes, Endian};
 use crate::memory::AddressSpace;
 
@@ -285,7 +285,7 @@ pub fn flag_name(f: u16) -> String {
 /// was written, or died spinning. `None` when the word is 0 or the mutex is
 /// process-shared (where the word is a real pid).
 pub fn spinner_note(d: &Decoded) -> Option<String> {
-    if d.pshared || !d.layout.starts_with("solaris-") {
+    if d.pshared || !d.family.counts_spinners_in_ownerpid() {
         return None;
     }
     let n = d.field("mutex_ownerpid")?;
@@ -314,6 +314,9 @@ const SPINNER_COUNT_LIMIT: u64 = 1 << 16;
 impl Layout for SolarisMutex {
     fn name(&self) -> &str {
         &self.name
+    }
+    fn family(&self) -> Family {
+        Family::Solaris(self.isa)
     }
     fn size(&self) -> usize {
         SIZE
@@ -566,6 +569,7 @@ pub fn decode_raw(layout: &str, isa: Isa, r: &Raw) -> Decoded {
     };
     Decoded {
         layout: layout.to_string(),
+        family: Family::Solaris(isa),
         mtype,
         pshared,
         robust,

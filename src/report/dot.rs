@@ -18,7 +18,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::io::{self, Write};
 
 use super::Hex;
-use super::model::{MutexModel, Report, Severity};
+use super::model::{MutexModel, OwnerClass, Report, Severity};
 
 /// A DOT string literal.
 fn q(s: &str) -> String {
@@ -110,13 +110,13 @@ pub fn write_report(r: &Report, w: &mut impl Write) -> io::Result<()> {
         if let Some(t) = m.owner.tid {
             if own.contains(&t) {
                 involved.insert(t);
-            } else if m.owner.class == "dead" {
+            } else if m.owner.class == OwnerClass::Dead {
                 dead.insert(t);
             } else {
                 foreign.insert(t);
             }
         } else if let Some(p) = m.owner.pointer {
-            pointers.insert(p, m.owner.class == "own-thread");
+            pointers.insert(p, m.owner.class == OwnerClass::OwnThread);
         }
     }
     involved.extend(error_threads.iter().copied().filter(|t| own.contains(t)));

@@ -332,6 +332,49 @@ pub(crate) fn warning_models(ws: &[coredump::Warning]) -> Vec<WarningModel> {
         .collect()
 }
 
+/// Who holds a mutex, as the analysis classifies its owner field (`owner.class` in
+/// the JSON, spelt in kebab-case).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OwnerClass {
+    /// Nobody holds it (unlocked, destroyed, not recoverable, or a null owner pointer).
+    None,
+    /// A thread of this process.
+    OwnThread,
+    /// A thread that is not in this process (another process's, or one that exited).
+    Foreign,
+    /// A robust mutex's owner died holding it.
+    Dead,
+    /// Not known: the bytes are not in the core, or the mutex type records no owner.
+    Unknown,
+}
+
+impl OwnerClass {
+    /// The JSON spelling (`"own-thread"`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OwnerClass::None => "none",
+            OwnerClass::OwnThread => "own-thread",
+            OwnerClass::Foreign => "foreign",
+            OwnerClass::Dead => "dead",
+            OwnerClass::Unknown => "unknown",
+        }
+    }
+}
+
+impl std::fmt::Display for OwnerClass {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
+/// Compares with the JSON spelling, for code written against the string form.
+impl PartialEq<&str> for OwnerClass {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
 /// The mutex's owner.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct OwnerModel {
@@ -340,11 +383,11 @@ pub struct OwnerModel {
     /// Owner thread pointer (Solaris and declared layouts that record one).
     pub pointer: Option<Hex>,
     /// `none`, `own-thread`, `foreign`, `dead`, `unknown`.
-    pub class: String,
+    pub class: OwnerClass,
     /// For owner pointers: `none`, `own-thread`, `foreign-unmapped` (not mapped in
     /// this process) or `foreign-mapped` (mapped, but no thread's thread pointer).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pointer_class: Option<String>,
+    pub pointer_class: Option<crate::mutex::owner::PointerClass>,
     /// What else is known: "the parent process (ppid)", "thread 1234 of this process"...
     pub note: Option<String>,
 }

@@ -391,7 +391,7 @@ pub fn summarise(report: &Report, binary: Option<String>, with_report: bool) -> 
     let foreign_owners = report
         .mutexes
         .iter()
-        .filter(|m| m.owner.class == "foreign")
+        .filter(|m| m.owner.class == crate::report::model::OwnerClass::Foreign)
         .filter_map(|m| {
             let tid = m.owner.tid?;
             let seg = m
