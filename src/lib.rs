@@ -104,10 +104,11 @@ pub use coredump::{Arch, Core, CoreError, Os, Warning};
 pub use guard::install_sigbus_handler;
 pub use mutex::declared::DeclaredLayout;
 pub use mutex::discover::ScanScope;
+pub use mutex::owner::PointerClass;
 pub use mutex::select::Libc;
 pub use mutex::{LockState, MutexType, Protocol};
 pub use procmaps::ProcMaps;
-pub use symbols::{Detail, SymbolOptions};
+pub use symbols::{CacheStats, Detail, DiskCache, SymbolOptions};
 
 pub use error::{Error, Result};
 

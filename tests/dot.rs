@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::process::{Command, Output, Stdio};
 
 use mutexdiag::LockState;
-use mutexdiag::report::model::Report;
+use mutexdiag::report::model::{OwnerClass, Report};
 
 mod support;
 
@@ -269,7 +269,7 @@ fn foreign_owner_and_shared_segment() {
     let m = r
         .mutexes
         .iter()
-        .find(|m| m.owner.class == "foreign")
+        .find(|m| m.owner.class == OwnerClass::Foreign)
         .expect("the parent core's mutex is owned by the child");
     let owner = format!("t{}", m.owner.tid.expect("owner TID"));
     assert_eq!(g.nodes[&owner], vec!["cluster_foreign"], "its own cluster");
@@ -302,7 +302,9 @@ fn own_owner_in_shared_segment() {
     let m = r
         .mutexes
         .iter()
-        .find(|m| m.owner.class == "own-thread" && m.mapping_kind.as_deref() == Some("sysv-shm"))
+        .find(|m| {
+            m.owner.class == OwnerClass::OwnThread && m.mapping_kind.as_deref() == Some("sysv-shm")
+        })
         .expect("the child holds the SysV mutex");
     let owner = format!("t{}", m.owner.tid.expect("owner TID"));
     assert_eq!(g.nodes[&owner], vec!["cluster_process"]);

@@ -368,13 +368,6 @@ impl std::fmt::Display for OwnerClass {
     }
 }
 
-/// Compares with the JSON spelling, for code written against the string form.
-impl PartialEq<&str> for OwnerClass {
-    fn eq(&self, other: &&str) -> bool {
-        self.as_str() == *other
-    }
-}
-
 /// The mutex's owner.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct OwnerModel {

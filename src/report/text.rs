@@ -6,8 +6,8 @@ use comfy_table::{Cell, ContentArrangement, Table, presets};
 use std::io::{self, Write};
 
 use super::model::{
-    CoreModel, FindingModel, MappingModel, MapsDoc, MutexModel, ProcessModel, Report, Severity,
-    ThreadModel, ThreadsDoc, WarningModel,
+    CoreModel, FindingModel, MappingModel, MapsDoc, MutexModel, OwnerClass, ProcessModel, Report,
+    Severity, ThreadModel, ThreadsDoc, WarningModel,
 };
 
 /// The default width of text output.
@@ -603,7 +603,11 @@ fn involved_threads(r: &Report) -> Vec<u32> {
         .collect();
     for m in &r.mutexes {
         involved.extend(m.waiters.iter().copied());
-        involved.extend(m.owner.tid.filter(|_| m.owner.class == "own-thread"));
+        involved.extend(
+            m.owner
+                .tid
+                .filter(|_| m.owner.class == OwnerClass::OwnThread),
+        );
     }
     involved.extend(r.threads.iter().filter(|t| t.crashed).map(|t| t.tid));
     involved.sort_unstable();
