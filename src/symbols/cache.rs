@@ -54,7 +54,7 @@ impl Counters {
     }
 }
 
-/// A snapshot of the counters of a [`FileCache`] (see [`crate::analysis::Analyzer::stats`]).
+/// A snapshot of the counters of a `FileCache` (see [`crate::analysis::Analyzer::stats`]).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct CacheStats {
     /// Module files (executables, libraries) mapped and parsed to check them

@@ -7,7 +7,7 @@
 //! detail), the call sites of each function looked at for tail calls, and the mutex
 //! variables of each type-name set. A file with a given build-id never changes, so
 //! an answer never goes stale; a new answer is added to the entry when a core asks
-//! something new (see [`super::cache::ModuleFiles`]).
+//! something new (see `cache::ModuleFiles`).
 //!
 //! - Opt-out: `MUTEXDIAG_CACHE=off` (or `0`, `no`, `false`).
 //! - Concurrent writers: an entry is written whole to a temporary file in the same

@@ -90,7 +90,7 @@ pub struct Frame {
     pub inlined: bool,
     /// How this frame was found.
     pub source: FrameSource,
-    /// The signal trampoline: "<signal handler called>" in gdb.
+    /// The signal trampoline: `<signal handler called>` in gdb.
     pub signal_trampoline: bool,
 }
 
