@@ -1,0 +1,157 @@
+//! Issue 14, goal 5: compressed cores near the decompressor's speed. Whole
+//! `mutexdiag` processes on zstd-compressed real kernel cores made by
+//! `benches/make-core.sh`, each next to the reference measured in the same run
+//! (interleaved rounds, medians): `zstd -d -c CORE.zst > /dev/null`, the bare
+//! decompression every reader of the file pays.
+//!
+//! - dense: the scan benchmark's core (1152 MiB of shared memory, ordinary data);
+//! - sparse: 1 000 threads with 8 MiB stacks (8.4 GB, about 28 MB of data).
+//!
+//! The analyses run with an empty `--sysroot` (no library or debug file read), so
+//! what is timed is expansion and the core: decompress, write, parse, scan, decode.
+//! Wall and CPU times (user + system of the child) are printed; the machine is
+//! shared, CPU is steadier. `MUTEXDIAG_BENCH_ROUNDS` (default 5). Skips when `zstd`
+//! is not on PATH.
+
+#[path = "common/mod.rs"]
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+/// `core` compressed with `zstd -1` next to it (made once).
+fn compressed(core: &Path, zstd: &Path) -> PathBuf {
+    let mut s = core.as_os_str().to_owned();
+    s.push(".zst");
+    let out = PathBuf::from(s);
+    if !out.exists() {
+        eprintln!("compressing {}", core.display());
+        let tmp = out.with_extension("zst.part");
+        let st = Command::new(zstd)
+            .args(["-q", "-1", "-T0", "-f", "-o"])
+            .arg(&tmp)
+            .arg(core)
+            .status()
+            .expect("run zstd");
+        assert!(st.success(), "zstd failed on {}", core.display());
+        std::fs::rename(&tmp, &out).expect("rename the compressed core");
+    }
+    out
+}
+
+struct Case {
+    label: &'static str,
+    zst: PathBuf,
+    reference: Vec<(Duration, Duration)>,
+    analysis: Vec<(Duration, Duration)>,
+}
+
+fn main() {
+    if std::env::args().any(|a| a == "--list") {
+        return;
+    }
+    let Some(zstd) = common::which("zstd") else {
+        eprintln!("SKIP compressed: zstd is not on PATH");
+        return;
+    };
+    common::print_machine();
+    let rounds: usize = std::env::var("MUTEXDIAG_BENCH_ROUNDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(5)
+        .max(1);
+    let dense = common::scan_core();
+    let sparse = common::core(
+        "threads-1000-stack-8M",
+        &[
+            "--mib",
+            "16",
+            "--threads",
+            "1000",
+            "--stack-kib",
+            "8192",
+            "--mutexes",
+            "7",
+        ],
+    );
+    let empty = tempfile::tempdir().expect("tempdir");
+    let bin = PathBuf::from(env!("CARGO_BIN_EXE_mutexdiag"));
+    let mut cases = [("dense", &dense), ("sparse", &sparse)].map(|(label, core)| Case {
+        label,
+        zst: compressed(core, &zstd),
+        reference: vec![],
+        analysis: vec![],
+    });
+    let analyse = |c: &Case| {
+        let args = [
+            c.zst.as_os_str(),
+            "--format".as_ref(),
+            "json".as_ref(),
+            "--sysroot".as_ref(),
+            empty.path().as_os_str(),
+        ];
+        common::run_timed(&bin, &args).expect("run mutexdiag")
+    };
+    let decompress = |c: &Case| {
+        let args = [
+            "-q".as_ref(),
+            "-d".as_ref(),
+            "-c".as_ref(),
+            c.zst.as_os_str(),
+        ];
+        common::run_timed(&zstd, &args).expect("run zstd -d")
+    };
+    // Warm-up: page cache, and a check that the analysis succeeds.
+    for c in &cases {
+        let st = Command::new(&bin)
+            .arg(&c.zst)
+            .args(["--format", "json", "--sysroot"])
+            .arg(empty.path())
+            .output()
+            .expect("run mutexdiag");
+        assert!(
+            st.status.code().is_some_and(|c| c <= 1),
+            "mutexdiag failed on {}: {}",
+            c.zst.display(),
+            String::from_utf8_lossy(&st.stderr)
+        );
+        decompress(c);
+    }
+    for _ in 0..rounds {
+        for c in &mut cases {
+            c.reference.push(decompress(c));
+            c.analysis.push(analyse(c));
+        }
+    }
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    println!(
+        "{rounds} rounds; load average {}",
+        load.split_whitespace()
+            .take(3)
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    for c in &cases {
+        let size = std::fs::metadata(&c.zst).map_or(0, |m| m.len());
+        let med = |v: &[(Duration, Duration)]| {
+            (
+                common::median(v.iter().map(|p| p.0).collect()),
+                common::median(v.iter().map(|p| p.1).collect()),
+            )
+        };
+        let (rw, rc) = med(&c.reference);
+        let (aw, ac) = med(&c.analysis);
+        println!(
+            "{:6} ({size} bytes compressed): zstd -d -c > /dev/null wall {:.1} ms cpu {:.1} ms; \
+             mutexdiag wall {:.1} ms cpu {:.1} ms; {:.2}x (wall), {:.2}x (cpu)",
+            c.label,
+            common::ms(rw),
+            common::ms(rc),
+            common::ms(aw),
+            common::ms(ac),
+            aw.as_secs_f64() / rw.as_secs_f64(),
+            ac.as_secs_f64() / rc.as_secs_f64(),
+        );
+    }
+}
