@@ -36,24 +36,8 @@ fn main() {
         return;
     }
     common::print_machine();
-    let rounds: usize = std::env::var("MUTEXDIAG_BENCH_ROUNDS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(7)
-        .max(1);
-    let core = common::core(
-        "threads-1000-stack-8M",
-        &[
-            "--mib",
-            "16",
-            "--threads",
-            "1000",
-            "--stack-kib",
-            "8192",
-            "--mutexes",
-            "7",
-        ],
-    );
+    let rounds = common::rounds(7);
+    let core = common::threads_core(8192);
     let c = core.to_str().expect("UTF-8 path").to_string();
     let bin = PathBuf::from(env!("CARGO_BIN_EXE_mutexdiag"));
     let mut tools = vec![Tool {

@@ -56,25 +56,9 @@ fn main() {
         return;
     };
     common::print_machine();
-    let rounds: usize = std::env::var("MUTEXDIAG_BENCH_ROUNDS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(5)
-        .max(1);
+    let rounds = common::rounds(5);
     let dense = common::scan_core();
-    let sparse = common::core(
-        "threads-1000-stack-8M",
-        &[
-            "--mib",
-            "16",
-            "--threads",
-            "1000",
-            "--stack-kib",
-            "8192",
-            "--mutexes",
-            "7",
-        ],
-    );
+    let sparse = common::threads_core(8192);
     let empty = tempfile::tempdir().expect("tempdir");
     let bin = PathBuf::from(env!("CARGO_BIN_EXE_mutexdiag"));
     let mut cases = [("dense", &dense), ("sparse", &sparse)].map(|(label, core)| Case {

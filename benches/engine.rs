@@ -65,11 +65,7 @@ fn main() {
         return;
     }
     common::print_machine();
-    let rounds: usize = std::env::var("MUTEXDIAG_BENCH_ROUNDS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(5)
-        .max(1);
+    let rounds = common::rounds(5);
     let cores = cores();
     let bin = PathBuf::from(env!("CARGO_BIN_EXE_mutexdiag"));
     let before = std::env::var_os("MUTEXDIAG_BEFORE").map(PathBuf::from);

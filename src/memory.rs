@@ -104,6 +104,23 @@ impl<'d> AddressSpace<'d> {
     /// the core's bytes are not a file mapping (an in-memory core: there it would
     /// zero them).
     pub fn release(&self, bytes: &[u8]) {
+        self.advise(bytes, libc::MADV_DONTNEED);
+    }
+
+    /// Say that `bytes` (a slice of this core's data) is about to be read from
+    /// start to end, as a scan does: `madvise(MADV_WILLNEED)` starts reading the
+    /// pages that are not in the page cache, ahead and in large requests. (The core
+    /// is mapped with `MADV_RANDOM`, right for its headers, notes and stacks, which
+    /// turns read-ahead off: a scan of a core that is not cached would otherwise
+    /// read it a page per fault.) Does nothing when the core's bytes are not a file
+    /// mapping.
+    pub fn will_need(&self, bytes: &[u8]) {
+        self.advise(bytes, libc::MADV_WILLNEED);
+    }
+
+    /// `madvise(advice)` on the whole pages of `bytes`, when they lie in this core's
+    /// read-only file mapping.
+    fn advise(&self, bytes: &[u8], advice: libc::c_int) {
         if !self.file_mapping || bytes.is_empty() {
             return;
         }
@@ -120,11 +137,13 @@ impl<'d> AddressSpace<'d> {
         let end = hi / PAGE * PAGE;
         if end > start {
             // SAFETY: [start, end) lies inside the read-only MAP_SHARED file mapping
-            // `data` (checked above); MADV_DONTNEED on it only drops this process's
-            // page-table entries: the bytes read afterwards are the file's, the same
-            // as before (docs/reliability.md covers a file changed under us).
+            // `data` (checked above). The advice given (`release`, `will_need`) never
+            // changes what is read: MADV_DONTNEED only drops this process's
+            // page-table entries, and the bytes read afterwards are the file's, the
+            // same as before (docs/reliability.md covers a file changed under us);
+            // MADV_WILLNEED only starts reading pages into the page cache.
             unsafe {
-                libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_DONTNEED);
+                libc::madvise(start as *mut libc::c_void, end - start, advice);
             }
         }
     }

@@ -227,3 +227,37 @@ pub fn which(name: &str) -> Option<PathBuf> {
         .map(|d| Path::new(d).join(name))
         .find(|p| p.is_file())
 }
+
+/// `MUTEXDIAG_BENCH_ROUNDS`, or `default`: how many interleaved rounds a benchmark
+/// runs (at least one).
+pub fn rounds(default: usize) -> usize {
+    std::env::var("MUTEXDIAG_BENCH_ROUNDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(default)
+        .max(1)
+}
+
+/// The core of a process with 1 000 threads whose stacks are `stack_kib` KiB (16 MiB
+/// of heap, 7 locked mutexes): with 8 MiB stacks (`8192`), 8.4 GB of which about
+/// 28 MB hold data (a sparse core); with 64 KiB stacks, the same data densely.
+pub fn threads_core(stack_kib: u32) -> PathBuf {
+    let label = if stack_kib.is_multiple_of(1024) {
+        format!("{}M", stack_kib / 1024)
+    } else {
+        format!("{stack_kib}K")
+    };
+    core(
+        &format!("threads-1000-stack-{label}"),
+        &[
+            "--mib",
+            "16",
+            "--threads",
+            "1000",
+            "--stack-kib",
+            &stack_kib.to_string(),
+            "--mutexes",
+            "7",
+        ],
+    )
+}

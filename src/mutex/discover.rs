@@ -594,6 +594,10 @@ fn scan_extents(space: &AddressSpace<'_>, maps: &[Mapping], scope: ScanScope) ->
 /// chunk while it is in the CPU's cache.
 const CHUNK: usize = 256 << 10;
 
+/// How far ahead of the scan pages are asked for (`AddressSpace::will_need`), in a
+/// whole number of chunks.
+const AHEAD: usize = 32 * CHUNK;
+
 /// What [`one_pass`] found: per scan layout its hits (as [`scan`] gives them), per
 /// magic layout its validated hits (as [`magic::scan_with_endian`] over the same
 /// memory gives them).
@@ -640,6 +644,15 @@ pub fn one_pass(
         let mut from = 0;
         while from < data.len() {
             let to = from.saturating_add(CHUNK).min(data.len());
+            // Read-ahead: the pages a few chunks on are asked for now.
+            if from.is_multiple_of(AHEAD) {
+                let ahead = from.saturating_add(AHEAD).min(data.len());
+                let until = ahead.saturating_add(AHEAD).min(data.len());
+                if from == 0 {
+                    space.will_need(&data[..ahead]);
+                }
+                space.will_need(&data[ahead..until]);
+            }
             for (l, out) in scan_layouts.iter().zip(scans.iter_mut()) {
                 if out.len() >= SCAN_LIMIT {
                     continue;
