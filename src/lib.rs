@@ -96,6 +96,37 @@ pub mod internals {
     pub mod sysroot {
         pub use crate::sysroot::*;
     }
+    /// The pipeline of one parsed core, without the [`Analyzer`](crate::analysis::Analyzer)'s
+    /// file handling (in-memory cores of tests and fuzz targets), and the
+    /// `Analyzer`'s entry for an already parsed core (`mutexdiag coredumpctl`).
+    pub mod analysis {
+        pub use crate::analysis::inputs::Inputs;
+        use crate::analysis::{Analyzer, CoreOptions, Options};
+        use crate::coredump::{Core, Warning};
+        use crate::report::model::Report;
+
+        /// The analysis of an already parsed core (no file access but the optional
+        /// executable bytes), `warnings` first in the report.
+        pub fn analyze_core(
+            inputs: &Inputs<'_, '_>,
+            opts: &Options,
+            warnings: Vec<Warning>,
+        ) -> Report {
+            crate::analysis::analyze_core(inputs, opts, warnings)
+        }
+
+        /// `analyzer`'s analysis of an already parsed core (`name` is the report's
+        /// `core.path`), with `warnings` the caller already has about it.
+        pub fn analyze_parsed(
+            analyzer: &Analyzer,
+            core: &Core<'_>,
+            name: &str,
+            opts: &CoreOptions,
+            warnings: Vec<Warning>,
+        ) -> Report {
+            analyzer.analyze_parsed(core, name, opts, warnings)
+        }
+    }
 }
 
 // The types of the stages that the API's signatures and the report name.

@@ -4,8 +4,13 @@
 mod analyzer;
 mod evidence;
 pub mod findings;
+/// The inputs of `analyze_core` (not part of the API: reached through
+/// `mutexdiag::internals::analysis`).
+pub(crate) mod inputs;
 mod owner;
 mod rules;
+
+pub(crate) use inputs::Inputs;
 
 use std::path::{Path, PathBuf};
 
@@ -169,29 +174,16 @@ pub(crate) fn mapping_index(maps: &[Mapping], addr: u64) -> Option<usize> {
     (0..i).rev().take(4).find(|&j| maps[j].contains(addr))
 }
 
-/// What the analysis of one core works on.
-#[derive(Clone, Copy)]
-pub struct Inputs<'a, 'd> {
-    /// The parsed core.
-    pub core: &'a Core<'d>,
-    /// `mappings::build(core)`.
-    pub maps: &'a [Mapping],
-    /// The input's name, for the report.
-    pub path: &'a str,
-    /// The executable's bytes (`--binary`), for static executables' libc detection.
-    pub exe: Option<&'a [u8]>,
-    /// The modules with their symbols and debug info, when files are available.
-    pub modules: Option<&'a Modules>,
-    /// Summaries of the other processes' cores.
-    pub peers: &'a [Peer],
-}
-
 /// The analysis of an already parsed core (no file access but the optional
 /// executable bytes). Usable on in-memory cores. The stages, each a function over
 /// the previous one's value (see docs/design.md, "The stages of one core"):
 /// `CoreContext` → `LayoutPlan` → `Candidates` → classified `Mutex`es → findings
 /// → [`Report`].
-pub fn analyze_core(inputs: &Inputs<'_, '_>, opts: &Options, mut warnings: Vec<Warning>) -> Report {
+pub(crate) fn analyze_core(
+    inputs: &Inputs<'_, '_>,
+    opts: &Options,
+    mut warnings: Vec<Warning>,
+) -> Report {
     let cx = CoreContext::new(inputs);
     let plan = plan_layouts(&cx, opts, &mut warnings);
     let cands = discover_candidates(&cx, &plan, opts, &mut warnings);
