@@ -131,14 +131,17 @@ pub mod internals {
 
 // The types of the stages that the API's signatures and the report name.
 pub use coredump::syscall::Confidence;
-pub use coredump::{Arch, Core, CoreError, Os, Warning};
+pub use coredump::{Arch, Core, CoreError, Dumped, Os, Warning};
 pub use guard::install_sigbus_handler;
+pub use mappings::MappingKind;
 pub use mutex::declared::DeclaredLayout;
+pub use mutex::discover::FoundBy;
 pub use mutex::discover::ScanScope;
 pub use mutex::owner::PointerClass;
 pub use mutex::select::Libc;
 pub use mutex::{LockState, MutexType, Protocol};
 pub use procmaps::ProcMaps;
+pub use symbols::unwind::FrameSource;
 pub use symbols::{CacheStats, Detail, DiskCache, SymbolOptions};
 
 pub use error::{Error, Result};

@@ -5,29 +5,47 @@
 //! `shared` is inferred from the name, as documented in `docs/json.md`, unless a
 //! `/proc/PID/maps` text is given ([`crate::procmaps`]), whose `s`/`p` flag wins.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::coredump::{self, Core, Dumped, Os, Segment};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[warn(missing_docs)] // public API (re-exported at the crate root)
+/// What a mapping is (`kind` of a mapping, `mapping_kind` of a mutex in the JSON,
+/// spelt in kebab-case).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum MappingKind {
+    /// A SysV shared-memory segment (`/SYSV<key>`).
     SysvShm,
+    /// A POSIX shared-memory object (`/dev/shm/...`).
     PosixShm,
+    /// A `memfd_create` file.
     Memfd,
+    /// Anonymous shared memory (`/dev/zero`, `MAP_SHARED|MAP_ANONYMOUS`).
     AnonShared,
+    /// A file mapped shared.
     FileShared,
+    /// A file mapped privately.
     File,
+    /// A hugetlbfs mapping.
     Hugetlb,
+    /// A thread's stack.
     Stack,
+    /// The heap (`brk`).
     Heap,
+    /// The vDSO.
     Vdso,
+    /// The vDSO's data page.
     Vvar,
+    /// The legacy vsyscall page.
     Vsyscall,
+    /// Anonymous private memory.
     Anon,
 }
 
+#[warn(missing_docs)]
 impl MappingKind {
+    /// The JSON spelling (`"sysv-shm"`).
     pub fn as_str(self) -> &'static str {
         match self {
             MappingKind::SysvShm => "sysv-shm",
@@ -56,6 +74,12 @@ impl MappingKind {
                 | MappingKind::AnonShared
                 | MappingKind::FileShared
         )
+    }
+}
+
+impl std::fmt::Display for MappingKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.as_str())
     }
 }
 

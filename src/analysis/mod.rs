@@ -887,17 +887,12 @@ fn mutex_model(m: &Mutex, maps: &[Mapping]) -> MutexModel {
             note: m.owner.note(),
         },
         mapping: map.map(|m| Hex(m.start)),
-        mapping_kind: map.map(|m| m.kind.as_str().to_string()),
+        mapping_kind: map.map(|m| m.kind),
         location: m.location.clone(),
         key: map.and_then(|m| m.key).map(|k| Hex(u64::from(k))),
         symbol: m.candidate.symbol.clone(),
         waiters: m.waiters.clone(),
-        found_by: m
-            .candidate
-            .found_by
-            .iter()
-            .map(|f| f.as_str().to_string())
-            .collect(),
+        found_by: m.candidate.found_by.clone(),
         dumped: d.is_some(),
         fields: d.map_or_else(Vec::new, |d| {
             d.fields
