@@ -8,6 +8,7 @@ pub mod findings;
 /// `mutexdiag::internals::analysis`).
 pub(crate) mod inputs;
 mod location;
+mod message;
 mod owner;
 mod rules;
 
