@@ -601,7 +601,7 @@ fn abandoned_lock(f: &Facts<'_, '_>, out: &mut Vec<Finding>) {
         };
         let mut evidence = mutex_facts(m);
         evidence.push(Evidence::OwnerNotAmong {
-            owner: owner_id.clone(),
+            owner: owner_id,
             threads: f.core.threads.iter().map(|t| t.tid).collect(),
         });
         evidence.push(Evidence::Unreachable {
