@@ -424,7 +424,8 @@ pub fn run(c: &CoredumpctlArgs, color: bool, width: usize) -> Result<Rendered, S
         )));
     }
     let analyzer = Analyzer::new(opts.analyzer_config());
-    let report = analyzer.analyze_parsed(
+    let report = mutexdiag::internals::analysis::analyze_parsed(
+        &analyzer,
         &core,
         &name.display().to_string(),
         &opts.core_options(),

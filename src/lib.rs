@@ -96,18 +96,52 @@ pub mod internals {
     pub mod sysroot {
         pub use crate::sysroot::*;
     }
+    /// The pipeline of one parsed core, without the [`Analyzer`](crate::analysis::Analyzer)'s
+    /// file handling (in-memory cores of tests and fuzz targets), and the
+    /// `Analyzer`'s entry for an already parsed core (`mutexdiag coredumpctl`).
+    pub mod analysis {
+        pub use crate::analysis::inputs::Inputs;
+        use crate::analysis::{Analyzer, CoreOptions, Options};
+        use crate::coredump::{Core, Warning};
+        use crate::report::model::Report;
+
+        /// The analysis of an already parsed core (no file access but the optional
+        /// executable bytes), `warnings` first in the report.
+        pub fn analyze_core(
+            inputs: &Inputs<'_, '_>,
+            opts: &Options,
+            warnings: Vec<Warning>,
+        ) -> Report {
+            crate::analysis::analyze_core(inputs, opts, warnings)
+        }
+
+        /// `analyzer`'s analysis of an already parsed core (`name` is the report's
+        /// `core.path`), with `warnings` the caller already has about it.
+        pub fn analyze_parsed(
+            analyzer: &Analyzer,
+            core: &Core<'_>,
+            name: &str,
+            opts: &CoreOptions,
+            warnings: Vec<Warning>,
+        ) -> Report {
+            analyzer.analyze_parsed(core, name, opts, warnings)
+        }
+    }
 }
 
 // The types of the stages that the API's signatures and the report name.
 pub use coredump::syscall::Confidence;
-pub use coredump::{Arch, Core, CoreError, Os, Warning};
+pub use coredump::{Arch, Core, CoreError, Dumped, Os, Warning};
 pub use guard::install_sigbus_handler;
+pub use mappings::MappingKind;
 pub use mutex::declared::DeclaredLayout;
+pub use mutex::discover::FoundBy;
 pub use mutex::discover::ScanScope;
 pub use mutex::owner::PointerClass;
 pub use mutex::select::Libc;
 pub use mutex::{LockState, MutexType, Protocol};
 pub use procmaps::ProcMaps;
+pub use symbols::unwind::FrameSource;
 pub use symbols::{CacheStats, Detail, DiskCache, SymbolOptions};
 
 pub use error::{Error, Result};

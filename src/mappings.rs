@@ -5,29 +5,47 @@
 //! `shared` is inferred from the name, as documented in `docs/json.md`, unless a
 //! `/proc/PID/maps` text is given ([`crate::procmaps`]), whose `s`/`p` flag wins.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::coredump::{self, Core, Dumped, Os, Segment};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[warn(missing_docs)] // public API (re-exported at the crate root)
+/// What a mapping is (`kind` of a mapping, `mapping_kind` of a mutex in the JSON,
+/// spelt in kebab-case).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum MappingKind {
+    /// A SysV shared-memory segment (`/SYSV<key>`).
     SysvShm,
+    /// A POSIX shared-memory object (`/dev/shm/...`).
     PosixShm,
+    /// A `memfd_create` file.
     Memfd,
+    /// Anonymous shared memory (`/dev/zero`, `MAP_SHARED|MAP_ANONYMOUS`).
     AnonShared,
+    /// A file mapped shared.
     FileShared,
+    /// A file mapped privately.
     File,
+    /// A hugetlbfs mapping.
     Hugetlb,
+    /// A thread's stack.
     Stack,
+    /// The heap (`brk`).
     Heap,
+    /// The vDSO.
     Vdso,
+    /// The vDSO's data page.
     Vvar,
+    /// The legacy vsyscall page.
     Vsyscall,
+    /// Anonymous private memory.
     Anon,
 }
 
+#[warn(missing_docs)]
 impl MappingKind {
+    /// The JSON spelling (`"sysv-shm"`).
     pub fn as_str(self) -> &'static str {
         match self {
             MappingKind::SysvShm => "sysv-shm",
@@ -56,6 +74,12 @@ impl MappingKind {
                 | MappingKind::AnonShared
                 | MappingKind::FileShared
         )
+    }
+}
+
+impl std::fmt::Display for MappingKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.as_str())
     }
 }
 
@@ -105,22 +129,49 @@ impl Mapping {
 
     /// A short human description: "sysv-shm key 0x6d757478", "stack of thread 123"...
     pub fn describe(&self) -> String {
+        self.place().to_string()
+    }
+
+    /// What [`Mapping::describe`] says, as a value (rendered by `Display`).
+    pub fn place(&self) -> Place {
+        Place {
+            kind: self.kind,
+            key: self.key,
+            stack_of: self.stack_of.clone(),
+            path: self.path.clone(),
+        }
+    }
+}
+
+/// A mapping as a sentence names it ("SysV shm segment key 0x6d757478", "stack of
+/// thread 12", "posix-shm /dev/shm/x"): the facts, rendered by `Display`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Place {
+    pub kind: MappingKind,
+    pub key: Option<u32>,
+    pub stack_of: Vec<u32>,
+    pub path: Option<String>,
+}
+
+impl std::fmt::Display for Place {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self.kind {
             MappingKind::SysvShm => match self.key {
-                Some(k) => format!("SysV shm segment key {k:#010x}"),
-                None => "SysV shm segment".into(),
+                Some(k) => write!(f, "SysV shm segment key {k:#010x}"),
+                None => f.write_str("SysV shm segment"),
             },
             MappingKind::Stack => match self.stack_of.as_slice() {
-                [] => "stack".into(),
-                [t] => format!("stack of thread {t}"),
-                ts => format!(
+                [] => f.write_str("stack"),
+                [t] => write!(f, "stack of thread {t}"),
+                ts => write!(
+                    f,
                     "stack of threads {}",
                     ts.iter().map(u32::to_string).collect::<Vec<_>>().join(", ")
                 ),
             },
             _ => match &self.path {
-                Some(p) => format!("{} {p}", self.kind.as_str()),
-                None => self.kind.as_str().into(),
+                Some(p) => write!(f, "{} {p}", self.kind.as_str()),
+                None => f.write_str(self.kind.as_str()),
             },
         }
     }

@@ -303,7 +303,8 @@ fn own_owner_in_shared_segment() {
         .mutexes
         .iter()
         .find(|m| {
-            m.owner.class == OwnerClass::OwnThread && m.mapping_kind.as_deref() == Some("sysv-shm")
+            m.owner.class == OwnerClass::OwnThread
+                && m.mapping_kind == Some(mutexdiag::MappingKind::SysvShm)
         })
         .expect("the child holds the SysV mutex");
     let owner = format!("t{}", m.owner.tid.expect("owner TID"));

@@ -117,7 +117,7 @@ fn private_scan_hits_need_a_possible_owner() {
     assert!(
         r.mutexes
             .iter()
-            .all(|m| !m.found_by.iter().any(|f| f == "scan")),
+            .all(|m| !m.found_by.contains(&mutexdiag::FoundBy::Scan)),
         "{:?}",
         r.mutexes
             .iter()

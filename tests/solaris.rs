@@ -41,8 +41,8 @@ fn run_analysis(
     opts: &mutexdiag::analysis::Options,
 ) -> mutexdiag::report::model::Report {
     let maps = mappings::build(core);
-    mutexdiag::analysis::analyze_core(
-        &mutexdiag::analysis::Inputs {
+    mutexdiag::internals::analysis::analyze_core(
+        &mutexdiag::internals::analysis::Inputs {
             core,
             maps: &maps,
             path,

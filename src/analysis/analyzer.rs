@@ -150,7 +150,9 @@ impl Analyzer {
 
     /// Analyse an already parsed core (`name` is the report's `core.path`), with
     /// `warnings` the caller already has about it (they come first in the report).
-    pub fn analyze_parsed(
+    /// Not part of the API (it takes the parser's `Core`): the `mutexdiag` command
+    /// reaches it through `mutexdiag::internals::analysis::analyze_parsed`.
+    pub(crate) fn analyze_parsed(
         &self,
         core: &crate::coredump::Core<'_>,
         name: &str,

@@ -70,7 +70,7 @@ pub(crate) enum Evidence {
     Mutex {
         layout: String,
         address: u64,
-        location: String,
+        location: super::Location,
         mtype: MutexType,
         pshared: bool,
         state: LockState,
@@ -80,7 +80,7 @@ pub(crate) enum Evidence {
     MutexAt {
         layout: String,
         address: u64,
-        location: String,
+        location: super::Location,
     },
     /// Its owner is foreign: by TID or by owner pointer, with who it is.
     ForeignOwner { owner: OwnerId, who: Owner },
@@ -119,7 +119,7 @@ pub(crate) enum Evidence {
     /// The x86 page-fault error code.
     PageFault { error: u64 },
     /// A Solaris mapping is shared memory by inference.
-    SolarisSharedByInference { location: String },
+    SolarisSharedByInference { location: super::Location },
     /// A Solaris LWP parked while the waiters byte is set.
     ParkedWaiter { tid: u32 },
     /// A thread's private futex call.
@@ -145,7 +145,7 @@ pub(crate) enum Evidence {
     /// The owner is none of this process's threads.
     OwnerNotAmong { owner: OwnerId, threads: Vec<u32> },
     /// The mutex is in private memory.
-    Unreachable { location: String },
+    Unreachable { location: super::Location },
     /// Threads blocked on it for ever.
     BlockedForever(Vec<u32>),
     /// One raw field: "name = 0x…".
@@ -448,7 +448,10 @@ mod tests {
         let m = Evidence::Mutex {
             layout: "glibc-x86_64".into(),
             address: 0x1000,
-            location: ".bss of app".into(),
+            location: super::super::Location::Section {
+                section: ".bss".into(),
+                module: "app".into(),
+            },
             mtype: MutexType::Normal,
             pshared: false,
             state: LockState::Contended,

@@ -4,8 +4,17 @@
 mod analyzer;
 mod evidence;
 pub mod findings;
+/// The inputs of `analyze_core` (not part of the API: reached through
+/// `mutexdiag::internals::analysis`).
+pub(crate) mod inputs;
+mod location;
+mod message;
 mod owner;
 mod rules;
+
+pub(crate) use location::Location;
+
+pub(crate) use inputs::Inputs;
 
 use std::path::{Path, PathBuf};
 
@@ -138,8 +147,8 @@ pub(crate) struct Mutex {
     /// Confidence that these bytes really are a mutex of the layout.
     pub confirmed: bool,
     pub layout_name: String,
-    /// ".bss of app", "SysV shm segment key 0x…", ...
-    pub location: String,
+    /// ".bss of app", "SysV shm segment key 0x…", ... (typed, rendered by `Display`)
+    pub location: Location,
 }
 
 /// Everything the rules look at.
@@ -169,29 +178,16 @@ pub(crate) fn mapping_index(maps: &[Mapping], addr: u64) -> Option<usize> {
     (0..i).rev().take(4).find(|&j| maps[j].contains(addr))
 }
 
-/// What the analysis of one core works on.
-#[derive(Clone, Copy)]
-pub struct Inputs<'a, 'd> {
-    /// The parsed core.
-    pub core: &'a Core<'d>,
-    /// `mappings::build(core)`.
-    pub maps: &'a [Mapping],
-    /// The input's name, for the report.
-    pub path: &'a str,
-    /// The executable's bytes (`--binary`), for static executables' libc detection.
-    pub exe: Option<&'a [u8]>,
-    /// The modules with their symbols and debug info, when files are available.
-    pub modules: Option<&'a Modules>,
-    /// Summaries of the other processes' cores.
-    pub peers: &'a [Peer],
-}
-
 /// The analysis of an already parsed core (no file access but the optional
 /// executable bytes). Usable on in-memory cores. The stages, each a function over
 /// the previous one's value (see docs/design.md, "The stages of one core"):
 /// `CoreContext` → `LayoutPlan` → `Candidates` → classified `Mutex`es → findings
 /// → [`Report`].
-pub fn analyze_core(inputs: &Inputs<'_, '_>, opts: &Options, mut warnings: Vec<Warning>) -> Report {
+pub(crate) fn analyze_core(
+    inputs: &Inputs<'_, '_>,
+    opts: &Options,
+    mut warnings: Vec<Warning>,
+) -> Report {
     let cx = CoreContext::new(inputs);
     let plan = plan_layouts(&cx, opts, &mut warnings);
     let cands = discover_candidates(&cx, &plan, opts, &mut warnings);
@@ -830,7 +826,7 @@ fn build_mutex(
 }
 
 /// The section of a module holding an address: ".bss of app", ".data of libc.so.6".
-fn section_location(mods: &Modules, addr: u64) -> Option<String> {
+fn section_location(mods: &Modules, addr: u64) -> Option<Location> {
     use object::{Object, ObjectSection};
     let m = mods.module_at(addr)?;
     let obj = m.object()?;
@@ -839,21 +835,30 @@ fn section_location(mods: &Modules, addr: u64) -> Option<String> {
         .sections()
         .find(|s| s.address() != 0 && link >= s.address() && link - s.address() < s.size())?;
     let name = sec.name().ok()?;
-    Some(format!("{name} of {}", m.short_name()))
+    Some(Location::Section {
+        section: name.to_string(),
+        module: m.short_name().to_string(),
+    })
 }
 
 /// ".bss of app", "SysV shm segment key 0x6d757478", "stack of thread 12", ...
-pub(crate) fn location(maps: &[Mapping], idx: Option<usize>) -> String {
+pub(crate) fn location(maps: &[Mapping], idx: Option<usize>) -> Location {
     let Some(i) = idx else {
-        return "unmapped".into();
+        return Location::Unmapped;
     };
     let m = &maps[i];
     let base = |p: &str| p.rsplit('/').next().unwrap_or(p).to_string();
     match m.kind {
         MappingKind::File => match &m.path {
-            Some(p) if m.perms.contains('w') => format!(".data of {}", base(p)),
-            Some(p) => format!("{} ({})", base(p), m.perms),
-            None => "file".into(),
+            Some(p) if m.perms.contains('w') => Location::Section {
+                section: ".data".into(),
+                module: base(p),
+            },
+            Some(p) => Location::File {
+                file: base(p),
+                perms: m.perms.clone(),
+            },
+            None => Location::Mapping(m.place()),
         },
         MappingKind::Anon => {
             // The .bss tail right after a module's writable file mapping.
@@ -863,13 +868,16 @@ pub(crate) fn location(maps: &[Mapping], idx: Option<usize>) -> String {
                 && let Some(p) = &maps[i - 1].path
                 && maps[i - 1].kind == MappingKind::File
             {
-                format!(".bss of {}", base(p))
+                Location::Section {
+                    section: ".bss".into(),
+                    module: base(p),
+                }
             } else {
-                "anonymous private memory".into()
+                Location::AnonymousPrivate
             }
         }
-        MappingKind::Heap => "heap".into(),
-        _ => m.describe(),
+        MappingKind::Heap => Location::Heap,
+        _ => Location::Mapping(m.place()),
     }
 }
 
@@ -895,17 +903,12 @@ fn mutex_model(m: &Mutex, maps: &[Mapping]) -> MutexModel {
             note: m.owner.note(),
         },
         mapping: map.map(|m| Hex(m.start)),
-        mapping_kind: map.map(|m| m.kind.as_str().to_string()),
-        location: m.location.clone(),
+        mapping_kind: map.map(|m| m.kind),
+        location: m.location.to_string(),
         key: map.and_then(|m| m.key).map(|k| Hex(u64::from(k))),
         symbol: m.candidate.symbol.clone(),
         waiters: m.waiters.clone(),
-        found_by: m
-            .candidate
-            .found_by
-            .iter()
-            .map(|f| f.as_str().to_string())
-            .collect(),
+        found_by: m.candidate.found_by.clone(),
         dumped: d.is_some(),
         fields: d.map_or_else(Vec::new, |d| {
             d.fields

@@ -5,6 +5,7 @@ use std::collections::{BTreeSet, HashMap};
 
 use super::evidence::{Evidence, Held, OwnerId, Pointer};
 use super::findings::Code;
+use super::message::{Message, MutexName};
 use super::{Facts, Mutex, mapping_index};
 use crate::coredump::{Os, signals};
 use crate::mappings::{Mapping, MappingKind};
@@ -153,8 +154,8 @@ pub(crate) struct Finding {
     pub code: Code,
     pub mutexes: Vec<u64>,
     pub threads: Vec<u32>,
-    /// One-line verdict.
-    pub message: String,
+    /// One-line verdict, rendered by `Display` when the report is built.
+    pub message: Message,
     pub evidence: Vec<Evidence>,
     /// A layout that is not Solaris's but stores a thread pointer as its owner
     /// (owner-deref-crash): its name, said before the code's fix.
@@ -171,7 +172,7 @@ impl Finding {
             title: c.title().to_string(),
             mutexes: self.mutexes.iter().copied().map(Hex).collect(),
             threads: self.threads.clone(),
-            message: self.message.clone(),
+            message: self.message.to_string(),
             evidence: self.evidence.iter().map(Evidence::to_string).collect(),
             explanation: c.explanation().to_string(),
             fix: match &self.owner_pointer_layout {
@@ -186,7 +187,7 @@ fn finding(
     c: Code,
     mutexes: Vec<u64>,
     threads: Vec<u32>,
-    message: String,
+    message: Message,
     evidence: Vec<Evidence>,
 ) -> Finding {
     Finding {
@@ -212,14 +213,14 @@ fn mapping<'a>(f: &'a Facts<'_, '_>, m: &Mutex) -> Option<&'a Mapping> {
 }
 
 fn name(m: &Mutex) -> String {
-    match &m.candidate.symbol {
-        Some(s) => format!("{s} ({:#x})", m.address),
-        None => format!("mutex {:#x}", m.address),
-    }
+    mutex_name(m).to_string()
 }
 
-fn tids(v: &[u32]) -> String {
-    v.iter().map(u32::to_string).collect::<Vec<_>>().join(", ")
+fn mutex_name(m: &Mutex) -> MutexName {
+    MutexName {
+        symbol: m.candidate.symbol.clone(),
+        address: m.address,
+    }
 }
 
 /// The futex waits on a mutex: (tid, op, private).
@@ -450,11 +451,14 @@ fn owner_deref_crash(f: &Facts<'_, '_>, out: &mut Vec<Finding>) {
             Code::OwnerDerefCrash,
             vec![m.address],
             threads,
-            format!(
-                "thread {tid} crashed at {fault:#x} reading owner pointer {p:#x} + {off:#x} of {} in {}: this process dereferenced a thread pointer of another process",
-                name(m),
-                m.location
-            ),
+            Message::OwnerDerefCrash {
+                tid,
+                fault,
+                pointer: p,
+                offset: off,
+                mutex: mutex_name(m),
+                location: m.location.clone(),
+            },
             evidence,
         );
         fnd.owner_pointer_layout = m
@@ -472,7 +476,7 @@ fn cross_process_private(f: &Facts<'_, '_>, out: &mut Vec<Finding>) {
             continue;
         }
         let map = mapping(f, m);
-        let shared_desc = map.map_or_else(String::new, |x| x.describe());
+        let place = map.map(Mapping::place);
         match cross_process_evidence(f, m) {
             Some(ev) => {
                 let mut evidence = mutex_facts(m);
@@ -480,24 +484,12 @@ fn cross_process_private(f: &Facts<'_, '_>, out: &mut Vec<Finding>) {
                 let owner = m.decoded.as_ref().and_then(|d| d.owner_tid);
                 let mut threads: Vec<u32> = m.waiters.clone();
                 threads.extend(owner.filter(|t| f.core.thread(*t).is_some()));
-                let msg = format!(
-                    "{} in {} is process-private but used by another process{}{}",
-                    name(m),
-                    shared_desc,
-                    match (m.owner.class(), owner) {
-                        (OwnerClass::Foreign, Some(t)) =>
-                            format!(": owner TID {t} is not in this process"),
-                        _ => String::new(),
-                    },
-                    if m.waiters.is_empty() {
-                        String::new()
-                    } else {
-                        format!(
-                            "; thread {} waits on it with a private futex",
-                            tids(&m.waiters)
-                        )
-                    }
-                );
+                let msg = Message::CrossProcessPrivate {
+                    mutex: mutex_name(m),
+                    place,
+                    foreign_owner: owner.filter(|_| m.owner.class() == OwnerClass::Foreign),
+                    waiters: m.waiters.clone(),
+                };
                 out.push(finding(
                     Code::CrossProcessPrivateMutex,
                     vec![m.address],
@@ -518,7 +510,10 @@ fn cross_process_private(f: &Facts<'_, '_>, out: &mut Vec<Finding>) {
                     Code::PrivateMutexInSharedMemory,
                     vec![m.address],
                     m.waiters.clone(),
-                    format!("{} in {} is process-private", name(m), shared_desc),
+                    Message::PrivateInShared {
+                        mutex: mutex_name(m),
+                        place,
+                    },
                     evidence,
                 ));
             }
@@ -576,12 +571,11 @@ fn private_futex_on_shared_memory(f: &Facts<'_, '_>, out: &mut Vec<Finding>) {
             Code::PrivateFutexOnSharedMemory,
             m.map(|m| vec![m.address]).unwrap_or_default(),
             vec![t.tid],
-            format!(
-                "thread {} sleeps in a private futex wait on {:#x} in {}: no other process can wake it",
-                t.tid,
-                fu.address,
-                map.describe()
-            ),
+            Message::PrivateFutexOnShared {
+                tid: t.tid,
+                futex: fu.address,
+                place: map.place(),
+            },
             evidence,
         ));
     }
@@ -601,15 +595,9 @@ fn abandoned_lock(f: &Facts<'_, '_>, out: &mut Vec<Finding>) {
         if map.shared || solaris_inferred_shared(f, m) {
             continue;
         }
-        let (owner, owner_id) = match (d.owner_tid, m.owner_pointer.as_ref()) {
-            (None, Some(op)) => (
-                format!("the thread whose thread pointer is {:#x}", op.pointer),
-                OwnerId::Pointer(op.pointer),
-            ),
-            (t, _) => {
-                let t = t.unwrap_or(0);
-                (format!("thread {t}"), OwnerId::Tid(t))
-            }
+        let owner_id = match (d.owner_tid, m.owner_pointer.as_ref()) {
+            (None, Some(op)) => OwnerId::Pointer(op.pointer),
+            (t, _) => OwnerId::Tid(t.unwrap_or(0)),
         };
         let mut evidence = mutex_facts(m);
         evidence.push(Evidence::OwnerNotAmong {
@@ -626,16 +614,12 @@ fn abandoned_lock(f: &Facts<'_, '_>, out: &mut Vec<Finding>) {
             Code::AbandonedLock,
             vec![m.address],
             m.waiters.clone(),
-            format!(
-                "{} in {} is held by {owner}, which no longer exists{}",
-                name(m),
-                m.location,
-                if m.waiters.is_empty() {
-                    String::new()
-                } else {
-                    format!("; thread {} waits on it for ever", tids(&m.waiters))
-                }
-            ),
+            Message::Abandoned {
+                mutex: mutex_name(m),
+                location: m.location.clone(),
+                owner: owner_id,
+                waiters: m.waiters.clone(),
+            },
             evidence,
         ));
     }
@@ -647,24 +631,12 @@ fn owner_died(f: &Facts<'_, '_>, out: &mut Vec<Finding>) {
         if !m.confirmed || !owner_reliable(m) {
             continue;
         }
-        let what = match d.state {
-            LockState::OwnerDied => format!(
-                "its owner{} died holding it; the next locker gets EOWNERDEAD",
-                d.owner_tid
-                    .map(|t| format!(" (thread {t})"))
-                    .unwrap_or_default()
-            ),
-            LockState::Inconsistent => format!(
-                "it was taken after its owner died{} and is not yet consistent",
-                d.owner_tid
-                    .map(|t| format!(" (now held by {t})"))
-                    .unwrap_or_default()
-            ),
-            LockState::NotRecoverable => {
-                "it was unlocked while inconsistent and is not recoverable".into()
-            }
-            _ => continue,
-        };
+        if !matches!(
+            d.state,
+            LockState::OwnerDied | LockState::Inconsistent | LockState::NotRecoverable
+        ) {
+            continue;
+        }
         let mut evidence = mutex_facts(m);
         evidence.extend(
             d.fields
@@ -675,7 +647,12 @@ fn owner_died(f: &Facts<'_, '_>, out: &mut Vec<Finding>) {
             Code::OwnerDied,
             vec![m.address],
             m.waiters.clone(),
-            format!("robust {} in {}: {what}", name(m), m.location),
+            Message::OwnerDied {
+                mutex: mutex_name(m),
+                location: m.location.clone(),
+                state: d.state,
+                owner_tid: d.owner_tid,
+            },
             evidence,
         ));
     }
@@ -698,10 +675,10 @@ fn self_deadlock(f: &Facts<'_, '_>, out: &mut Vec<Finding>) {
             Code::SelfDeadlock,
             vec![m.address],
             vec![owner],
-            format!(
-                "thread {owner} waits for {}, which it already holds",
-                name(m)
-            ),
+            Message::SelfDeadlock {
+                tid: owner,
+                mutex: mutex_name(m),
+            },
             evidence,
         ));
     }
@@ -766,23 +743,15 @@ fn report_cycle(cycle: &[u32], waits_for: &HashMap<u32, &Mutex>, out: &mut Vec<F
             });
         }
     }
-    let chain: Vec<String> = cycle
+    let chain: Vec<(u32, Option<MutexName>)> = cycle
         .iter()
-        .map(|t| {
-            let m = waits_for.get(t).map(|m| name(m)).unwrap_or_default();
-            format!("{t} → {m}")
-        })
+        .map(|t| (*t, waits_for.get(t).map(|m| mutex_name(m))))
         .collect();
     out.push(finding(
         Code::DeadlockCycle,
         mutexes,
         cycle.to_vec(),
-        format!(
-            "deadlock between threads {}: {} → {}",
-            tids(cycle),
-            chain.join(" → "),
-            cycle[0]
-        ),
+        Message::DeadlockCycle { cycle: chain },
         evidence,
     ));
 }
@@ -809,11 +778,10 @@ fn corrupt_mutex(f: &Facts<'_, '_>, out: &mut Vec<Finding>) {
             Code::CorruptMutex,
             vec![m.address],
             m.waiters.clone(),
-            format!(
-                "{} holds impossible values: {}",
-                name(m),
-                d.anomalies.join("; ")
-            ),
+            Message::Corrupt {
+                mutex: mutex_name(m),
+                anomalies: d.anomalies.clone(),
+            },
             evidence,
         ));
     }
@@ -882,7 +850,7 @@ fn segment_not_dumped(f: &Facts<'_, '_>, out: &mut Vec<Finding>) {
         threads.sort_unstable();
         threads.dedup();
         let map = &f.maps[mi];
-        let pointers: Vec<String> = whats.iter().map(Evidence::to_string).collect();
+        let pointers = whats.clone();
         let mut evidence = whats;
         evidence.push(Evidence::NotInCore {
             mapping: map.describe(),
@@ -904,12 +872,11 @@ fn segment_not_dumped(f: &Facts<'_, '_>, out: &mut Vec<Finding>) {
             Code::SegmentNotDumped,
             mutexes,
             threads,
-            format!(
-                "{} points into {}, whose contents are not in the core (coredump_filter {})",
-                pointers.join(", "),
-                map.describe(),
-                filter_bit(map)
-            ),
+            Message::SegmentNotDumped {
+                pointers,
+                place: map.place(),
+                filter_bit: filter_bit(map),
+            },
             evidence,
         ));
     }
@@ -944,11 +911,10 @@ fn binary_mismatch(mods: &crate::symbols::Modules, binary: &std::path::Path) -> 
         Code::BinaryMismatch,
         Vec::new(),
         Vec::new(),
-        format!(
-            "--binary {} is not the executable that produced this core ({})",
-            binary.display(),
-            exe.name
-        ),
+        Message::BinaryMismatch {
+            binary: binary.display().to_string(),
+            executable: exe.name.clone(),
+        },
         evidence,
     ))
 }
@@ -998,26 +964,19 @@ fn mutex_assertion(
             }
         }
     }
-    let at = match (&a.file, a.line) {
-        (Some(file), Some(line)) => format!(" ({file}:{line})"),
-        _ => String::new(),
-    };
-    let which = mutexes
-        .first()
-        .and_then(|a| f.mutex_at(*a))
-        .map(|m| format!(" on {}", name(m)))
-        .unwrap_or_default();
+    let which = mutexes.first().and_then(|a| f.mutex_at(*a)).map(mutex_name);
     Some(finding(
         Code::MutexAssertion,
         mutexes,
         ma.tid.into_iter().collect(),
-        format!(
-            "{} aborted: glibc assertion `{}' failed in {}{at}{which}",
-            ma.tid
-                .map_or_else(|| "the process".to_string(), |t| format!("thread {t}")),
-            a.expression,
-            a.function.as_deref().unwrap_or("?"),
-        ),
+        Message::MutexAssertion {
+            tid: ma.tid,
+            expression: a.expression.clone(),
+            function: a.function.clone(),
+            file: a.file.clone(),
+            line: a.line,
+            mutex: which,
+        },
         evidence,
     ))
 }
@@ -1035,7 +994,14 @@ mod tests {
     }
 
     fn fnd(code: Code, mutexes: &[u64]) -> Finding {
-        finding(code, mutexes.to_vec(), vec![], String::new(), vec![])
+        let message = Message::Corrupt {
+            mutex: MutexName {
+                symbol: None,
+                address: mutexes.first().copied().unwrap_or(0),
+            },
+            anomalies: Vec::new(),
+        };
+        finding(code, mutexes.to_vec(), vec![], message, vec![])
     }
 
     #[test]

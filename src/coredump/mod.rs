@@ -100,21 +100,34 @@ pub enum Os {
     Unknown,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[warn(missing_docs)] // public API (re-exported at the crate root)
+/// How much of a mapping the core file holds (`dumped` of a mapping in the JSON).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Dumped {
+    /// Every byte.
     Full,
+    /// Some bytes (the file was cut, or the segment is partly dumped).
     Partial,
+    /// None: the kernel left it out (or the file ends before it).
     None,
 }
 
+#[warn(missing_docs)]
 impl Dumped {
+    /// The JSON spelling (`"partial"`).
     pub fn as_str(self) -> &'static str {
         match self {
             Dumped::Full => "full",
             Dumped::Partial => "partial",
             Dumped::None => "none",
         }
+    }
+}
+
+impl std::fmt::Display for Dumped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.as_str())
     }
 }
 

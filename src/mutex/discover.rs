@@ -16,18 +16,30 @@ use crate::coredump::{Endian, FutexCall};
 use crate::mappings::{Mapping, MappingKind};
 use crate::memory::AddressSpace;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[warn(missing_docs)] // public API (re-exported at the crate root)
+/// How a mutex was found (`found_by` in the JSON, spelt in kebab-case).
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum FoundBy {
+    /// The futex word a blocked thread waits on.
     FutexWait,
+    /// A global or static variable whose debug type is or holds a mutex.
     Symbol,
+    /// Inside the object a typed global pointer points to.
     Pointer,
+    /// The scan of memory for plausible locked mutexes.
     Scan,
+    /// The layout's magic number.
     Magic,
+    /// glibc's abort message names it (a mutex assertion).
     Assertion,
 }
 
+#[warn(missing_docs)]
 impl FoundBy {
+    /// The JSON spelling (`"futex-wait"`).
     pub fn as_str(self) -> &'static str {
         match self {
             FoundBy::FutexWait => "futex-wait",
@@ -37,6 +49,12 @@ impl FoundBy {
             FoundBy::Magic => "magic",
             FoundBy::Assertion => "assertion",
         }
+    }
+}
+
+impl std::fmt::Display for FoundBy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.as_str())
     }
 }
 

@@ -19,6 +19,7 @@ use std::io::{self, Write};
 
 use super::Hex;
 use super::model::{MutexModel, OwnerClass, Report, Severity};
+use crate::MappingKind;
 
 /// A DOT string literal.
 fn q(s: &str) -> String {
@@ -50,11 +51,8 @@ fn mutex_node(a: Hex) -> String {
 }
 
 /// Mapping kinds another process can map too.
-fn shared_kind(kind: &str) -> bool {
-    matches!(
-        kind,
-        "sysv-shm" | "posix-shm" | "memfd" | "anon-shared" | "file-shared" | "hugetlb"
-    )
+fn shared_kind(kind: MappingKind) -> bool {
+    kind.is_shared() || kind == MappingKind::Hugetlb
 }
 
 /// The mutexes worth drawing: locked, waited for, or named by a finding.
@@ -131,7 +129,7 @@ pub fn write_report(r: &Report, w: &mut impl Write) -> io::Result<()> {
         start
             .and_then(mapping_of)
             .map(|x| x.shared)
-            .or_else(|| ms[0].mapping_kind.as_deref().map(shared_kind))
+            .or_else(|| ms[0].mapping_kind.map(shared_kind))
             .unwrap_or(false)
     };
 

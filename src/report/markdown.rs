@@ -137,7 +137,11 @@ pub fn write_mutexes(w: &mut impl Write, mutexes: &[MutexModel]) -> io::Result<(
                 .map(u32::to_string)
                 .collect::<Vec<_>>()
                 .join(" "),
-            m.found_by.join(", ")
+            m.found_by
+                .iter()
+                .map(|f| f.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
         )?;
     }
     writeln!(w)
@@ -223,7 +227,7 @@ fn frame(i: usize, f: &FrameModel) -> String {
     if f.inlined {
         s.push_str(" [inlined]");
     }
-    if f.source == "scan" {
+    if f.source == crate::FrameSource::Scan {
         s.push_str(" [scan: a guess]");
     }
     s

@@ -115,7 +115,7 @@ pub struct FrameModel {
     pub inlined: bool,
     /// How the frame was found: context, cfi, signal-context, frame-pointer,
     /// link-register, tail-call, or scan (a guess).
-    pub source: String,
+    pub source: crate::symbols::unwind::FrameSource,
     /// The signal trampoline (`<signal handler called>`).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub signal_trampoline: bool,
@@ -132,7 +132,7 @@ pub(crate) fn frame_models(frames: &[crate::symbols::unwind::Frame]) -> Vec<Fram
             file: f.file.clone(),
             line: f.line,
             inlined: f.inlined,
-            source: f.source.as_str().to_string(),
+            source: f.source,
             signal_trampoline: f.signal_trampoline,
         })
         .collect()
@@ -152,11 +152,11 @@ pub struct MappingModel {
     /// Mapped file (NT_FILE), or the name of a special mapping.
     pub path: Option<String>,
     /// Classification (`file`, `heap`, `stack`, `sysv-shm`, `posix-shm`, `memfd`, `anon-shared`, ...).
-    pub kind: String,
+    pub kind: crate::mappings::MappingKind,
     /// Shared between processes (inferred from the name, or from a maps file).
     pub shared: bool,
     /// `full`, `partial` or `none`: how much of it the core file holds.
-    pub dumped: String,
+    pub dumped: crate::coredump::Dumped,
     /// SysV IPC key of a SysV shared-memory segment.
     pub key: Option<Hex>,
     /// Threads whose stack pointer is in this mapping.
@@ -307,9 +307,9 @@ pub(crate) fn mapping_models(maps: &[Mapping]) -> Vec<MappingModel> {
             perms: m.perms.clone(),
             offset: Hex(m.offset),
             path: m.path.clone(),
-            kind: m.kind.as_str().to_string(),
+            kind: m.kind,
             shared: m.shared,
-            dumped: m.dumped.as_str().to_string(),
+            dumped: m.dumped,
             key: m.key.map(|k| Hex(u64::from(k))),
             stack_of: m.stack_of.clone(),
             maps_file: m.from_maps.as_ref().map(|f| {
@@ -415,7 +415,7 @@ pub struct MutexModel {
     /// Start of the mapping holding the mutex.
     pub mapping: Option<Hex>,
     /// Kind of the mapping holding it (as `MappingModel::kind`).
-    pub mapping_kind: Option<String>,
+    pub mapping_kind: Option<crate::mappings::MappingKind>,
     /// Human description of the location ("SysV shm segment key 0x6d757478", ".bss of app").
     pub location: String,
     /// SysV IPC key when the mutex is in a SysV segment.
@@ -425,7 +425,7 @@ pub struct MutexModel {
     /// Threads blocked on it.
     pub waiters: Vec<u32>,
     /// How it was found: `futex-wait`, `symbol`, `pointer`, `scan`, `magic`, `assertion`.
-    pub found_by: Vec<String>,
+    pub found_by: Vec<crate::mutex::discover::FoundBy>,
     /// The mutex's bytes are in the core.
     pub dumped: bool,
     /// Raw fields as decoded (name → value).

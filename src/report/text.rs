@@ -3,6 +3,7 @@
 
 use comfy_table::{Cell, ContentArrangement, Table, presets};
 
+use crate::{FrameSource, MappingKind};
 use std::io::{self, Write};
 
 use super::model::{
@@ -305,10 +306,10 @@ pub fn backtrace(frames: &[super::model::FrameModel]) -> String {
                 _ => String::new(),
             },
         };
-        let how = match f.source.as_str() {
-            "scan" => "  [found by stack scan]",
-            "frame-pointer" => "  [frame pointer]",
-            "tail-call" => "  [tail call]",
+        let how = match f.source {
+            FrameSource::Scan => "  [found by stack scan]",
+            FrameSource::FramePointer => "  [frame pointer]",
+            FrameSource::TailCall => "  [tail call]",
             _ => "",
         };
         out.push_str(&format!("  #{i:<3} {addr}{what}{at}{how}\n"));
@@ -502,12 +503,7 @@ fn shown_mutexes(r: &Report) -> Vec<&MutexModel> {
                 Some(crate::mutex::LockState::Unlocked) | Some(crate::mutex::LockState::Destroyed)
             ) || !m.waiters.is_empty()
                 || in_findings.contains(&m.address.0)
-                || m.mapping_kind.as_deref().is_some_and(|k| {
-                    matches!(
-                        k,
-                        "sysv-shm" | "posix-shm" | "memfd" | "anon-shared" | "file-shared"
-                    )
-                })
+                || m.mapping_kind.is_some_and(MappingKind::is_shared)
                 || !m.anomalies.is_empty()
         })
         .collect()
@@ -573,7 +569,7 @@ pub fn write_mutexes(
                 .map(u32::to_string)
                 .collect::<Vec<_>>()
                 .join(" "),
-            m.found_by.join(" "),
+            join(&m.found_by, " "),
         ]);
     }
     w.write_all(render(&mut t, width).as_bytes())?;
@@ -671,7 +667,11 @@ pub fn write_backtraces(w: &mut impl Write, r: &Report, style: Style) -> io::Res
                     .map(|m| format!(" in {}", m.rsplit('/').next().unwrap_or(m)))
                     .unwrap_or_default(),
             };
-            let how = if f.source == "scan" { " [scan]" } else { "" };
+            let how = if f.source == FrameSource::Scan {
+                " [scan]"
+            } else {
+                ""
+            };
             let line = wrap_hanging(
                 &format!(
                     "{}{func}{at}{how}",
@@ -759,4 +759,13 @@ pub fn write_findings(w: &mut impl Write, r: &Report, style: Style) -> io::Resul
         w.write_all(out.as_bytes())?;
     }
     Ok(())
+}
+
+/// `items` by `Display`, separated by `sep`.
+fn join<T: std::fmt::Display>(items: &[T], sep: &str) -> String {
+    items
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(sep)
 }

@@ -22,8 +22,9 @@ pub const MAX_FRAMES: usize = 512;
 /// Words of stack examined by a scan for one return address.
 const SCAN_WORDS: u64 = 2048;
 
-/// How a frame's registers were recovered.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[warn(missing_docs)] // public API (re-exported at the crate root)
+/// How a frame's registers were recovered (`source` of a frame in the JSON).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum FrameSource {
     /// The thread's registers as the core recorded them (frame 0).
@@ -44,7 +45,9 @@ pub enum FrameSource {
     TailCall,
 }
 
+#[warn(missing_docs)]
 impl FrameSource {
+    /// The JSON spelling (`"frame-pointer"`).
     pub fn as_str(self) -> &'static str {
         match self {
             FrameSource::Context => "context",
@@ -55,6 +58,12 @@ impl FrameSource {
             FrameSource::Scan => "scan",
             FrameSource::TailCall => "tail-call",
         }
+    }
+}
+
+impl std::fmt::Display for FrameSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.as_str())
     }
 }
 

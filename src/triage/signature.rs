@@ -40,8 +40,8 @@ pub fn of(report: &Report) -> (String, Option<usize>) {
                 .map(|m| {
                     let mut s = m
                         .mapping_kind
-                        .clone()
-                        .unwrap_or_else(|| "unmapped".to_string());
+                        .map_or("unmapped", |k| k.as_str())
+                        .to_string();
                     if let Some(sec) = section(&m.location) {
                         s.push(':');
                         s.push_str(sec);

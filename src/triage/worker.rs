@@ -365,7 +365,7 @@ fn segment_ids(m: &crate::report::model::MappingModel) -> Vec<SegmentId> {
     }
     if let Some(p) = &m.path {
         let p = p.strip_suffix(" (deleted)").unwrap_or(p);
-        if m.kind != "sysv-shm" {
+        if m.kind != crate::MappingKind::SysvShm {
             v.push(format!("path:{p}"));
         }
     }
