@@ -10,10 +10,9 @@ use crate::mutex::solaris::Isa;
 use crate::mutex::{LockState, MutexType};
 
 /// A list of thread ids: "1, 2, 3".
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct Tids(pub Vec<u32>);
+pub(crate) struct Tids<'a>(pub &'a [u32]);
 
-impl fmt::Display for Tids {
+impl fmt::Display for Tids<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for (i, t) in self.0.iter().enumerate() {
             if i > 0 {
@@ -351,7 +350,7 @@ impl fmt::Display for Evidence {
             ),
             Evidence::OwnerNotAmong { owner, threads } => {
                 let n = threads.len();
-                let list = Tids(threads.clone());
+                let list = Tids(threads);
                 match owner {
                     OwnerId::Pointer(p) => write!(
                         f,
@@ -372,7 +371,7 @@ impl fmt::Display for Evidence {
                 "the mutex is in {location}, which no other process can reach"
             ),
             Evidence::BlockedForever(t) => {
-                write!(f, "blocked on it for ever: thread {}", Tids(t.clone()))
+                write!(f, "blocked on it for ever: thread {}", Tids(t))
             }
             Evidence::Field { name, value } => write!(f, "{name} = {value:#x}"),
             Evidence::Fields(fields) => {

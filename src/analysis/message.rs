@@ -4,7 +4,7 @@
 use std::fmt;
 
 use super::Location;
-use super::evidence::{Evidence, OwnerId};
+use super::evidence::{Evidence, OwnerId, Tids};
 use crate::mappings::Place;
 use crate::mutex::LockState;
 
@@ -21,21 +21,6 @@ impl fmt::Display for MutexName {
             Some(s) => write!(f, "{s} ({:#x})", self.address),
             None => write!(f, "mutex {:#x}", self.address),
         }
-    }
-}
-
-/// "1, 2, 3".
-struct Tids<'a>(&'a [u32]);
-
-impl fmt::Display for Tids<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, t) in self.0.iter().enumerate() {
-            if i > 0 {
-                f.write_str(", ")?;
-            }
-            write!(f, "{t}")?;
-        }
-        Ok(())
     }
 }
 
