@@ -151,14 +151,10 @@ fn main() {
         warm.push(t1.elapsed());
         assert_eq!(frames, again);
     }
-    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     println!(
         "core: {} threads, {frames} frames; {rounds} paired rounds; load average {}",
         parsed.threads.len(),
-        load.split_whitespace()
-            .take(3)
-            .collect::<Vec<_>>()
-            .join(" ")
+        common::loadavg()
     );
     let base_wall = common::median(tools[0].wall.clone());
     let base_cpu = common::median(tools[0].cpu.clone());

@@ -108,14 +108,7 @@ fn main() {
             c.analysis.push(analyse(c));
         }
     }
-    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
-    println!(
-        "{rounds} rounds; load average {}",
-        load.split_whitespace()
-            .take(3)
-            .collect::<Vec<_>>()
-            .join(" ")
-    );
+    println!("{rounds} rounds; load average {}", common::loadavg());
     for c in &cases {
         let size = std::fs::metadata(&c.zst).map_or(0, |m| m.len());
         let med = |v: &[(Duration, Duration)]| {

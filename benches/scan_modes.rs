@@ -103,19 +103,12 @@ fn main() {
             c.cpu.push(u);
         }
     }
-    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     let size = |p: &Path| {
         use std::os::unix::fs::MetadataExt;
         let m = std::fs::metadata(p).expect("stat");
         (m.len(), m.blocks() * 512)
     };
-    println!(
-        "{rounds} rounds; load average {}",
-        load.split_whitespace()
-            .take(3)
-            .collect::<Vec<_>>()
-            .join(" ")
-    );
+    println!("{rounds} rounds; load average {}", common::loadavg());
     for (n, p) in [("big", &big), ("sparse", &sparse), ("dense", &dense)] {
         let (l, d) = size(p);
         println!("{n}: {l} bytes, {d} on disk");

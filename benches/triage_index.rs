@@ -17,6 +17,9 @@
 //!
 //! `cargo bench --bench triage_index` (MUTEXDIAG_BENCH_INPUTS=N to change the 10 000).
 
+#[path = "common/mod.rs"]
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
@@ -73,12 +76,6 @@ fn reference(program: &str, args: &[&str]) -> Option<f64> {
     st.success().then(|| t.elapsed().as_secs_f64())
 }
 
-fn loadavg() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
-        .unwrap_or_else(|_| "?".into())
-}
-
 fn main() {
     let n: usize = std::env::var("MUTEXDIAG_BENCH_INPUTS")
         .ok()
@@ -114,7 +111,7 @@ fn main() {
         cores.len(),
         bytes as f64 / 1048576.0
     );
-    println!("load average before: {}", loadavg());
+    println!("load average before: {}", common::loadavg());
     let o = tmp.path().join("out.json");
     let (t1, rss1, _) = timed(&[a, "--db", d, "-q", "--format", "json"], &o);
     // The second run, three times (the best is reported, the machine is shared),
@@ -184,7 +181,7 @@ fn main() {
         db_size as f64 / 1048576.0,
         db_size as f64 / n as f64
     );
-    println!("load average after: {}", loadavg());
+    println!("load average after: {}", common::loadavg());
     assert_eq!(
         cached, analysed,
         "every analysed core of the second run is cached"

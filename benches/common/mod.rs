@@ -261,3 +261,11 @@ pub fn threads_core(stack_kib: u32) -> PathBuf {
         ],
     )
 }
+
+/// The load averages of the last 1, 5 and 15 minutes ("?" where unreadable): printed
+/// next to every figure, as the machines are shared.
+pub fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "?".into())
+}
