@@ -170,8 +170,11 @@ pub fn exercise(core: &Core<'_>) -> usize {
             total += b.len();
         }
     }
-    for (_, b) in space.dumped_ranges().take(16) {
-        total += b.len().min(1);
+    let parts: Vec<(u64, u64)> = space.dumped_parts().take(16).collect();
+    for (a, l) in parts {
+        let _ = space.for_each_window(a, l, 0, |_, b, from, to| {
+            total += b[from..to].len().min(1);
+        });
     }
     let maps_doc = model::MapsDoc {
         mappings: model::mapping_models(&maps),

@@ -60,6 +60,12 @@ pub struct InputOptions {
     pub max_core_size: Option<u64>,
     /// Where compressed cores are expanded (default: the system temporary folder).
     pub temp_dir: Option<PathBuf>,
+    /// Read the core through bounded windows of the file instead of mapping it
+    /// whole. Chosen on its own when the whole core cannot be mapped (a core larger
+    /// than the address-space limit, `ulimit -v`, or a file system without `mmap`).
+    pub windowed: bool,
+    /// When read through windows, the bytes a scan reads at a time (default 8 MiB).
+    pub window: Option<usize>,
 }
 
 /// The default ceiling for expanded cores.
@@ -71,6 +77,10 @@ pub struct Input {
     /// Explains a SIGBUS in `map` (plain files only); dropped before `map`.
     _guard: Option<crate::guard::Registration>,
     map: Option<Mmap>,
+    /// The file read through windows, when it is not mapped.
+    windowed: Option<crate::coredump::Windowed>,
+    /// Why the file is read through windows.
+    windowed_reason: Option<String>,
     compression: Option<Compression>,
     compressed_size: u64,
     /// Where the file holds data, when it has holes (see [`data_extents`]).
@@ -81,7 +91,7 @@ impl std::fmt::Debug for Input {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Input")
             .field("path", &self.path)
-            .field("len", &self.bytes().len())
+            .field("len", &self.data().len())
             .field("compression", &self.compression)
             .finish()
     }
@@ -122,8 +132,24 @@ impl Input {
     }
 
     /// The core's bytes (after expansion).
+    ///
+    /// Empty when the core is read through windows ([`Input::data`] reads it either
+    /// way).
     pub fn bytes(&self) -> &[u8] {
         self.map.as_deref().unwrap_or(&[])
+    }
+
+    /// The core's bytes (after expansion), mapped whole or read through windows.
+    pub fn data(&self) -> crate::coredump::Data<'_> {
+        match (&self.map, &self.windowed) {
+            (None, Some(w)) => crate::coredump::Data::Windowed(w),
+            _ => crate::coredump::Data::Mapped(self.bytes()),
+        }
+    }
+
+    /// Why the core is read through windows rather than mapped whole, when it is.
+    pub fn windowed_reason(&self) -> Option<&str> {
+        self.windowed_reason.as_deref()
     }
 
     /// How the file was compressed, when it was expanded.
@@ -227,16 +253,17 @@ fn from_file(path: &Path, file: File, opts: &InputOptions) -> Result<Input> {
     })?;
     match Compression::sniff(&head[..n]) {
         None => {
-            let map = map_file(&file).map_err(|source| Error::Map {
-                path: path.to_owned(),
-                source,
-            })?;
-            let guard = crate::guard::register(path, map.as_ptr(), map.len());
-            let extents = data_extents(&file, map.len() as u64);
+            let extents = data_extents(&file, len);
+            let (map, windowed, windowed_reason) = open_bytes(path, file, len, opts)?;
+            let guard = map
+                .as_ref()
+                .map(|m| crate::guard::register(path, m.as_ptr(), m.len()));
             Ok(Input {
                 path: path.to_owned(),
-                _guard: Some(guard),
-                map: Some(map),
+                _guard: guard,
+                map,
+                windowed,
+                windowed_reason,
                 compression: None,
                 compressed_size: len,
                 extents,
@@ -365,6 +392,35 @@ fn read_head(file: &File, buf: &mut [u8]) -> io::Result<usize> {
         }
     }
     Ok(n)
+}
+
+/// The bytes of an opened core of `len` bytes: mapped whole, or, when that is
+/// asked for or cannot be done, read through windows (with the reason).
+type Opened = (
+    Option<Mmap>,
+    Option<crate::coredump::Windowed>,
+    Option<String>,
+);
+
+fn open_bytes(path: &Path, file: File, len: u64, opts: &InputOptions) -> Result<Opened> {
+    let reason = if opts.windowed {
+        "asked for".to_string()
+    } else {
+        match map_file(&file) {
+            Ok(map) => return Ok((Some(map), None, None)),
+            Err(e) => format!(
+                "the {len}-byte file cannot be mapped whole ({e}; the address-space limit, `ulimit -v`, may be below its size)"
+            ),
+        }
+    };
+    let mut w = crate::coredump::Windowed::new(file, len).map_err(|source| Error::Map {
+        path: path.to_owned(),
+        source,
+    })?;
+    if let Some(n) = opts.window {
+        w = w.with_window(n);
+    }
+    Ok((None, Some(w), Some(reason)))
 }
 
 fn map_file(file: &File) -> io::Result<Mmap> {
@@ -679,15 +735,14 @@ fn expand<R: io::BufRead>(
             path: path.to_owned(),
         });
     }
-    let map = map_file(&tmp).map_err(|source| Error::Map {
-        path: path.to_owned(),
-        source,
-    })?;
-    let extents = data_extents(&tmp, map.len() as u64);
+    let extents = data_extents(&tmp, written);
+    let (map, windowed, windowed_reason) = open_bytes(path, tmp, written, opts)?;
     Ok(Input {
         path: path.to_owned(),
         _guard: None,
-        map: Some(map),
+        map,
+        windowed,
+        windowed_reason,
         compression: c,
         compressed_size: len,
         extents,

@@ -178,12 +178,19 @@ impl CoreFile {
 
     /// Parse the core; errors name the file.
     pub fn parse(&self) -> Result<Core<'_>> {
-        let mut core = Core::parse(self.input.bytes()).map_err(|source| Error::Core {
+        let data = self.input.data();
+        let mut core = Core::parse_data(data).map_err(|source| Error::Core {
             path: self.input.path().to_owned(),
             source,
         })?;
         core.data_extents = self.input.data_extents().cloned();
-        core.data_is_file_mapping = true;
+        core.data_is_file_mapping = data.mapped().is_some();
+        if let Some(why) = self.input.windowed_reason() {
+            core.warnings.push(coredump::Warning::new(
+                "windowed",
+                format!("the core is read through windows, not mapped: {why}"),
+            ));
+        }
         Ok(core)
     }
 }

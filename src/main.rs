@@ -47,6 +47,7 @@ fn input_options(a: &CoreArgs) -> Result<InputOptions, String> {
     Ok(InputOptions {
         max_core_size: a.max_core_size,
         temp_dir: a.temp_dir.clone(),
+        ..InputOptions::default()
     })
 }
 

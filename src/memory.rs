@@ -8,7 +8,7 @@ use std::borrow::Cow;
 
 use serde::Serialize;
 
-use crate::coredump::{Bytes, Core, Endian, Segment};
+use crate::coredump::{Bytes, Core, Data, Endian, Segment};
 
 /// Why bytes at an address cannot be read.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, thiserror::Error)]
@@ -54,7 +54,7 @@ fn count_read(n: usize) {
 /// Reads of virtual addresses out of a core.
 #[derive(Debug, Clone)]
 pub struct AddressSpace<'d> {
-    data: &'d [u8],
+    data: Data<'d>,
     endian: Endian,
     /// Segments sorted by start address.
     segs: Vec<Segment>,
@@ -124,12 +124,16 @@ impl<'d> AddressSpace<'d> {
         if !self.file_mapping || bytes.is_empty() {
             return;
         }
-        let base = self.data.as_ptr() as usize;
+        // Bytes read through windows are copies: nothing to advise.
+        let Some(data) = self.data.mapped() else {
+            return;
+        };
+        let base = data.as_ptr() as usize;
         let (lo, hi) = (
             bytes.as_ptr() as usize,
             bytes.as_ptr() as usize + bytes.len(),
         );
-        if lo < base || hi > base + self.data.len() {
+        if lo < base || hi > base + data.len() {
             return;
         }
         const PAGE: usize = 4096;
@@ -341,7 +345,7 @@ impl<'d> AddressSpace<'d> {
             let start = (s.offset + o) as usize;
             let b = self
                 .data
-                .get(start..start + len)
+                .get(start, len)
                 .ok_or(ReadError::Truncated { addr })?;
             count_read(b.len());
             return Ok(b);
@@ -434,31 +438,74 @@ impl<'d> AddressSpace<'d> {
         Ok(String::from_utf8_lossy(&b[..n]).into_owned())
     }
 
-    /// Every dumped byte range, as (virtual address, bytes), in address order; of
+    /// Every dumped byte range, as (virtual address, length), in address order; of
     /// a sparse core, only the parts that hold data ([`AddressSpace::data_parts`]
-    /// without padding: the holes are zeros).
-    pub fn dumped_ranges(&self) -> impl Iterator<Item = (u64, &'d [u8])> + '_ {
+    /// without padding: the holes are zeros). Read them with
+    /// [`AddressSpace::for_each_window`].
+    pub fn dumped_parts(&self) -> impl Iterator<Item = (u64, u64)> + '_ {
         self.segs.iter().flat_map(move |s| {
-            let whole = (|| {
-                let start = usize::try_from(s.offset).ok()?;
-                let len = usize::try_from(s.available.min(s.memsz)).ok()?;
-                self.data.get(start..start.checked_add(len)?)?;
-                Some((start, len))
-            })();
-            let parts = match whole {
-                Some((_, len)) if len > 0 => self.data_parts(s.vaddr, len as u64, 0),
-                _ => Vec::new(),
-            };
-            parts.into_iter().filter_map(move |(a, l)| {
-                let (start, _) = whole?;
-                let from = start + usize::try_from(a - s.vaddr).ok()?;
-                let b = self
-                    .data
-                    .get(from..from.checked_add(usize::try_from(l).ok()?)?)?;
-                count_read(b.len());
-                (!b.is_empty()).then_some((a, b))
-            })
+            let len = s.available.min(s.memsz);
+            let in_file = s
+                .offset
+                .checked_add(len)
+                .is_some_and(|e| e <= self.data.len() as u64);
+            if len == 0 || !in_file {
+                return Vec::new();
+            }
+            self.data_parts(s.vaddr, len, 0)
         })
+    }
+
+    /// Bulk read of `[addr, addr + len)` (dumped bytes within one segment, as
+    /// [`AddressSpace::dumped_parts`] and [`AddressSpace::data_parts`] give them):
+    /// `f(vaddr, bytes, from, to)` is called with memory from `vaddr` in `bytes`, of
+    /// which this call covers `bytes[from..to]`; up to `margin` bytes before `from`
+    /// and after `to` (within the range) are the neighbours' bytes, so that an
+    /// object starting in `[from, to)` and at most `margin` bytes long is whole in
+    /// `bytes`. A mapped core gives the whole range at once and zero-copy (`from` 0,
+    /// `to` its length); a core read through windows gives it
+    /// [`Windowed::window`](crate::coredump::Windowed::window) bytes at a time (8 MiB
+    /// by default), read into one buffer, so that memory stays bounded. Stops with the
+    /// error of the first part that cannot be read.
+    pub fn for_each_window(
+        &self,
+        addr: u64,
+        len: u64,
+        margin: usize,
+        mut f: impl FnMut(u64, &[u8], usize, usize),
+    ) -> Result<(), ReadError> {
+        let total = usize::try_from(len).map_err(|_| ReadError::Unmapped { addr })?;
+        let window = match self.data {
+            Data::Mapped(_) => {
+                let b = self.slice(addr, total)?;
+                f(addr, b, 0, b.len());
+                return Ok(());
+            }
+            Data::Windowed(w) => w.window(),
+        };
+        let s = self.segment(addr).ok_or(ReadError::Unmapped { addr })?;
+        let o = addr - s.vaddr;
+        if o.saturating_add(len) > s.available {
+            // Not all dumped: the error a read of the range gives.
+            self.slice(addr, total)?;
+        }
+        let file = (s.offset + o) as usize;
+        let mut buf = Vec::new();
+        let mut w = 0usize;
+        while w < total {
+            let lo = w.saturating_sub(margin);
+            let to = w.saturating_add(window).min(total);
+            let hi = to.saturating_add(margin).min(total);
+            if !self.data.read_into(file + lo, hi - lo, &mut buf) {
+                return Err(ReadError::Truncated {
+                    addr: addr + lo as u64,
+                });
+            }
+            count_read(to - w);
+            f(addr + lo as u64, &buf, w - lo, to - lo);
+            w = to;
+        }
+        Ok(())
     }
 }
 
@@ -468,7 +515,7 @@ mod tests {
 
     fn space(segs: Vec<Segment>, data: &'static [u8]) -> AddressSpace<'static> {
         AddressSpace {
-            data,
+            data: Data::Mapped(data),
             endian: Endian::Little,
             segs,
             files: Vec::new(),

@@ -248,6 +248,7 @@ fn decompression_bombs_are_refused() {
         let opts = InputOptions {
             max_core_size: Some(64 << 20),
             temp_dir: Some(tmp.path().to_owned()),
+            ..InputOptions::default()
         };
         let e = Input::open(&f, &opts).unwrap_err();
         assert_eq!(e.code(), "too-large", "{fmt}: {e}");

@@ -6,6 +6,7 @@
 
 pub mod arch;
 pub mod bytes;
+pub mod data;
 mod linux;
 mod netbsd;
 pub mod signals;
@@ -16,6 +17,7 @@ use serde::Serialize;
 
 pub use arch::Arch;
 pub use bytes::{Bytes, Endian};
+pub use data::{Data, Windowed};
 pub use syscall::{FutexCall, Syscall};
 
 /// Hard ceilings on what one core may make us hold in memory (a real Linux process
@@ -323,7 +325,8 @@ impl Thread {
 /// The parsed core.
 #[derive(Debug)]
 pub struct Core<'d> {
-    pub data: &'d [u8],
+    /// The file's bytes: mapped whole, or read through windows.
+    pub data: Data<'d>,
     pub is64: bool,
     pub endian: Endian,
     pub machine: u16,
@@ -400,7 +403,8 @@ struct Header {
     phnum: u64,
 }
 
-fn parse_header(data: &[u8], warnings: &mut Vec<Warning>) -> Result<Header, CoreError> {
+fn parse_header(file: Data<'_>, warnings: &mut Vec<Warning>) -> Result<Header, CoreError> {
+    let data = file.get_clipped(0, 64);
     if data.len() < 4 || &data[..4] != b"\x7fELF" {
         let head: Vec<String> = data.iter().take(4).map(|b| format!("{b:02x}")).collect();
         return Err(CoreError::NotElf(if head.is_empty() {
@@ -412,7 +416,7 @@ fn parse_header(data: &[u8], warnings: &mut Vec<Warning>) -> Result<Header, Core
     if data.len() < 52 {
         return Err(CoreError::Truncated(format!(
             "the file is {} bytes, shorter than an ELF header",
-            data.len()
+            file.len()
         )));
     }
     let is64 = match data[4] {
@@ -430,7 +434,7 @@ fn parse_header(data: &[u8], warnings: &mut Vec<Warning>) -> Result<Header, Core
     if data.len() < ehsize {
         return Err(CoreError::Truncated(format!(
             "the file is {} bytes, shorter than a 64-bit ELF header",
-            data.len()
+            file.len()
         )));
     }
     let e_type = b.u16(16).unwrap_or(0);
@@ -463,7 +467,8 @@ fn parse_header(data: &[u8], warnings: &mut Vec<Warning>) -> Result<Header, Core
         match usize::try_from(shoff)
             .ok()
             .and_then(|o| o.checked_add(sh_info_off))
-            .and_then(|o| b.u32(o))
+            .and_then(|o| file.get(o, 4))
+            .and_then(|w| Bytes::new(w, endian).u32(0))
         {
             Some(n) if shoff != 0 => phnum = u64::from(n),
             _ => warnings.push(Warning::new(
@@ -492,9 +497,15 @@ impl<'d> Core<'d> {
     /// Parse a core from its bytes. Fails only when nothing at all can be read; every
     /// lesser problem becomes a warning.
     pub fn parse(data: &'d [u8]) -> Result<Core<'d>, CoreError> {
+        Core::parse_data(Data::Mapped(data))
+    }
+
+    /// [`Core::parse`] of a core however its bytes are reached (mapped whole or
+    /// through windows): it reads the ELF header, the program headers and the notes,
+    /// and no memory.
+    pub fn parse_data(data: Data<'d>) -> Result<Core<'d>, CoreError> {
         let mut warnings = Vec::new();
         let h = parse_header(data, &mut warnings)?;
-        let b = Bytes::new(data, h.endian);
         let len = data.len() as u64;
 
         // Program headers, bounded by the file.
@@ -533,8 +544,11 @@ impl<'d> Core<'d> {
         let mut extra_note_segments = 0usize;
         let mut truncated = false;
         let mut bad_offsets = 0usize;
+        // The table (`phnum` entries fit in the file, checked above).
+        let table = data.get_clipped(h.phoff as usize, (phnum * phentsize) as usize);
+        let b = Bytes::new(table, h.endian);
         for i in 0..phnum as usize {
-            let off = (h.phoff + i as u64 * phentsize) as usize;
+            let off = (i as u64 * phentsize) as usize;
             let (p_type, p_flags, p_offset, p_vaddr, p_filesz, p_memsz, p_align) = if h.is64 {
                 (
                     b.u32(off),
@@ -686,7 +700,8 @@ impl<'d> Core<'d> {
             if notes.len() >= MAX_NOTES {
                 break;
             }
-            iterate_notes(data, off, size, h.endian, &mut notes, &mut core.warnings);
+            let seg = data.get_clipped(off, size);
+            iterate_notes(seg, off, h.endian, &mut notes, &mut core.warnings);
         }
         core.os = detect_os(&notes);
         if arch == Arch::Unknown {
@@ -726,10 +741,6 @@ impl<'d> Core<'d> {
         Ok(core)
     }
 
-    pub fn bytes(&self) -> Bytes<'d> {
-        Bytes::new(self.data, self.endian)
-    }
-
     pub fn pointer_size(&self) -> usize {
         if self.arch == Arch::Unknown {
             if self.is64 { 8 } else { 4 }
@@ -753,7 +764,7 @@ impl<'d> Core<'d> {
             return None;
         }
         let start = usize::try_from(s.offset.checked_add(o)?).ok()?;
-        self.data.get(start..start.checked_add(len)?)
+        self.data.get(start, len)
     }
 
     /// On ABIs where only an ordinary register names the syscall (aarch64 x8, arm r7,
@@ -818,7 +829,7 @@ impl<'d> Core<'d> {
     /// the SIGSTOP (or SIGTRAP) it used to stop the process. Such a core is a
     /// snapshot: the stop signal is dropped and no thread is marked crashed.
     fn detect_debugger_snapshot(&mut self, h: &Header) {
-        let b = self.bytes();
+        let b = Bytes::new(self.data.get_clipped(0, 64), self.endian);
         let shnum = if h.is64 { b.u16(60) } else { b.u16(48) }.unwrap_or(0);
         let page1 = self.files.as_ref().is_some_and(|f| f.page_size == 1);
         // Both marks: lldb's `process save-core` also writes section headers but no
@@ -960,19 +971,18 @@ fn note_name(os: Os, n: &Note<'_>) -> Option<&'static str> {
     })
 }
 
-/// Walk the notes of one PT_NOTE segment. Linux and Solaris align name and
-/// descriptor to 4 bytes in both classes.
+/// Walk the notes of one PT_NOTE segment (its bytes `data`, at file offset
+/// `base`). Linux and Solaris align name and descriptor to 4 bytes in both classes.
 fn iterate_notes<'d>(
     data: &'d [u8],
-    off: usize,
-    size: usize,
+    base: usize,
     endian: Endian,
     out: &mut Vec<Note<'d>>,
     warnings: &mut Vec<Warning>,
 ) {
-    let end = off.saturating_add(size).min(data.len());
+    let end = data.len();
     let b = Bytes::new(data, endian);
-    let mut p = off;
+    let mut p = 0;
     while p < end {
         if out.len() >= MAX_NOTES {
             warnings.push(Warning::new(
@@ -987,7 +997,7 @@ fn iterate_notes<'d>(
                 warnings.push(Warning::new(
                     "bad-note",
                     format!(
-                        "{} stray bytes at the end of the note segment at {off:#x}",
+                        "{} stray bytes at the end of the note segment at {base:#x}",
                         end - p
                     ),
                 ));
@@ -1007,7 +1017,8 @@ fn iterate_notes<'d>(
             warnings.push(Warning::new(
                 "bad-note",
                 format!(
-                    "note at offset {p:#x} (type {n_type:#x}) declares a {namesz}-byte name and a {descsz}-byte descriptor, past the end of its segment ({} bytes left); the notes after it are lost",
+                    "note at offset {:#x} (type {n_type:#x}) declares a {namesz}-byte name and a {descsz}-byte descriptor, past the end of its segment ({} bytes left); the notes after it are lost",
+                    base + p,
                     end - p
                 ),
             ));
@@ -1017,7 +1028,7 @@ fn iterate_notes<'d>(
             owner: &data[name_start..name_start + name_len],
             n_type,
             desc: &data[desc_start..desc_end],
-            offset: desc_start,
+            offset: base + desc_start,
         });
         p = desc_start.saturating_add(desc_len.saturating_add(3) & !3);
     }

@@ -548,24 +548,22 @@ pub fn scan_ranges<'d>(
         .collect()
 }
 
-/// As [`scan_ranges`], but of a sparse core only the parts that hold data, widened
+/// As [`scan_ranges`] (`(address, length)` of each, to be read with
+/// [`AddressSpace::for_each_window`]), but of a sparse core only the parts that hold data, widened
 /// by `pad` bytes on each side ([`AddressSpace::data_parts`]): with `pad` at least
 /// a scanned object's size less one, every position whose object is not all zeros
 /// (holes) is still scanned whole, and none twice.
-pub fn scan_parts<'d>(
-    space: &AddressSpace<'d>,
+pub fn scan_parts(
+    space: &AddressSpace<'_>,
     maps: &[Mapping],
     scope: ScanScope,
     pad: usize,
-) -> Vec<(u64, &'d [u8])> {
+) -> Vec<(u64, u64)> {
     let mut out = Vec::new();
     for (start, len) in scan_extents(space, maps, scope) {
         for (a, l) in space.data_parts(start, len, pad as u64) {
-            if let Ok(b) = usize::try_from(l)
-                .map_err(|_| ())
-                .and_then(|l| space.slice(a, l).map_err(|_| ()))
-            {
-                out.push((a, b));
+            if l > 0 {
+                out.push((a, l));
             }
         }
     }
@@ -658,43 +656,52 @@ pub fn one_pass(
         .max()
         .unwrap_or(0);
     let endian = space.endian();
-    for (base, data) in scan_parts(space, maps, scope, pad) {
-        let mut from = 0;
-        while from < data.len() {
-            let to = from.saturating_add(CHUNK).min(data.len());
-            // Read-ahead: the pages a few chunks on are asked for now.
-            if from.is_multiple_of(AHEAD) {
-                let ahead = from.saturating_add(AHEAD).min(data.len());
-                let until = ahead.saturating_add(AHEAD).min(data.len());
-                if from == 0 {
-                    space.will_need(&data[..ahead]);
+    let margin = searches
+        .iter()
+        .flatten()
+        .map(magic::Search::margin)
+        .fold(pad + 1, usize::max);
+    for (start, len) in scan_parts(space, maps, scope, pad) {
+        // The whole part at once from a mapped core; a window at a time otherwise,
+        // the chunks of the window being `data[lo..hi]`.
+        let _ = space.for_each_window(start, len, margin, |base, data, lo, hi| {
+            let mut from = lo;
+            while from < hi {
+                let to = from.saturating_add(CHUNK).min(hi);
+                // Read-ahead: the pages a few chunks on are asked for now.
+                if (from - lo).is_multiple_of(AHEAD) {
+                    let ahead = from.saturating_add(AHEAD).min(hi);
+                    let until = ahead.saturating_add(AHEAD).min(hi);
+                    if from == lo {
+                        space.will_need(&data[lo..ahead]);
+                    }
+                    space.will_need(&data[ahead..until]);
                 }
-                space.will_need(&data[ahead..until]);
-            }
-            for (l, out) in scan_layouts.iter().zip(scans.iter_mut()) {
-                if out.len() >= SCAN_LIMIT {
-                    continue;
+                for (l, out) in scan_layouts.iter().zip(scans.iter_mut()) {
+                    if out.len() >= SCAN_LIMIT {
+                        continue;
+                    }
+                    // Positions in [from, to) whose object fits in the range.
+                    let end = to
+                        .saturating_add(l.size().saturating_sub(1))
+                        .min(data.len());
+                    scan_range(
+                        *l,
+                        base + from as u64,
+                        &data[from..end],
+                        endian,
+                        out,
+                        SCAN_LIMIT,
+                    );
                 }
-                // Positions in [from, to) whose object fits in the range.
-                let end = to
-                    .saturating_add(l.size().saturating_sub(1))
-                    .min(data.len());
-                scan_range(
-                    *l,
-                    base + from as u64,
-                    &data[from..end],
-                    endian,
-                    out,
-                    SCAN_LIMIT,
-                );
+                for s in searches.iter_mut().flatten() {
+                    s.feed(base, data, from, to);
+                }
+                // Done with these pages: bounded resident memory on big cores.
+                space.release(&data[from..to]);
+                from = to;
             }
-            for s in searches.iter_mut().flatten() {
-                s.feed(base, data, from, to);
-            }
-            // Done with these pages: bounded resident memory on big cores.
-            space.release(&data[from..to]);
-            from = to;
-        }
+        });
     }
     PassResult {
         scans,
@@ -731,8 +738,18 @@ pub fn scan(
 ) -> Vec<u64> {
     let mut out = Vec::new();
     let pad = layout.size().saturating_sub(1);
-    for (start, bytes) in scan_parts(space, maps, scope, pad) {
-        scan_range(layout, start, bytes, space.endian(), &mut out, SCAN_LIMIT);
+    for (start, len) in scan_parts(space, maps, scope, pad) {
+        let _ = space.for_each_window(start, len, pad, |base, data, from, to| {
+            let end = to.saturating_add(pad).min(data.len());
+            scan_range(
+                layout,
+                base + from as u64,
+                &data[from..end],
+                space.endian(),
+                &mut out,
+                SCAN_LIMIT,
+            );
+        });
         if out.len() >= SCAN_LIMIT {
             break;
         }

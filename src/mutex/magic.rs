@@ -70,19 +70,30 @@ pub fn for_each_aligned(
     let finder = memmem::Finder::new(&needle);
     let align = align.max(1) as u64;
     let off = magic.offset as u64;
-    for (vaddr, data) in space.dumped_ranges() {
-        stats.bytes_scanned += data.len() as u64;
-        for p in finder.find_iter(data) {
-            stats.raw_hits += 1;
-            let Some(lock) = vaddr.checked_add(p as u64).and_then(|a| a.checked_sub(off)) else {
-                continue;
+    // Enough context on each side for the caller's look at the object around a hit.
+    let margin = needle.len().max(magic.offset + 256);
+    let parts: Vec<(u64, u64)> = space.dumped_parts().collect();
+    for (vaddr, len) in parts {
+        let _ = space.for_each_window(vaddr, len, margin, |base, data, from, to| {
+            stats.bytes_scanned += (to - from) as u64;
+            // Occurrences that start in [from, to).
+            let end = to.saturating_add(needle.len() - 1).min(data.len());
+            let Some(hay) = data.get(from..end) else {
+                return;
             };
-            if !lock.is_multiple_of(align) {
-                continue;
+            for q in finder.find_iter(hay) {
+                let p = from + q;
+                stats.raw_hits += 1;
+                let Some(lock) = base.checked_add(p as u64).and_then(|a| a.checked_sub(off)) else {
+                    continue;
+                };
+                if !lock.is_multiple_of(align) {
+                    continue;
+                }
+                stats.aligned_hits += 1;
+                f(lock, data, p);
             }
-            stats.aligned_hits += 1;
-            f(lock, data, p);
-        }
+        });
     }
 }
 
@@ -109,8 +120,12 @@ pub fn scan_with_endian(
     let Some(mut st) = Search::new(space, layout, endian) else {
         return MagicScan::default();
     };
-    for (vaddr, data) in space.dumped_ranges() {
-        st.feed(vaddr, data, 0, data.len());
+    let margin = st.margin();
+    let parts: Vec<(u64, u64)> = space.dumped_parts().collect();
+    for (vaddr, len) in parts {
+        let _ = space.for_each_window(vaddr, len, margin, |base, data, from, to| {
+            st.feed(base, data, from, to)
+        });
     }
     st.finish()
 }
@@ -152,6 +167,13 @@ impl<'s, 'd, 'l> Search<'s, 'd, 'l> {
             pending: Vec::new(),
             hits: Vec::new(),
         })
+    }
+
+    /// Bytes of context on each side of the part of memory a [`Search::feed`] call
+    /// covers that let every hit in it be checked in place: the magic, and the lock
+    /// around it.
+    pub fn margin(&self) -> usize {
+        self.finder.needle().len() + self.magic.offset + self.layout.size()
     }
 
     /// Search the occurrences that start in `data[from..to]` (`data` is a whole
@@ -366,5 +388,45 @@ mod tests {
         let r = scan(&space, &SolarisMutex::new(isa));
         assert!(r.hits.is_empty());
         assert_eq!(r.stats.unreadable, 1);
+    }
+
+    /// Read through windows of any size, the search finds, rejects and counts what
+    /// it does on the mapped core: hits cut by a window's edge are whole in the
+    /// window's margins.
+    #[test]
+    fn windowed_reads_find_the_same_hits_at_every_window_size() {
+        use crate::coredump::{Data, Windowed};
+        use std::io::Write;
+        for isa in [Isa::Amd64, Isa::Sparcv9] {
+            let be = isa.sparc();
+            let mut mem = vec![0u8; 0x3000];
+            for (i, at) in [0x100, 0x7f0, 0x810, 0xff8, 0x1018, 0x1fe8, 0x2fe8]
+                .into_iter()
+                .enumerate()
+            {
+                put_mutex(&mut mem, at, isa, 0x7fff_0000_1000 + i as u64 * 0x100);
+            }
+            let data = core_bytes(0x10_0000, &mem, be);
+            let core = Core::parse(&data).unwrap();
+            let l = SolarisMutex::new(isa);
+            let want = scan(&AddressSpace::new(&core), &l);
+            assert_eq!(want.hits.len(), 7, "{isa:?}");
+            let mut f = tempfile::tempfile().unwrap();
+            f.write_all(&data).unwrap();
+            for window in [1, 7, 8, 24, 0x7f9, 0x800, 0x801, 0x1000, 0x10_0000] {
+                let w = Windowed::new(f.try_clone().unwrap(), data.len() as u64)
+                    .unwrap()
+                    .with_window(window);
+                let core = Core::parse_data(Data::Windowed(&w)).unwrap();
+                let got = scan(&AddressSpace::new(&core), &l);
+                let addrs = |r: &MagicScan| r.hits.iter().map(|h| h.address).collect::<Vec<_>>();
+                assert_eq!(addrs(&got), addrs(&want), "{isa:?} window {window}");
+                assert_eq!(
+                    serde_json::to_string(&got.stats).unwrap(),
+                    serde_json::to_string(&want.stats).unwrap(),
+                    "{isa:?} window {window}"
+                );
+            }
+        }
     }
 }

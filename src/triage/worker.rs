@@ -218,6 +218,7 @@ pub fn analyse(analyzer: &Analyzer, cfg: &WorkerConfig, job: &Job) -> Result<Ana
     let input = InputOptions {
         max_core_size: cfg.max_core_size,
         temp_dir: cfg.temp_dir.clone(),
+        ..InputOptions::default()
     };
     let file = CoreFile::open(&job.path, &input).map_err(|e| e.to_string())?;
     let core = file.parse().map_err(|e| e.to_string())?;
