@@ -70,6 +70,7 @@ pub fn find<R: Reader>(
             found: &mut found,
             scopes: HashMap::new(),
             std_types: HashSet::new(),
+            vars: Vec::new(),
         };
         if w.unit_scopes().is_err() || w.unit_vars().is_err() {
             continue;
@@ -93,6 +94,9 @@ struct Walker<'a, R: Reader> {
     /// Struct, class and union entries of the C++ standard library (namespace `std`
     /// or `__gnu_cxx`).
     std_types: HashSet<UnitOffset<R::Offset>>,
+    /// Variable entries with a location expression, in the unit's order: the
+    /// candidates `unit_vars` looks at (so the unit's tree is walked once).
+    vars: Vec<UnitOffset<R::Offset>>,
 }
 
 /// Namespaces whose classes wrap a mutex as a private member (`std::mutex`).
@@ -134,6 +138,14 @@ impl<R: Reader> Walker<'_, R> {
                 stack.pop();
             }
             let tag = e.tag();
+            if tag == dw::DW_TAG_variable
+                && matches!(
+                    e.attr_value(dw::DW_AT_location),
+                    Some(AttributeValue::Exprloc(_))
+                )
+            {
+                self.vars.push(e.offset());
+            }
             match tag {
                 // In namespaces and classes only: a variable inside a function is
                 // a local, named as declared (as gdb does).
@@ -209,11 +221,8 @@ impl<R: Reader> Walker<'_, R> {
     }
 
     fn unit_vars(&mut self) -> Result<(), gimli::Error> {
-        let mut cursor = self.unit.entries();
-        while let Some(e) = cursor.next_dfs()? {
-            if e.tag() != dw::DW_TAG_variable {
-                continue;
-            }
+        for o in std::mem::take(&mut self.vars) {
+            let e = &self.unit.entry(o)?;
             let Some(addr) = self.location(e) else {
                 continue;
             };

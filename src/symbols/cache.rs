@@ -366,7 +366,10 @@ impl ModuleFiles {
         Counters::bump(&self.counters.dwarf_variable_walks);
         let r = {
             let g = cell.lock();
-            g.with_dependent(|_, dep| crate::mutex::dwarf::find(&dep.dwarf, names))
+            g.with_dependent(|owner, dep| match dep.dwarf(owner) {
+                Some(d) => crate::mutex::dwarf::find(d, names),
+                None => Ok(crate::mutex::dwarf::Found::default()),
+            })
         };
         let r = Arc::new(r.map_err(|e| e.to_string()));
         vars.push((key, r.clone()));

@@ -1,22 +1,162 @@
 //! DWARF of one module, loaded on first use: the sections (decompressed when the
 //! file stores them compressed) and an `addr2line` context over them.
+//!
+//! A zlib-compressed `.debug_info` (the C library's: 5.8 MB from 2.3 MB) is inflated
+//! lazily, as a growing prefix ([`Inflating`]): a frame's unit is parsed as soon as
+//! the bytes up to its end are there, and the units after the last one a run needs
+//! are never inflated, unless something needs the whole section (a walk of every
+//! unit, or an address `.debug_aranges` does not cover).
 
 use std::cell::OnceCell;
-use std::sync::Arc;
+use std::mem::MaybeUninit;
+use std::ops::Range;
+use std::ptr::NonNull;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 use gimli::{EndianSlice, RunTimeEndian, SectionId};
 use object::Object;
 
-use super::elf::{ElfCell, FileBytes, SectionData, section_data};
+use super::elf::{ElfCell, FileBytes, MAX_SECTION, SectionData, section_data};
 
 /// The reader type of every DWARF section handed out by this crate.
 pub type Reader<'a> = EndianSlice<'a, RunTimeEndian>;
+
+/// A zlib-compressed section inflated on demand into one buffer of its final size
+/// (allocated once, never moved): [`Inflating::prefix`] inflates up to the end asked
+/// for and hands out the bytes before it, which are never written again.
+pub(crate) struct Inflating {
+    file: Arc<FileBytes>,
+    /// The compressed stream in `file`.
+    raw: Range<usize>,
+    buf: NonNull<MaybeUninit<u8>>,
+    cap: usize,
+    /// Bytes of `buf` initialised (a prefix), only ever growing.
+    done: AtomicUsize,
+    /// The decompressor; `None` once the stream ended or turned out corrupt.
+    state: Mutex<Option<flate2::Decompress>>,
+}
+
+// SAFETY: `buf` is owned by the value (freed in `Drop`). Bytes before `done` are
+// only read, through shared slices; bytes from `done` on are only written while the
+// `state` lock is held, and `done` is raised (Release) after they are written.
+unsafe impl Send for Inflating {}
+unsafe impl Sync for Inflating {}
+
+impl Drop for Inflating {
+    fn drop(&mut self) {
+        // SAFETY: `buf` came from `Box::into_raw` of a slice of `cap` elements.
+        drop(unsafe {
+            Box::from_raw(std::ptr::slice_from_raw_parts_mut(
+                self.buf.as_ptr(),
+                self.cap,
+            ))
+        });
+    }
+}
+
+/// How much `Inflating::inflate_all` inflates per lock (so that a reader asking
+/// for a prefix waits at most that long for the background thread).
+const STEP: usize = 256 << 10;
+
+impl Inflating {
+    /// `raw`: a zlib stream in `file` inflating to `size` bytes.
+    fn new(file: Arc<FileBytes>, raw: Range<usize>, size: usize) -> Inflating {
+        let b: Box<[MaybeUninit<u8>]> = Box::new_uninit_slice(size);
+        let cap = b.len();
+        let buf =
+            NonNull::new(Box::into_raw(b) as *mut MaybeUninit<u8>).unwrap_or(NonNull::dangling());
+        Inflating {
+            file,
+            raw,
+            buf,
+            cap,
+            done: AtomicUsize::new(0),
+            state: Mutex::new(Some(flate2::Decompress::new(true))),
+        }
+    }
+
+    /// Size of the whole section.
+    pub(crate) fn len(&self) -> usize {
+        self.cap
+    }
+
+    /// The first `end` bytes, inflating what is missing; `None` when the stream
+    /// ends early or is corrupt before `end`.
+    pub(crate) fn prefix(&self, end: usize) -> Option<&[u8]> {
+        if end > self.cap {
+            return None;
+        }
+        if self.done.load(Ordering::Acquire) < end {
+            self.inflate_to(end, usize::MAX);
+        }
+        if self.done.load(Ordering::Acquire) < end {
+            return None;
+        }
+        // SAFETY: the first `end` bytes are initialised and never written again.
+        Some(unsafe { std::slice::from_raw_parts(self.buf.as_ptr() as *const u8, end) })
+    }
+
+    /// Inflate the whole section, `STEP` bytes per lock.
+    pub(crate) fn inflate_all(&self) {
+        while self.done.load(Ordering::Acquire) < self.cap {
+            if !self.inflate_to(self.cap, STEP) {
+                return;
+            }
+        }
+    }
+
+    /// Inflate until `end` bytes are there or `step` more were inflated; `false`
+    /// when nothing more can be inflated.
+    fn inflate_to(&self, end: usize, step: usize) -> bool {
+        let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(z) = st.as_mut() else {
+            return false;
+        };
+        let start = self.done.load(Ordering::Acquire);
+        let mut done = start;
+        let limit = end.min(start.saturating_add(step)).min(self.cap);
+        let raw = self.file.get(self.raw.clone()).unwrap_or(&[]);
+        while done < limit {
+            let input = raw.get(z.total_in() as usize..).unwrap_or(&[]);
+            // At least 64 KiB per call, to keep the decompressor's calls few.
+            let want = (limit - done).max(64 << 10).min(self.cap - done);
+            // SAFETY: `done + want <= cap`; bytes from `done` on are not shared
+            // (readers only see the prefix before `done`) and we hold the lock.
+            let out = unsafe { std::slice::from_raw_parts_mut(self.buf.as_ptr().add(done), want) };
+            let before = z.total_out();
+            let r = z.decompress_uninit(input, out, flate2::FlushDecompress::Finish);
+            let produced = (z.total_out() - before) as usize;
+            done += produced;
+            self.done.store(done, Ordering::Release);
+            match r {
+                Ok(flate2::Status::StreamEnd) => {
+                    *st = None;
+                    break;
+                }
+                Ok(_) if produced > 0 => {}
+                _ => {
+                    *st = None; // corrupt or truncated: no progress
+                    break;
+                }
+            }
+        }
+        done > start || done >= self.cap
+    }
+}
+
+/// Where `.debug_info` is: like the other sections, or inflated lazily.
+enum Info {
+    Plain(SectionData),
+    Lazy(Arc<Inflating>),
+}
 
 /// The sections of one DWARF, by id, and where their bytes are.
 pub(crate) struct DwarfOwner {
     file: Arc<FileBytes>,
     pub(crate) endian: RunTimeEndian,
     sections: Vec<(SectionId, SectionData)>,
+    info: Info,
     /// `.debug_loc` and `.debug_loclists`, inflated on first use.
     loc: OnceCell<Option<SectionData>>,
     loclists: OnceCell<Option<SectionData>>,
@@ -43,7 +183,27 @@ impl DwarfOwner {
         }
     }
 
+    /// The lazily inflated `.debug_info`, if it is one.
+    pub(crate) fn lazy_info(&self) -> Option<Arc<Inflating>> {
+        match &self.info {
+            Info::Lazy(i) => Some(i.clone()),
+            Info::Plain(_) => None,
+        }
+    }
+
+    /// Bytes of `.debug_info` up to `end` at least (all of it when plain).
+    fn info_to(&self, end: usize) -> &[u8] {
+        match &self.info {
+            Info::Plain(SectionData::Range(r)) => self.file.get(r.clone()).unwrap_or(&[]),
+            Info::Plain(SectionData::Owned(v)) => v,
+            Info::Lazy(i) => i.prefix(end).unwrap_or(&[]),
+        }
+    }
+
     fn slice(&self, id: SectionId) -> &[u8] {
+        if id == SectionId::DebugInfo {
+            return self.info_to(self.info_len());
+        }
         for (sid, d) in &self.sections {
             if *sid == id {
                 return match d {
@@ -54,10 +214,19 @@ impl DwarfOwner {
         }
         &[]
     }
+
+    fn info_len(&self) -> usize {
+        match &self.info {
+            Info::Plain(SectionData::Range(r)) => r.len(),
+            Info::Plain(SectionData::Owned(v)) => v.len(),
+            Info::Lazy(i) => i.len(),
+        }
+    }
 }
 
 pub(crate) struct DwarfDep<'a> {
-    pub(crate) dwarf: Arc<gimli::Dwarf<Reader<'a>>>,
+    /// Every unit: built on first use (inflates all of a lazy `.debug_info`).
+    dwarf: OnceCell<Option<Arc<gimli::Dwarf<Reader<'a>>>>>,
     /// An `addr2line` context over every unit, built on first use.
     full: OnceCell<Option<addr2line::Context<Reader<'a>>>>,
     /// `.debug_aranges`: (start, end, unit offset), sorted.
@@ -68,6 +237,19 @@ pub(crate) struct DwarfDep<'a> {
 }
 
 impl<'a> DwarfDep<'a> {
+    /// The DWARF over every unit (the whole `.debug_info`).
+    pub(crate) fn dwarf(&self, o: &'a DwarfOwner) -> Option<&Arc<gimli::Dwarf<Reader<'a>>>> {
+        self.dwarf
+            .get_or_init(|| {
+                gimli::Dwarf::load(|id| {
+                    Ok::<_, gimli::Error>(EndianSlice::new(o.slice(id), o.endian))
+                })
+                .ok()
+                .map(Arc::new)
+            })
+            .as_ref()
+    }
+
     /// The context that knows `probe` (link-time): the one of its unit when
     /// `.debug_aranges` names it (parsing only that unit is what makes symbolizing
     /// a few frames in a big library cheap), else the context over all units.
@@ -88,16 +270,19 @@ impl<'a> DwarfDep<'a> {
             && let Some(Some(c)) = self
                 .unit_ctx
                 .get(k)
-                .map(|c| c.get_or_init(|| unit_context(owner, &self.dwarf, u)))
+                .map(|c| c.get_or_init(|| unit_context(owner, u)))
         {
             return Some(c);
         }
-        self.full_ctx()
+        self.full_ctx(owner)
     }
 
-    pub(crate) fn full_ctx(&self) -> Option<&addr2line::Context<Reader<'a>>> {
+    pub(crate) fn full_ctx(
+        &self,
+        owner: &'a DwarfOwner,
+    ) -> Option<&addr2line::Context<Reader<'a>>> {
         self.full
-            .get_or_init(|| addr2line::Context::from_arc_dwarf(self.dwarf.clone()).ok())
+            .get_or_init(|| addr2line::Context::from_arc_dwarf(self.dwarf(owner)?.clone()).ok())
             .as_ref()
     }
 }
@@ -147,13 +332,37 @@ fn abbrevs_leave_unit(abbrev: &[u8], offset: usize) -> bool {
     walk().unwrap_or(true)
 }
 
+/// The end of the unit at `unit` in `.debug_info`, from its initial length.
+fn unit_end(owner: &DwarfOwner, unit: usize) -> Option<usize> {
+    let b = owner.info_to(unit.checked_add(12)?);
+    let word = |at: usize, n: usize| -> Option<u64> {
+        let v = b.get(at..at.checked_add(n)?)?;
+        let mut x = [0u8; 8];
+        match owner.endian {
+            RunTimeEndian::Little => x[..n].copy_from_slice(v),
+            RunTimeEndian::Big => x[8 - n..].copy_from_slice(v),
+        }
+        Some(match owner.endian {
+            RunTimeEndian::Little => u64::from_le_bytes(x),
+            RunTimeEndian::Big => u64::from_be_bytes(x),
+        })
+    };
+    let (len, head) = match word(unit, 4)? {
+        0xffff_ffff => (word(unit + 4, 8)?, 12),
+        l if l >= 0xffff_fff0 => return None,
+        l => (l, 4),
+    };
+    unit.checked_add(head)?
+        .checked_add(usize::try_from(len).ok()?)
+}
+
 fn unit_context<'a>(
     owner: &'a DwarfOwner,
-    full: &gimli::Dwarf<Reader<'a>>,
     unit: usize,
 ) -> Option<Box<addr2line::Context<Reader<'a>>>> {
-    let header = full
-        .debug_info
+    let end = unit_end(owner, unit)?;
+    let info = owner.info_to(end);
+    let header = gimli::DebugInfo::new(info, owner.endian)
         .header_from_offset(gimli::DebugInfoOffset(unit))
         .ok()?;
     if abbrevs_leave_unit(
@@ -162,7 +371,6 @@ fn unit_context<'a>(
     ) {
         return None;
     }
-    let info = owner.slice(SectionId::DebugInfo);
     let bytes = info.get(unit..unit.checked_add(header.length_including_self())?)?;
     let dwarf = gimli::Dwarf::load(|id| {
         Ok::<_, gimli::Error>(EndianSlice::new(
@@ -196,11 +404,11 @@ impl std::fmt::Debug for DwarfCell {
 /// The sections `gimli::Dwarf` uses and we load. Macro and name indexes are left
 /// empty (nothing here reads them), and so are the location lists, which are
 /// large and only needed to find a variable: see [`crate::symbols::Module::location_lists`].
+/// `.debug_info` is apart (see [`Info`]).
 const SECTIONS: &[SectionId] = &[
     SectionId::DebugAbbrev,
     SectionId::DebugAddr,
     SectionId::DebugAranges,
-    SectionId::DebugInfo,
     SectionId::DebugLine,
     SectionId::DebugLineStr,
     SectionId::DebugStr,
@@ -213,7 +421,12 @@ const SECTIONS: &[SectionId] = &[
 impl DwarfCell {
     /// How many sections were read when it was loaded.
     pub(crate) fn sections_read(&self) -> u64 {
-        self.borrow_owner().sections.len() as u64
+        self.borrow_owner().sections.len() as u64 + 1
+    }
+
+    /// The lazily inflated `.debug_info`, if it is one (to inflate it ahead).
+    pub(crate) fn lazy_info(&self) -> Option<Arc<Inflating>> {
+        self.borrow_owner().lazy_info()
     }
 
     /// Load the DWARF of `elf` (the file that holds `.debug_info`). `None` when it
@@ -226,28 +439,27 @@ impl DwarfCell {
         } else {
             RunTimeEndian::Big
         };
+        let info = lazy_section(file, elf.bytes(), ".debug_info")
+            .map(|i| Info::Lazy(Arc::new(i)))
+            .or_else(|| section_data(file, data, ".debug_info").map(Info::Plain))?;
         let mut sections = Vec::with_capacity(SECTIONS.len());
         for &id in SECTIONS {
             if let Some(d) = section_data(file, data, id.name()) {
                 sections.push((id, d));
             }
         }
-        if !sections.iter().any(|(id, _)| *id == SectionId::DebugInfo) {
-            return None;
-        }
         let owner = DwarfOwner {
             file: elf.bytes().clone(),
             endian,
             sections,
+            info,
             loc: OnceCell::new(),
             loclists: OnceCell::new(),
         };
         DwarfCell::try_new(owner, |o| {
-            let dwarf = gimli::Dwarf::load(|id| {
-                Ok::<_, gimli::Error>(EndianSlice::new(o.slice(id), o.endian))
-            })?;
             let mut aranges = Vec::new();
-            let mut headers = dwarf.debug_aranges.headers();
+            let mut headers =
+                gimli::DebugAranges::new(o.slice(SectionId::DebugAranges), o.endian).headers();
             while let Ok(Some(h)) = headers.next() {
                 let unit = h.debug_info_offset().0;
                 let mut entries = h.entries();
@@ -267,7 +479,7 @@ impl DwarfCell {
             units.dedup();
             let unit_ctx = units.iter().map(|_| OnceCell::new()).collect();
             Ok::<_, gimli::Error>(DwarfDep {
-                dwarf: Arc::new(dwarf),
+                dwarf: OnceCell::new(),
                 full: OnceCell::new(),
                 aranges,
                 units,
@@ -275,5 +487,86 @@ impl DwarfCell {
             })
         })
         .ok()
+    }
+}
+
+/// A zlib-compressed section as an [`Inflating`] (nothing inflated yet); `None` when
+/// the section is missing, stored plain or otherwise compressed, or its size is
+/// implausible.
+fn lazy_section(file: &object::File<'_>, bytes: &Arc<FileBytes>, name: &str) -> Option<Inflating> {
+    use object::ObjectSection;
+    let s = file.section_by_name(name)?;
+    let r = s.compressed_file_range().ok()?;
+    if r.format != object::CompressionFormat::Zlib
+        || r.uncompressed_size > MAX_SECTION
+        || r.uncompressed_size > r.compressed_size.saturating_mul(1032)
+    {
+        return None;
+    }
+    let start = usize::try_from(r.offset).ok()?;
+    let end = start.checked_add(usize::try_from(r.compressed_size).ok()?)?;
+    bytes.get(start..end)?;
+    Some(Inflating::new(
+        bytes.clone(),
+        start..end,
+        usize::try_from(r.uncompressed_size).ok()?,
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn inflating(data: &[u8], corrupt_at: Option<usize>) -> Inflating {
+        let mut e = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+        e.write_all(data).unwrap();
+        let mut z = e.finish().unwrap();
+        if let Some(at) = corrupt_at {
+            z.truncate(at);
+        }
+        let n = z.len();
+        Inflating::new(Arc::new(FileBytes::Owned(z)), 0..n, data.len())
+    }
+
+    #[test]
+    fn prefixes_grow_and_match_the_data() {
+        // 1 MiB, poorly compressible, so that several steps are needed.
+        let mut x = 0x1234_5678u32;
+        let data: Vec<u8> = (0..1 << 20)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 17;
+                x ^= x << 5;
+                (x % 7) as u8
+            })
+            .collect();
+        let i = inflating(&data, None);
+        assert_eq!(i.len(), data.len());
+        let a = i.prefix(100).unwrap();
+        assert_eq!(a, &data[..100]);
+        let done = i.done.load(Ordering::Acquire);
+        assert!(
+            done < data.len(),
+            "inflated {done} bytes for a prefix of 100"
+        );
+        let b = i.prefix(700_000).unwrap();
+        assert_eq!(b, &data[..700_000]);
+        // The first slice is still valid and unchanged.
+        assert_eq!(a, &data[..100]);
+        i.inflate_all();
+        assert_eq!(i.prefix(data.len()).unwrap(), &data[..]);
+        assert!(i.prefix(data.len() + 1).is_none());
+    }
+
+    #[test]
+    fn a_truncated_stream_gives_what_it_has_and_no_more() {
+        let data: Vec<u8> = (0..200_000u32).map(|v| (v * 31 % 251) as u8).collect();
+        let i = inflating(&data, Some(50));
+        assert!(i.prefix(data.len()).is_none());
+        assert!(i.prefix(data.len()).is_none()); // again: no hang, no panic
+        i.inflate_all();
+        let i = inflating(b"", Some(0));
+        assert!(i.prefix(1).is_none());
     }
 }

@@ -265,7 +265,7 @@ pub(crate) enum SectionData {
 }
 
 /// Largest decompressed section we accept (a libc's .debug_info is a few MiB).
-const MAX_SECTION: u64 = 1 << 30;
+pub(crate) const MAX_SECTION: u64 = 1 << 30;
 
 pub(crate) fn section_data(
     file: &object::File<'_>,

@@ -172,7 +172,8 @@ impl Module {
         &self,
         f: impl for<'s, 'a> FnOnce(&'s gimli::Dwarf<Reader<'a>>) -> T,
     ) -> Option<T> {
-        self.with_dwarf_cell(|c| c.with_dependent(|_, dep| f(&dep.dwarf)))
+        self.with_dwarf_cell(|c| c.with_dependent(|owner, dep| dep.dwarf(owner).map(|d| f(d))))
+            .flatten()
     }
 
     /// The mutex variables the module's DWARF declares with one of these type
@@ -913,21 +914,27 @@ impl Modules {
         }
     }
 
-    /// Start reading the C library's DWARF on another thread, when no answer from
-    /// it is known yet (a cold cache): a core's threads almost always stop in the
-    /// C library, whose debug sections are the largest to read (and inflate), and
-    /// the rest of the analysis (unwinding, scanning, other modules) goes on
-    /// meanwhile. Whoever needs the DWARF first waits for that load instead of
-    /// starting another. No thread is started when there is nothing to read.
+    /// Start reading the C library's and the dynamic linker's DWARF on another
+    /// thread, when no answer from it is known yet (a cold cache): a core's threads
+    /// almost always stop in the C library, whose debug sections are the largest
+    /// to read (and inflate), the dynamic linker's DWARF is walked for its mutex
+    /// variables, and the rest of the analysis (unwinding, scanning, other
+    /// modules) goes on meanwhile. The small sections are read first, then a
+    /// compressed `.debug_info` is inflated ahead (ld.so's, then libc's), a step at
+    /// a time: whoever needs a part of it first inflates up to there (or waits for
+    /// the step under way) instead of starting another load. No thread is started
+    /// when there is nothing to read.
     pub fn prefetch_dwarf(&self) {
         let todo: Vec<Arc<ModuleFiles>> = self
             .modules
             .iter()
             .filter(|m| {
                 let n = m.short_name();
-                matches!(m.kind, ModuleKind::Library)
+                matches!(m.kind, ModuleKind::Library | ModuleKind::Interpreter)
                     && (n.starts_with("libc.so.")
-                        || (n.starts_with("libc-2.") && n.ends_with(".so")))
+                        || (n.starts_with("libc-2.") && n.ends_with(".so"))
+                        || n.starts_with("ld-linux")
+                        || (n.starts_with("ld-2.") && n.ends_with(".so")))
                     && m.files.wants_prefetch()
             })
             .map(|m| m.files.clone())
@@ -938,8 +945,14 @@ impl Modules {
         let _ = std::thread::Builder::new()
             .name("mutexdiag-dwarf".into())
             .spawn(move || {
-                for f in todo {
-                    let _ = f.dwarf();
+                // The dynamic linker first: its DWARF is small and walked whole.
+                let mut lazy: Vec<_> = todo
+                    .iter()
+                    .filter_map(|f| f.dwarf()?.lock().lazy_info())
+                    .collect();
+                lazy.sort_by_key(|i| i.len());
+                for i in lazy {
+                    i.inflate_all();
                 }
             });
     }
