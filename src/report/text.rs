@@ -905,17 +905,16 @@ mod tests {
                         .iter()
                         .enumerate()
                         .map(|(i, c)| {
-                            // Variant 0: plain ASCII only; 1: with several lines;
-                            // 2: with colour and wide characters; 3: one of each.
-                            let last = match (variant, i) {
-                                (0, 4) | (0, 5) | (1, 5) => 1,
-                                _ => c.len(),
-                            };
-                            let pick = (r * 7 + i * 3 + variant) % last;
-                            if variant == 3 && r != rows / 2 && (i == 4 || i == 5) {
-                                return "x".to_string();
+                            // Variant 0: plain ASCII on one line only; 1: with
+                            // several lines; 2: with colour and wide characters;
+                            // 3: one row of those, the others plain.
+                            match (variant, i) {
+                                (0, 4) => return "x".to_string(),
+                                (0 | 1, 5) => return "plain".to_string(),
+                                (3, 4 | 5) if r != rows / 2 => return "x".to_string(),
+                                _ => {}
                             }
-                            c[pick].to_string()
+                            c[(r * 7 + i * 3 + variant) % c.len()].to_string()
                         })
                         .collect();
                     t.add_row(row);
