@@ -8,7 +8,7 @@
 //! shared machine) of each command, their ratios to this build, and in process:
 //! modules loaded + every thread unwound and symbolized (fresh), and the
 //! backtraces alone once the modules are loaded (the per-thread part).
-//! `MUTEXDIAG_BEFORE=<older mutexdiag>` times another build too;
+//! `MUTEXDIAG_BEFORE=<older mutexdiag>` times another build too (cache off and warm);
 //! `MUTEXDIAG_BENCH_ROUNDS` (default 7) sets the number of paired runs.
 
 mod common;
@@ -61,14 +61,27 @@ fn main() {
             ("XDG_CACHE_HOME".into(), cache.path().to_path_buf()),
         ],
     });
+    // The older build, the same two ways (its own cache folder, warmed below).
+    let before_cache = tempfile::tempdir().expect("temp dir for the older build's cache");
     if let Some(b) = std::env::var_os("MUTEXDIAG_BEFORE") {
         tools.push(Tool {
-            label: "MUTEXDIAG_BEFORE threads --backtrace".into(),
+            label: "MUTEXDIAG_BEFORE, cache off".into(),
+            prog: b.clone().into(),
+            args: vec!["threads".into(), "--backtrace".into(), c.clone()],
+            wall: vec![],
+            cpu: vec![],
+            env: vec![("MUTEXDIAG_CACHE".into(), "off".into())],
+        });
+        tools.push(Tool {
+            label: "MUTEXDIAG_BEFORE, cache warm".into(),
             prog: b.into(),
             args: vec!["threads".into(), "--backtrace".into(), c.clone()],
             wall: vec![],
             cpu: vec![],
-            env: vec![],
+            env: vec![
+                ("MUTEXDIAG_CACHE".into(), "on".into()),
+                ("XDG_CACHE_HOME".into(), before_cache.path().to_path_buf()),
+            ],
         });
     }
     match common::which("eu-stack") {
@@ -122,15 +135,13 @@ fn main() {
         debug_dirs: vec![],
         debuginfod_cache: None,
     };
+    // As the command walks them: one `Backtracer` for all the threads.
     let all = |m: &Modules| -> usize {
+        let mut tracer = unwind::Backtracer::new(m, Detail::FULL);
         parsed
             .threads
             .iter()
-            .map(|t| {
-                unwind::backtrace(&space, m, parsed.arch, t, Detail::FULL)
-                    .frames
-                    .len()
-            })
+            .map(|t| tracer.frames(&space, parsed.arch, t).0.len())
             .sum()
     };
     let mut frames = 0;

@@ -264,10 +264,11 @@ pub fn threads_with_maps(
         warnings.extend(model::warning_models(modules.warnings()));
         // The text the core lacks (gcore cores), from the verified files.
         space = space.with_module_backing(&maps, &modules);
+        let mut tracer = symbols::unwind::Backtracer::new(&modules, bt.detail);
         for (tm, t) in threads.iter_mut().zip(&core.threads) {
-            let b = symbols::unwind::backtrace(&space, &modules, core.arch, t, bt.detail);
-            tm.frames = Some(model::frame_models(&b.frames));
-            tm.backtrace_stopped = b.stopped;
+            let (frames, stopped) = tracer.frames(&space, core.arch, t);
+            tm.frames = Some(model::frame_models(frames));
+            tm.backtrace_stopped = stopped;
         }
     }
     Ok(ThreadsDoc {

@@ -151,7 +151,24 @@ fn backtraces(case: &Case) -> (Vec<Backtrace>, Vec<String>) {
         .threads
         .iter()
         .map(|t| unwind::backtrace(&space, &modules, core.arch, t, Detail::FULL))
-        .collect();
+        .collect::<Vec<Backtrace>>();
+    // The shared symbolization of `threads --backtrace` gives the same frames,
+    // with and without DWARF.
+    for detail in [Detail::FULL, Detail::SYMTAB] {
+        let mut tracer = unwind::Backtracer::new(&modules, detail);
+        for t in &core.threads {
+            let one = unwind::backtrace(&space, &modules, core.arch, t, detail);
+            let (frames, stopped) = tracer.frames(&space, core.arch, t);
+            assert_eq!(
+                frames,
+                one.frames.as_slice(),
+                "{}: thread {}",
+                case.name,
+                t.tid
+            );
+            assert_eq!(stopped, one.stopped, "{}: thread {}", case.name, t.tid);
+        }
+    }
     (bts, problems)
 }
 

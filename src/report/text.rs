@@ -24,15 +24,16 @@ pub fn table(header: &[&str]) -> Table {
 /// (`header: value`, wrapped at word boundaries) so that no word is broken.
 pub fn render(t: &mut Table, width: usize) -> String {
     t.set_content_arrangement(ContentArrangement::Disabled);
-    let natural = t.to_string();
-    let fits = natural.lines().all(|l| visible_width(l) <= width);
-    if fits {
-        return format!("{natural}\n");
+    if natural_may_fit(t, width) {
+        let natural = lines(t);
+        if natural.lines().all(|l| visible_width(l) <= width) {
+            return natural;
+        }
     }
     if width >= WIDTH {
         t.set_content_arrangement(ContentArrangement::Dynamic)
             .set_width(u16::try_from(width).unwrap_or(u16::MAX));
-        return format!("{t}\n");
+        return lines(t);
     }
     let names: Vec<String> = t
         .header()
@@ -60,6 +61,77 @@ pub fn render(t: &mut Table, width: usize) -> String {
         out.push('\n');
     }
     out
+}
+
+/// The table's lines, each ending in a newline (what `format!("{t}\n")` gives,
+/// without joining the lines into one more string first).
+fn lines(t: &Table) -> String {
+    let mut out = String::new();
+    for (i, l) in t.lines().enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
+        out.push_str(&l);
+    }
+    out.push('\n');
+    out
+}
+
+/// Whether `t` laid out at its natural width (no arrangement) may fit in `width`
+/// columns; false only when it surely does not, found without laying out every row
+/// (a threads table has one per thread: 1 000 and more). When every cell is plain
+/// printable ASCII (no colour code, no tab, no wide character) and the columns keep
+/// comfy-table's defaults, every line of the natural layout is exactly as wide as
+/// the columns' widths and borders add up to, whatever the row: so the header and,
+/// for each column, one row holding that column's widest cell, laid out alone, give
+/// lines as wide as the whole table's. Anything else: "may fit" (the caller lays
+/// out the whole table and measures it).
+fn natural_may_fit(t: &Table, width: usize) -> bool {
+    if t.row_count() < 16
+        || t.column_iter()
+            .any(|c| c.constraint().is_some() || c.padding_width() != 2)
+    {
+        return true;
+    }
+    let plain = |s: &str| s.bytes().all(|b| b == b'\n' || (0x20..0x7f).contains(&b));
+    let cell_width = |s: &str| s.split('\n').map(str::len).max().unwrap_or(0);
+    // Per column: the widest cell seen and its row.
+    let mut widest: Vec<(usize, usize)> = Vec::new();
+    if let Some(h) = t.header()
+        && !h.cell_iter().all(|c| plain(&c.content()))
+    {
+        return true;
+    }
+    for (r, row) in t.row_iter().enumerate() {
+        for (i, c) in row.cell_iter().enumerate() {
+            let s = c.content();
+            if !plain(&s) {
+                return true;
+            }
+            let w = cell_width(&s);
+            match widest.get_mut(i) {
+                Some(x) if x.0 < w => *x = (w, r),
+                Some(_) => {}
+                None => widest.push((w, r)),
+            }
+        }
+    }
+    let mut rows: Vec<usize> = widest.iter().map(|&(_, r)| r).collect();
+    rows.sort_unstable();
+    rows.dedup();
+    let mut small = Table::new();
+    small
+        .load_style(t.style())
+        .set_content_arrangement(ContentArrangement::Disabled);
+    if let Some(h) = t.header() {
+        small.set_header(h.clone());
+    }
+    for r in rows {
+        if let Some(row) = t.row(r) {
+            small.add_row(row.clone());
+        }
+    }
+    small.lines().all(|l| visible_width(&l) <= width)
 }
 
 /// A table laid out for `width` columns.
@@ -91,7 +163,8 @@ fn to_string(f: impl FnOnce(&mut Vec<u8>) -> io::Result<()>) -> String {
     let mut out = Vec::new();
     // Writing to a Vec cannot fail.
     let _ = f(&mut out);
-    String::from_utf8_lossy(&out).into_owned()
+    // Valid UTF-8 (written from strings) is kept as it is, not copied.
+    String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
 /// "FUTEX_WAIT (private) on 0x…", "pause", "syscall 7", or nothing.
@@ -228,20 +301,24 @@ pub fn write_threads(w: &mut impl Write, doc: &ThreadsDoc, width: usize) -> io::
         ]);
     }
     w.write_all(render(&mut t, width).as_bytes())?;
+    let mut bt = String::new();
     for th in &doc.threads {
         if let Some(frames) = &th.frames {
-            writeln!(
-                w,
+            use std::fmt::Write as _;
+            // Writing to a String cannot fail.
+            let _ = writeln!(
+                bt,
                 "\nthread {}{}:",
                 th.tid,
                 if th.crashed { " (crashed)" } else { "" }
-            )?;
-            w.write_all(backtrace(frames).as_bytes())?;
+            );
+            push_backtrace(&mut bt, frames);
             if let Some(s) = &th.backtrace_stopped {
-                writeln!(w, "    (backtrace stops: {s})")?;
+                let _ = writeln!(bt, "    (backtrace stops: {s})");
             }
         }
     }
+    w.write_all(bt.as_bytes())?;
     write_warnings(w, &doc.warnings)
 }
 
@@ -280,41 +357,53 @@ pub fn write_process(w: &mut impl Write, p: &ProcessModel) -> io::Result<()> {
 /// without an address, the module + offset when the function is unknown.
 pub fn backtrace(frames: &[super::model::FrameModel]) -> String {
     let mut out = String::new();
+    push_backtrace(&mut out, frames);
+    out
+}
+
+/// [`backtrace`], appended to `out` (one string for all the threads' frames, not
+/// a few small ones per frame).
+fn push_backtrace(out: &mut String, frames: &[super::model::FrameModel]) {
+    use std::fmt::Write as _;
+    // Writing to a String cannot fail.
     for (i, f) in frames.iter().enumerate() {
         let after_inline = i > 0 && frames[i - 1].inlined;
-        let addr = if f.inlined || after_inline {
-            String::new()
-        } else {
-            format!("{} in ", f.pc)
-        };
-        let what = if f.signal_trampoline {
-            "<signal handler called>".to_string()
+        let _ = write!(out, "  #{i:<3} ");
+        if !(f.inlined || after_inline) {
+            let _ = write!(out, "{} in ", f.pc);
+        }
+        if f.signal_trampoline {
+            out.push_str("<signal handler called>");
         } else {
             match (&f.function, &f.module, &f.offset) {
-                (Some(func), _, _) => func.clone(),
+                (Some(func), _, _) => out.push_str(func),
                 (None, Some(m), Some(o)) => {
-                    format!("?? ({}+{})", m.rsplit('/').next().unwrap_or(m), o)
+                    let _ = write!(out, "?? ({}+{})", m.rsplit('/').next().unwrap_or(m), o);
                 }
-                _ => "??".to_string(),
+                _ => out.push_str("??"),
             }
-        };
-        let at = match (&f.file, f.line) {
-            (Some(file), Some(line)) => format!(" at {file}:{line}"),
-            (Some(file), None) => format!(" at {file}"),
-            _ => match (&f.function, &f.module) {
-                (Some(_), Some(m)) => format!(" from {m}"),
-                _ => String::new(),
-            },
-        };
-        let how = match f.source {
+        }
+        match (&f.file, f.line) {
+            (Some(file), Some(line)) => {
+                let _ = write!(out, " at {file}:{line}");
+            }
+            (Some(file), None) => {
+                let _ = write!(out, " at {file}");
+            }
+            _ => {
+                if let (Some(_), Some(m)) = (&f.function, &f.module) {
+                    let _ = write!(out, " from {m}");
+                }
+            }
+        }
+        out.push_str(match f.source {
             FrameSource::Scan => "  [found by stack scan]",
             FrameSource::FramePointer => "  [frame pointer]",
             FrameSource::TailCall => "  [tail call]",
             _ => "",
-        };
-        out.push_str(&format!("  #{i:<3} {addr}{what}{at}{how}\n"));
+        });
+        out.push('\n');
     }
-    out
 }
 
 /// Columns `s` takes on a terminal: colour codes take none.
@@ -768,4 +857,85 @@ fn join<T: std::fmt::Display>(items: &[T], sep: &str) -> String {
         .map(ToString::to_string)
         .collect::<Vec<_>>()
         .join(sep)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `render` as it was before `natural_may_fit`: the whole table laid out at
+    /// its natural width and measured, every time.
+    fn render_reference(t: &mut Table, width: usize) -> Option<String> {
+        t.set_content_arrangement(ContentArrangement::Disabled);
+        let natural = t.to_string();
+        if natural.lines().all(|l| visible_width(l) <= width) {
+            return Some(format!("{natural}\n"));
+        }
+        if width >= WIDTH {
+            t.set_content_arrangement(ContentArrangement::Dynamic)
+                .set_width(u16::try_from(width).unwrap_or(u16::MAX));
+            return Some(format!("{t}\n"));
+        }
+        None
+    }
+
+    /// Tables of many rows, plain, coloured, with wide characters and with several
+    /// lines in a cell, at widths around their natural width: the same text as laid
+    /// out the old way, whether the shortcut decides or not.
+    #[test]
+    fn shortcut_gives_the_same_text() {
+        let cells: [&[&str]; 6] = [
+            &["1", "22", "333", "4444"],
+            &["", "crashed"],
+            &["0x7f6558f41df2", "0x7f", "0x7f6558ef5619"],
+            &[
+                "pause",
+                "FUTEX_WAIT (private) on 0x55be07e3b164",
+                "syscall 7",
+            ],
+            &["a\nbb\nccccccc", "x"],
+            &["\u{1b}[1;31mERROR\u{1b}[0m", "é", "日本語の名前", "plain"],
+        ];
+        let mut checked = 0;
+        for rows in [3usize, 16, 40] {
+            for variant in 0..4 {
+                let mut t = table(&["tid", "", "pc", "blocked in", "note", "what"]);
+                for r in 0..rows {
+                    let row: Vec<String> = cells
+                        .iter()
+                        .enumerate()
+                        .map(|(i, c)| {
+                            // Variant 0: plain ASCII on one line only; 1: with
+                            // several lines; 2: with colour and wide characters;
+                            // 3: one row of those, the others plain.
+                            match (variant, i) {
+                                (0, 4) => return "x".to_string(),
+                                (0 | 1, 5) => return "plain".to_string(),
+                                (3, 4 | 5) if r != rows / 2 => return "x".to_string(),
+                                _ => {}
+                            }
+                            c[(r * 7 + i * 3 + variant) % c.len()].to_string()
+                        })
+                        .collect();
+                    t.add_row(row);
+                }
+                if variant == 0 && rows >= 16 {
+                    // The shortcut does decide: too wide for 40 columns, and
+                    // "may fit" (then measured) in 200.
+                    assert!(!natural_may_fit(&t, 40));
+                    assert!(natural_may_fit(&t, 200));
+                }
+                for width in [20, 40, 60, 80, 99, 100, 101, 110, 120, 200] {
+                    let mut a = t.clone();
+                    let mut b = t.clone();
+                    let got = render(&mut a, width);
+                    if let Some(want) = render_reference(&mut b, width) {
+                        assert_eq!(got, want, "{rows} rows, variant {variant}, width {width}");
+                        checked += 1;
+                    }
+                }
+            }
+        }
+        assert!(checked > 50, "{checked}");
+    }
 }

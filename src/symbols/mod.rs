@@ -15,6 +15,8 @@
 //! modules.data_symbol(addr)               // -> DataSymbol { name: "config_lock", offset, .. }
 //! modules.symbolize(addr)                 // -> Symbol { module, offset, function, file, line, frames }
 //! unwind::backtrace(&space, &modules, core.arch, thread, Detail::FULL)  // -> Backtrace { frames, stopped }
+//! let mut tracer = unwind::Backtracer::new(&modules, Detail::FULL);  // many threads of one core:
+//! tracer.frames(&space, core.arch, thread)  // -> (&[Frame], stopped); symbols shared between threads
 //! abort_msg::abort_message(&space, &modules)        // -> AbortMessage { text, assertion }
 //! abort_msg::mutex_assertion(&core, &space, &modules, &msg)  // -> MutexAssertion { tid, mutex, how }
 //! ```

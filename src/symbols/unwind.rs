@@ -24,7 +24,7 @@ const SCAN_WORDS: u64 = 2048;
 
 #[warn(missing_docs)] // public API (re-exported at the crate root)
 /// How a frame's registers were recovered (`source` of a frame in the JSON).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum FrameSource {
     /// The thread's registers as the core recorded them (frame 0).
@@ -487,8 +487,22 @@ pub(crate) fn cfi_step(
     mem: &dyn ReadMem,
     ctx: &mut UnwindContext<usize>,
 ) -> Option<Step> {
-    let a = arch_regs(arch)?;
-    let link = lookup.wrapping_sub(view.bias);
+    arch_regs(arch)?;
+    apply_cfi_row(arch, view, &cfi_row(view, lookup, ctx), regs, mem)
+}
+
+/// The CFI row that covers one address: from `.eh_frame` (through
+/// `.eh_frame_hdr` when present), else from `.debug_frame`; with whether its FDE
+/// is a signal trampoline's. A function of the module and the address alone, so
+/// [`Backtracer`] finds it once per address for all the threads.
+#[derive(Clone)]
+pub(crate) enum CfiRow {
+    Eh(gimli::UnwindTableRow<usize>, bool),
+    Debug(gimli::UnwindTableRow<usize>, bool),
+    None,
+}
+
+fn cfi_bases(view: &CfiView<'_>) -> BaseAddresses {
     let mut bases = BaseAddresses::default();
     if let Some((_, addr)) = view.eh_frame_hdr {
         bases = bases.set_eh_frame_hdr(addr);
@@ -502,6 +516,12 @@ pub(crate) fn cfi_step(
     if let Some(g) = view.got {
         bases = bases.set_got(g);
     }
+    bases
+}
+
+pub(crate) fn cfi_row(view: &CfiView<'_>, lookup: u64, ctx: &mut UnwindContext<usize>) -> CfiRow {
+    let link = lookup.wrapping_sub(view.bias);
+    let bases = cfi_bases(view);
     if let Some((eh, _)) = view.eh_frame {
         let mut eh_frame = EhFrame::new(eh, view.endian);
         eh_frame.set_address_size(view.address_size);
@@ -524,33 +544,54 @@ pub(crate) fn cfi_step(
         if let Some(fde) = fde
             && let Ok(row) = fde.unwind_info_for_address(&eh_frame, &bases, ctx, link)
         {
-            let row = row.clone();
-            let (regs2, ra) = apply_row(&eh_frame, &row, a, view, regs, mem)?;
-            return Some(Step {
-                regs: regs2,
-                pc: ra,
-                signal: fde.is_signal_trampoline(),
-            });
+            return CfiRow::Eh(row.clone(), fde.is_signal_trampoline());
         }
     }
     if let Some(df) = view.debug_frame {
         let mut debug_frame = DebugFrame::new(df, view.endian);
         debug_frame.set_address_size(view.address_size);
-        let fde = debug_frame
-            .fde_for_address(&bases, link, DebugFrame::cie_from_offset)
-            .ok()?;
-        let row = fde
-            .unwind_info_for_address(&debug_frame, &bases, ctx, link)
-            .ok()?
-            .clone();
-        let (regs2, ra) = apply_row(&debug_frame, &row, a, view, regs, mem)?;
-        return Some(Step {
-            regs: regs2,
-            pc: ra,
-            signal: fde.is_signal_trampoline(),
-        });
+        let Ok(fde) = debug_frame.fde_for_address(&bases, link, DebugFrame::cie_from_offset) else {
+            return CfiRow::None;
+        };
+        let Ok(row) = fde.unwind_info_for_address(&debug_frame, &bases, ctx, link) else {
+            return CfiRow::None;
+        };
+        return CfiRow::Debug(row.clone(), fde.is_signal_trampoline());
     }
-    None
+    CfiRow::None
+}
+
+/// One step of the walk by a CFI row ([`cfi_row`]) of `view`'s module.
+pub(crate) fn apply_cfi_row(
+    arch: Arch,
+    view: &CfiView<'_>,
+    row: &CfiRow,
+    regs: &Regs,
+    mem: &dyn ReadMem,
+) -> Option<Step> {
+    let a = arch_regs(arch)?;
+    let (regs2, ra, signal) = match row {
+        CfiRow::Eh(row, signal) => {
+            let (eh, _) = view.eh_frame?;
+            let mut eh_frame = EhFrame::new(eh, view.endian);
+            eh_frame.set_address_size(view.address_size);
+            let (r, ra) = apply_row(&eh_frame, row, a, view, regs, mem)?;
+            (r, ra, *signal)
+        }
+        CfiRow::Debug(row, signal) => {
+            let df = view.debug_frame?;
+            let mut debug_frame = DebugFrame::new(df, view.endian);
+            debug_frame.set_address_size(view.address_size);
+            let (r, ra) = apply_row(&debug_frame, row, a, view, regs, mem)?;
+            (r, ra, *signal)
+        }
+        CfiRow::None => return None,
+    };
+    Some(Step {
+        regs: regs2,
+        pc: ra,
+        signal,
+    })
 }
 
 /// x86_64 `mov $15, %rax; syscall`, i386 `mov $173, %eax; int $0x80`, aarch64
@@ -651,6 +692,18 @@ pub fn unwind_raw(
     arch: Arch,
     t: &Thread,
 ) -> (Vec<RawFrame>, Option<String>) {
+    unwind_raw_with(space, modules, arch, t, None)
+}
+
+/// [`unwind_raw`], with the CFI rows found kept in `rows` (by address) for the
+/// next walks.
+fn unwind_raw_with(
+    space: &AddressSpace<'_>,
+    modules: &Modules,
+    arch: Arch,
+    t: &Thread,
+    mut rows: Option<&mut std::collections::HashMap<u64, CfiRow>>,
+) -> (Vec<RawFrame>, Option<String>) {
     let mut frames = Vec::new();
     let Some(a) = arch_regs(arch) else {
         return (
@@ -707,7 +760,16 @@ pub fn unwind_raw(
                 address_size: cfi.address_size,
                 bias: m.bias,
             };
-            if let Some(s) = cfi_step(arch, &view, lookup, &regs, &mem, &mut ctx) {
+            let step = match rows.as_deref_mut() {
+                Some(memo) => {
+                    let row = memo
+                        .entry(lookup)
+                        .or_insert_with(|| cfi_row(&view, lookup, &mut ctx));
+                    apply_cfi_row(arch, &view, row, &regs, &mem)
+                }
+                None => cfi_step(arch, &view, lookup, &regs, &mem, &mut ctx),
+            };
+            if let Some(s) = step {
                 next = Some((s.regs, s.pc, FrameSource::Cfi, s.signal));
             }
         }
@@ -950,6 +1012,71 @@ pub fn backtrace(
         tid: t.tid,
         frames: symbolize_frames(modules, &raw, detail),
         stopped,
+    }
+}
+
+/// What the symbolized frames of a walk depend on, per raw frame: the tail calls
+/// found between two frames ([`with_tail_calls`]) and each frame's symbols
+/// ([`symbolize_frames`]) are functions of these and of the modules alone.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+struct FrameKey {
+    pc: u64,
+    source: FrameSource,
+    signal_trampoline: bool,
+    is_return_address: bool,
+}
+
+/// Backtraces of many threads of one core, sharing the symbolization: each thread's
+/// stack is walked (their stacks differ), but threads stopped at the same places —
+/// a pool of 1 000 idle workers has a handful of distinct walks — have their tail
+/// calls found and their frames symbolized once, not once per thread. Gives the
+/// same frames as [`backtrace`].
+pub struct Backtracer<'m> {
+    modules: &'m Modules,
+    detail: Detail,
+    memo: std::collections::HashMap<Vec<FrameKey>, Vec<Frame>>,
+    /// CFI rows by address ([`cfi_row`]).
+    rows: std::collections::HashMap<u64, CfiRow>,
+}
+
+impl<'m> Backtracer<'m> {
+    pub fn new(modules: &'m Modules, detail: Detail) -> Self {
+        Backtracer {
+            modules,
+            detail,
+            memo: std::collections::HashMap::new(),
+            rows: std::collections::HashMap::new(),
+        }
+    }
+
+    /// `t`'s symbolized frames, and why the walk stopped early when it did (the
+    /// `frames` and `stopped` of [`backtrace`]).
+    pub fn frames(
+        &mut self,
+        space: &AddressSpace<'_>,
+        arch: Arch,
+        t: &Thread,
+    ) -> (&[Frame], Option<String>) {
+        let (raw, stopped) = unwind_raw_with(space, self.modules, arch, t, Some(&mut self.rows));
+        let key: Vec<FrameKey> = raw
+            .iter()
+            .map(|f| FrameKey {
+                pc: f.pc,
+                source: f.source,
+                signal_trampoline: f.signal_trampoline,
+                is_return_address: f.is_return_address,
+            })
+            .collect();
+        let (modules, detail) = (self.modules, self.detail);
+        let frames = self.memo.entry(key).or_insert_with(|| {
+            let raw = if detail.dwarf {
+                with_tail_calls(modules, raw)
+            } else {
+                raw
+            };
+            symbolize_frames(modules, &raw, detail)
+        });
+        (frames, stopped)
     }
 }
 
