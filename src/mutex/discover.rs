@@ -216,6 +216,7 @@ struct Probe<'f> {
 /// offsets; `None` when the magic could not be looked for in passing (no AVX2,
 /// big-endian data, a layout off the fast path, the scan stopped at `limit`): then
 /// the caller searches by itself.
+#[allow(clippy::too_many_arguments)]
 fn scan_range_probing(
     layout: &dyn Layout,
     base: u64,
