@@ -40,7 +40,7 @@ thread_local! {
 
 /// Bytes of core memory handed out by [`AddressSpace`] reads on this thread so far
 /// ([`AddressSpace::slice`] and everything built on it, and
-/// [`AddressSpace::dumped_ranges`]): monotonic, for tests and benchmarks that check
+/// [`AddressSpace::for_each_window`]): monotonic, for tests and benchmarks that check
 /// what an analysis reads (`--scan none` reads no bulk memory, holes of a sparse core
 /// are never read). An analysis runs on its caller's thread.
 pub fn bytes_read() -> u64 {

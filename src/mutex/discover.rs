@@ -191,9 +191,69 @@ pub fn scan_range(
     limit: usize,
 ) {
     match fast_filters(layout) {
-        Some(filters) => scan_range_fast(layout, &filters, base, bytes, endian, out, limit),
+        Some(filters) => {
+            scan_range_fast(layout, &filters, base, bytes, endian, out, limit, None);
+        }
         None => scan_range_plain(layout, base, bytes, endian, out, limit),
     }
+}
+
+/// A magic number looked for by the block pass of a scan, in passing
+/// ([`scan_range_probing`]).
+struct Probe<'f> {
+    magic: magic::Aligned,
+    /// Offsets in the scanned bytes where the magic occurs at its alignment.
+    found: &'f mut Vec<usize>,
+    /// The bytes the block pass covered (offsets in the scanned bytes): every
+    /// aligned occurrence starting there is in `found`.
+    covered: (usize, usize),
+}
+
+/// As [`scan_range`], and, in the same pass over the bytes, the aligned
+/// occurrences of `probe`'s magic (`discover::one_pass` folds a Solaris guest
+/// search into the scan this way: the bytes are read once). `found` gets the
+/// offsets in `bytes` of the occurrences that start in the returned range of
+/// offsets; `None` when the magic could not be looked for in passing (no AVX2,
+/// big-endian data, a layout off the fast path, the scan stopped at `limit`): then
+/// the caller searches by itself.
+#[allow(clippy::too_many_arguments)]
+fn scan_range_probing(
+    layout: &dyn Layout,
+    base: u64,
+    bytes: &[u8],
+    endian: Endian,
+    out: &mut Vec<u64>,
+    limit: usize,
+    magic: magic::Aligned,
+    found: &mut Vec<usize>,
+) -> Option<(usize, usize)> {
+    found.clear();
+    let filters = fast_filters(layout);
+    #[cfg(target_arch = "x86_64")]
+    let avx2 = std::arch::is_x86_feature_detected!("avx2");
+    #[cfg(not(target_arch = "x86_64"))]
+    let avx2 = false;
+    let (Some(filters), true, Endian::Little) = (filters, avx2, endian) else {
+        scan_range(layout, base, bytes, endian, out, limit);
+        return None;
+    };
+    let mut probe = Probe {
+        magic,
+        found,
+        covered: (0, 0),
+    };
+    let stopped = scan_range_fast(
+        layout,
+        &filters,
+        base,
+        bytes,
+        endian,
+        out,
+        limit,
+        Some(&mut probe),
+    );
+    let covered = probe.covered;
+    (!stopped).then_some(covered)
 }
 
 /// The straightforward scan: every aligned position, futex word then
@@ -264,6 +324,9 @@ fn fast_filters(layout: &dyn Layout) -> Option<Vec<WordFilter>> {
 
 /// The fast path. `filters[0]` is tested at every position in one tight pass; the
 /// rest (which end with the futex word) and `plausible_locked` only where it passes.
+/// True when it stopped at `limit`. With a `probe` (little-endian data, AVX2
+/// present: checked by the caller), also looks for its magic in the block pass.
+#[allow(clippy::too_many_arguments)]
 fn scan_range_fast(
     layout: &dyn Layout,
     filters: &[WordFilter],
@@ -272,7 +335,8 @@ fn scan_range_fast(
     endian: Endian,
     out: &mut Vec<u64>,
     limit: usize,
-) {
+    probe: Option<&mut Probe<'_>>,
+) -> bool {
     let align = layout.align();
     let size = layout.size();
     let skew = (align - (base % align as u64) as usize) % align;
@@ -281,7 +345,7 @@ fn scan_range_fast(
         .checked_sub(size)
         .and_then(|r| r.checked_sub(skew))
     else {
-        return;
+        return false;
     };
     let range = Range {
         layout,
@@ -294,11 +358,25 @@ fn scan_range_fast(
         n: room / align + 1,
         size,
     };
+    #[cfg(target_arch = "x86_64")]
+    if let (Some(p), Endian::Little) = (probe, endian) {
+        // SAFETY: a probe is only given when the processor has AVX2
+        // (`scan_range_probing`).
+        return unsafe {
+            if align == 8 {
+                probe_avx2::<8>(&range, out, limit, p)
+            } else {
+                probe_avx2::<4>(&range, out, limit, p)
+            }
+        };
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = probe;
     match (align, endian) {
         (8, Endian::Little) => pass_le::<8>(&range, out, limit),
-        (8, Endian::Big) => range.pass::<8, _, Walk>(u32::from_be_bytes, out, limit),
+        (8, Endian::Big) => range.pass::<8, _, Walk>(u32::from_be_bytes, out, limit, None),
         (_, Endian::Little) => pass_le::<4>(&range, out, limit),
-        (_, Endian::Big) => range.pass::<4, _, Walk>(u32::from_be_bytes, out, limit),
+        (_, Endian::Big) => range.pass::<4, _, Walk>(u32::from_be_bytes, out, limit, None),
     }
 }
 
@@ -420,24 +498,77 @@ const fn lanes<const A: usize>() -> u32 {
 /// The little-endian pass compiled for AVX2.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-unsafe fn pass_avx2<const A: usize>(range: &Range<'_, '_>, out: &mut Vec<u64>, limit: usize) {
-    range.pass::<A, _, Avx2>(u32::from_le_bytes, out, limit);
+unsafe fn pass_avx2<const A: usize>(
+    range: &Range<'_, '_>,
+    out: &mut Vec<u64>,
+    limit: usize,
+) -> bool {
+    range.pass::<A, _, Avx2>(u32::from_le_bytes, out, limit, None)
+}
+
+/// The little-endian pass compiled for AVX2, looking for a magic number too.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn probe_avx2<const A: usize>(
+    range: &Range<'_, '_>,
+    out: &mut Vec<u64>,
+    limit: usize,
+    probe: &mut Probe<'_>,
+) -> bool {
+    range.pass::<A, _, Avx2>(u32::from_le_bytes, out, limit, Some(probe))
+}
+
+/// Bits of a 128-byte block (one per byte, as `u128`) where an `n`-byte lane
+/// (n = 2 or 4, lanes starting at multiples of `n` from the block's start) equals
+/// `needle`; 0 at once when no lane does (the usual case: one compare per 32
+/// bytes and a test).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+#[inline]
+unsafe fn magic_bits_avx2(block: &[u8], needle: u32, n: usize) -> u128 {
+    use std::arch::x86_64::{
+        __m256i, _mm256_cmpeq_epi16, _mm256_cmpeq_epi32, _mm256_loadu_si256, _mm256_movemask_epi8,
+        _mm256_or_si256, _mm256_set1_epi32, _mm256_testz_si256,
+    };
+    // SAFETY: the caller checked AVX2; `block` holds `BLOCK_BYTES` (128) bytes, and
+    // each load reads 32 of them; unaligned loads are allowed.
+    unsafe {
+        let nd = _mm256_set1_epi32(needle as i32);
+        let eq = |v: __m256i| {
+            if n == 2 {
+                _mm256_cmpeq_epi16(v, nd)
+            } else {
+                _mm256_cmpeq_epi32(v, nd)
+            }
+        };
+        let p = block.as_ptr();
+        let e0 = eq(_mm256_loadu_si256(p.cast()));
+        let e1 = eq(_mm256_loadu_si256(p.add(32).cast()));
+        let e2 = eq(_mm256_loadu_si256(p.add(64).cast()));
+        let e3 = eq(_mm256_loadu_si256(p.add(96).cast()));
+        let any = _mm256_or_si256(_mm256_or_si256(e0, e1), _mm256_or_si256(e2, e3));
+        if _mm256_testz_si256(any, any) == 1 {
+            return 0;
+        }
+        let m = |e: __m256i| u128::from(_mm256_movemask_epi8(e) as u32);
+        m(e0) | m(e1) << 32 | m(e2) << 64 | m(e3) << 96
+    }
 }
 
 /// The little-endian pass with the best block test this processor has.
 #[inline(always)]
-fn pass_le<const A: usize>(range: &Range<'_, '_>, out: &mut Vec<u64>, limit: usize) {
+fn pass_le<const A: usize>(range: &Range<'_, '_>, out: &mut Vec<u64>, limit: usize) -> bool {
     #[cfg(target_arch = "x86_64")]
     {
         if std::arch::is_x86_feature_detected!("avx2") {
             // SAFETY: the processor has AVX2 (checked just above).
-            unsafe { pass_avx2::<A>(range, out, limit) };
+            unsafe { pass_avx2::<A>(range, out, limit) }
         } else {
-            range.pass::<A, _, Sse2>(u32::from_le_bytes, out, limit);
+            range.pass::<A, _, Sse2>(u32::from_le_bytes, out, limit, None)
         }
     }
     #[cfg(not(target_arch = "x86_64"))]
-    range.pass::<A, _, Portable>(u32::from_le_bytes, out, limit);
+    range.pass::<A, _, Portable>(u32::from_le_bytes, out, limit, None)
 }
 
 /// One range under the fast path.
@@ -456,16 +587,33 @@ impl Range<'_, '_> {
     /// The tight pass over the first filter's words, one per `A`-byte chunk (they stay
     /// inside `bytes` because `filters[0].offset + A <= size`). `read` is a function
     /// item (`u32::from_le_bytes`), so the loop has no call and no bounds check.
+    ///
+    /// With a `probe` (AVX2 only), each block is also compared with its magic
+    /// number, and `probe.covered` set to the bytes the blocks span. True when
+    /// the pass stopped at `limit`.
     #[inline(always)]
     fn pass<const A: usize, R: Fn([u8; 4]) -> u32 + Copy, M: BlockMask>(
         &self,
         read: R,
         out: &mut Vec<u64>,
         limit: usize,
-    ) {
+        mut probe: Option<&mut Probe<'_>>,
+    ) -> bool {
         let f0 = self.filters[0];
         let start = self.skew + f0.offset;
         let words = &self.bytes[start..start + self.n * A];
+        // The probe's lanes to keep: a block's address modulo the magic's
+        // alignment (at most 64, dividing `BLOCK_BYTES`) is the same for every
+        // block, so one mask of the bytes where an aligned occurrence starts.
+        let phase = probe.as_ref().map_or(0u128, |p| {
+            let a0 = self.base.wrapping_add(start as u64);
+            (0..BLOCK_BYTES as u64)
+                .filter(|b| (a0.wrapping_add(*b)) % p.magic.align == p.magic.off)
+                .fold(0u128, |m, b| m | 1 << b)
+        });
+        if let Some(p) = probe.as_mut() {
+            p.covered = (start, start + words.len() / BLOCK_BYTES * BLOCK_BYTES);
+        }
         let span = f0.max - f0.min;
         let pass = |c: &[u8]| read([c[0], c[1], c[2], c[3]]).wrapping_sub(f0.min) <= span;
         // Blocks of `BLOCK_BYTES`: on little-endian data one SIMD test gives the
@@ -473,18 +621,27 @@ impl Range<'_, '_> {
         let mut blocks = words.chunks_exact(BLOCK_BYTES);
         let mut k0 = 0;
         for block in &mut blocks {
+            #[cfg(target_arch = "x86_64")]
+            if let Some(p) = probe.as_mut() {
+                // SAFETY: a probe is only given to the AVX2 pass (`probe_avx2`).
+                let mut m = unsafe { magic_bits_avx2(block, p.magic.needle, p.magic.n) } & phase;
+                while m != 0 {
+                    p.found.push(start + k0 * A + m.trailing_zeros() as usize);
+                    m &= m - 1;
+                }
+            }
             if let Some(mut m) = M::mask::<A>(block, f0.min, span) {
                 while m != 0 {
                     let i = m.trailing_zeros() as usize * 4 / A;
                     m &= m - 1;
                     if self.candidate::<A, R>(k0 + i, read, out, limit) {
-                        return;
+                        return true;
                     }
                 }
             } else {
                 for (i, c) in block.chunks_exact(A).enumerate() {
                     if pass(c) && self.candidate::<A, R>(k0 + i, read, out, limit) {
-                        return;
+                        return true;
                     }
                 }
             }
@@ -492,9 +649,10 @@ impl Range<'_, '_> {
         }
         for (i, c) in blocks.remainder().chunks_exact(A).enumerate() {
             if pass(c) && self.candidate::<A, R>(k0 + i, read, out, limit) {
-                return;
+                return true;
             }
         }
+        false
     }
 
     /// Position `k` passed the first filter: the other filters, then the full test.
@@ -623,6 +781,69 @@ pub struct PassResult {
     pub magic: Vec<magic::MagicScan>,
 }
 
+/// The work of [`one_pass`] on the chunk `data[from..to]` of a range at `base`:
+/// each scan layout's positions in the chunk whose object fits in the range, and
+/// each magic search's occurrences starting in the chunk. The magic search of the
+/// first search that has an aligned form is folded into the first scan's block
+/// pass when the processor allows ([`scan_range_probing`]): the chunk is read once
+/// for both; the edges the blocks do not span are searched apart.
+#[allow(clippy::too_many_arguments)]
+fn scan_chunk(
+    scan_layouts: &[&dyn Layout],
+    scans: &mut [Vec<u64>],
+    searches: &mut [Option<magic::Search<'_, '_, '_>>],
+    base: u64,
+    data: &[u8],
+    (from, to): (usize, usize),
+    endian: Endian,
+    found: &mut Vec<usize>,
+) {
+    let probed = searches
+        .iter()
+        .position(|s| s.as_ref().and_then(|s| s.lanes()).is_some());
+    let mut covered = None;
+    for (i, (l, out)) in scan_layouts.iter().zip(scans.iter_mut()).enumerate() {
+        if out.len() >= SCAN_LIMIT {
+            continue;
+        }
+        // Positions in [from, to) whose object fits in the range.
+        let end = to
+            .saturating_add(l.size().saturating_sub(1))
+            .min(data.len());
+        let lanes = probed
+            .filter(|_| i == 0)
+            .and_then(|k| searches[k].as_ref())
+            .and_then(|s| s.lanes());
+        let bytes = &data[from..end];
+        let at = base + from as u64;
+        match lanes {
+            Some(m) => {
+                covered = scan_range_probing(*l, at, bytes, endian, out, SCAN_LIMIT, m, found);
+            }
+            None => scan_range(*l, at, bytes, endian, out, SCAN_LIMIT),
+        }
+    }
+    for (k, s) in searches.iter_mut().enumerate() {
+        let Some(s) = s else { continue };
+        match covered.filter(|_| Some(k) == probed) {
+            // Offsets in the chunk: occurrences starting at or after `to` belong to
+            // the next chunk.
+            Some((c0, c1)) => {
+                let c1 = from + c1.min(to - from);
+                let c0 = (from + c0).min(c1);
+                found.retain(|&q| from + q < c1);
+                for q in found.iter_mut() {
+                    *q += from;
+                }
+                s.feed(base, data, from, c0);
+                s.feed_found(base, data, c0, c1, found);
+                s.feed(base, data, c1, to);
+            }
+            None => s.feed(base, data, from, to),
+        }
+    }
+}
+
 /// One pass over the memory a scan of `scope` covers, for all layouts at once: the
 /// locked-mutex scan of each of `scan_layouts` and the magic-number search of each
 /// of `magic_layouts` (with its byte order), chunk by chunk, so memory is read
@@ -638,7 +859,7 @@ pub fn one_pass(
     let mut scans: Vec<Vec<u64>> = vec![Vec::new(); scan_layouts.len()];
     let mut searches: Vec<Option<magic::Search<'_, '_, '_>>> = magic_layouts
         .iter()
-        .map(|(l, e)| magic::Search::new(space, *l, *e))
+        .map(|(l, e)| magic::Search::new(space, *l, *e).map(magic::Search::aligned_only))
         .collect();
     if scope == ScanScope::None || (scan_layouts.is_empty() && searches.iter().all(Option::is_none))
     {
@@ -661,6 +882,7 @@ pub fn one_pass(
         .flatten()
         .map(magic::Search::margin)
         .fold(pad + 1, usize::max);
+    let mut found = Vec::new();
     for (start, len) in scan_parts(space, maps, scope, pad) {
         // The whole part at once from a mapped core; a window at a time otherwise,
         // the chunks of the window being `data[lo..hi]`.
@@ -677,26 +899,16 @@ pub fn one_pass(
                     }
                     space.will_need(&data[ahead..until]);
                 }
-                for (l, out) in scan_layouts.iter().zip(scans.iter_mut()) {
-                    if out.len() >= SCAN_LIMIT {
-                        continue;
-                    }
-                    // Positions in [from, to) whose object fits in the range.
-                    let end = to
-                        .saturating_add(l.size().saturating_sub(1))
-                        .min(data.len());
-                    scan_range(
-                        *l,
-                        base + from as u64,
-                        &data[from..end],
-                        endian,
-                        out,
-                        SCAN_LIMIT,
-                    );
-                }
-                for s in searches.iter_mut().flatten() {
-                    s.feed(base, data, from, to);
-                }
+                scan_chunk(
+                    scan_layouts,
+                    &mut scans,
+                    &mut searches,
+                    base,
+                    data,
+                    (from, to),
+                    endian,
+                    &mut found,
+                );
                 // Done with these pages: bounded resident memory on big cores.
                 space.release(&data[from..to]);
                 from = to;
@@ -899,6 +1111,80 @@ mod tests {
         }
         #[cfg(not(target_arch = "x86_64"))]
         check::<Portable>(&data, "portable");
+    }
+
+    /// The scan with a magic number probed in passing finds the scan's hits, and
+    /// exactly the aligned occurrences of the magic in the bytes it says it
+    /// covered, which are all the range but its edges.
+    #[test]
+    fn probing_scan_finds_the_scan_hits_and_every_aligned_magic() {
+        #[cfg(target_arch = "x86_64")]
+        let avx2 = std::arch::is_x86_feature_detected!("avx2");
+        #[cfg(not(target_arch = "x86_64"))]
+        let avx2 = false;
+        if !avx2 {
+            eprintln!("SKIP probing scan: no AVX2 (the magic is then searched apart)");
+        }
+        let mut data = small_ints(20_000, 0x51ab_1e5e_ed00_0001);
+        // The magics' bytes at every alignment, often.
+        for i in (0..data.len() - 4).step_by(11) {
+            data[i..i + 4].copy_from_slice(&[0x58, 0x4d, 0x4d, 0x58]);
+        }
+        let mut probes = 0;
+        for name in ["glibc-x86_64", "glibc-i386", "musl-x86_64"] {
+            let layout = select::builtin(name).expect("layout");
+            for (needle, align, off) in [
+                (&[0x58u8, 0x4d][..], 8usize, 6usize),
+                (&[0x58, 0x4d], 4, 6),
+                (&[0x58, 0x4d, 0x4d, 0x58], 8, 4),
+            ] {
+                let m = magic::Aligned::new(needle, align, off).expect("aligned form");
+                for skew in 0..8u64 {
+                    let base = 0x7f00_0000_1000 + skew;
+                    let mut buf = data.clone();
+                    plant(&mut buf, 800, Endian::Little);
+                    plant(&mut buf, 12_000, Endian::Little);
+                    for limit in [1, usize::MAX] {
+                        let (mut plain, mut out, mut found) = (Vec::new(), Vec::new(), Vec::new());
+                        scan_range(
+                            layout.as_ref(),
+                            base,
+                            &buf,
+                            Endian::Little,
+                            &mut plain,
+                            limit,
+                        );
+                        let cov = scan_range_probing(
+                            layout.as_ref(),
+                            base,
+                            &buf,
+                            Endian::Little,
+                            &mut out,
+                            limit,
+                            m,
+                            &mut found,
+                        );
+                        assert_eq!(out, plain, "{name} skew {skew} limit {limit}");
+                        let Some((c0, c1)) = cov else {
+                            assert!(!avx2 || out.len() >= limit, "{name}: not probed");
+                            continue;
+                        };
+                        assert!(avx2);
+                        assert!(c0 < 64 && c1 + 200 > buf.len() && c0 < c1, "{c0} {c1}");
+                        let want: Vec<usize> = (c0..c1)
+                            .filter(|&q| {
+                                (base + q as u64) % align as u64 == off as u64 % align as u64
+                                    && buf.get(q..q + needle.len()) == Some(needle)
+                            })
+                            .collect();
+                        assert!(!want.is_empty());
+                        assert_eq!(found, want, "{name} skew {skew} {align} {off}");
+                        probes += 1;
+                    }
+                }
+            }
+        }
+        assert!(!avx2 || probes > 0);
     }
 
     #[test]
