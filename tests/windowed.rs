@@ -114,7 +114,7 @@ fn run_measured(cmd: &mut Command, out: &Path) -> (i32, i64) {
     let f = std::fs::File::create(out).expect("output file");
     let child = cmd
         .stdout(f)
-        .stderr(Stdio::piped())
+        .stderr(Stdio::inherit())
         .spawn()
         .expect("run mutexdiag");
     let pid = child.id() as libc::pid_t;
