@@ -456,6 +456,14 @@ impl<'d> AddressSpace<'d> {
         })
     }
 
+    /// [`AddressSpace::for_each_window`] over every part [`AddressSpace::dumped_parts`]
+    /// gives, in address order; a part that cannot be read is skipped.
+    pub fn for_each_dumped(&self, margin: usize, mut f: impl FnMut(u64, &[u8], usize, usize)) {
+        for (addr, len) in self.dumped_parts() {
+            let _ = self.for_each_window(addr, len, margin, &mut f);
+        }
+    }
+
     /// Bulk read of `[addr, addr + len)` (dumped bytes within one segment, as
     /// [`AddressSpace::dumped_parts`] and [`AddressSpace::data_parts`] give them):
     /// `f(vaddr, bytes, from, to)` is called with memory from `vaddr` in `bytes`, of
@@ -475,13 +483,13 @@ impl<'d> AddressSpace<'d> {
         mut f: impl FnMut(u64, &[u8], usize, usize),
     ) -> Result<(), ReadError> {
         let total = usize::try_from(len).map_err(|_| ReadError::Unmapped { addr })?;
-        let window = match self.data {
+        let w = match self.data {
             Data::Mapped(_) => {
                 let b = self.slice(addr, total)?;
                 f(addr, b, 0, b.len());
                 return Ok(());
             }
-            Data::Windowed(w) => w.window(),
+            Data::Windowed(w) => w,
         };
         let s = self.segment(addr).ok_or(ReadError::Unmapped { addr })?;
         let o = addr - s.vaddr;
@@ -491,19 +499,19 @@ impl<'d> AddressSpace<'d> {
         }
         let file = (s.offset + o) as usize;
         let mut buf = Vec::new();
-        let mut w = 0usize;
-        while w < total {
-            let lo = w.saturating_sub(margin);
-            let to = w.saturating_add(window).min(total);
+        let mut at = 0usize;
+        while at < total {
+            let lo = at.saturating_sub(margin);
+            let to = at.saturating_add(w.window()).min(total);
             let hi = to.saturating_add(margin).min(total);
-            if !self.data.read_into(file + lo, hi - lo, &mut buf) {
+            if !w.read_into(file + lo, hi - lo, &mut buf) {
                 return Err(ReadError::Truncated {
                     addr: addr + lo as u64,
                 });
             }
-            count_read(to - w);
-            f(addr + lo as u64, &buf, w - lo, to - lo);
-            w = to;
+            count_read(to - at);
+            f(addr + lo as u64, &buf, at - lo, to - lo);
+            at = to;
         }
         Ok(())
     }

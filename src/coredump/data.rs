@@ -61,23 +61,6 @@ impl<'d> Data<'d> {
             Data::Windowed(_) => None,
         }
     }
-
-    /// Copy `len` bytes at `start` into `buf` (replacing its contents), for bulk
-    /// reads that must not keep what they read. `false` when the file does not hold
-    /// them all.
-    pub fn read_into(&self, start: usize, len: usize, buf: &mut Vec<u8>) -> bool {
-        buf.clear();
-        match self {
-            Data::Mapped(d) => match d.get(start..start.saturating_add(len)) {
-                Some(b) if b.len() == len => {
-                    buf.extend_from_slice(b);
-                    true
-                }
-                _ => false,
-            },
-            Data::Windowed(w) => w.read_into(start, len, buf),
-        }
-    }
 }
 
 /// Bytes a bulk read of a core read through windows handles at a time, by default
@@ -100,8 +83,6 @@ pub struct Windowed {
     /// Reads that cross a granule boundary, by (offset, length).
     spans: elsa::sync::FrozenMap<(usize, usize), Box<[u8]>>,
     kept: AtomicU64,
-    /// Bytes read from the file so far (kept or not).
-    read: AtomicU64,
     /// Bytes a bulk read handles at a time.
     window: usize,
 }
@@ -130,7 +111,6 @@ impl Windowed {
             granules: elsa::sync::FrozenMap::new(),
             spans: elsa::sync::FrozenMap::new(),
             kept: AtomicU64::new(0),
-            read: AtomicU64::new(0),
             window: WINDOW,
         })
     }
@@ -150,11 +130,6 @@ impl Windowed {
     /// Bytes kept for the reads handed out so far.
     pub fn kept(&self) -> u64 {
         self.kept.load(Ordering::Relaxed)
-    }
-
-    /// Bytes read from the file so far.
-    pub fn bytes_read(&self) -> u64 {
-        self.read.load(Ordering::Relaxed)
     }
 
     fn get(&self, start: usize, len: usize) -> Option<&[u8]> {
@@ -194,9 +169,10 @@ impl Windowed {
         Some(self.spans.insert((start, len), buf.into_boxed_slice()))
     }
 
-    /// `pread` `len` bytes at `start` into `buf`; `false` if the file ends first
-    /// or cannot be read.
-    fn read_into(&self, start: usize, len: usize, buf: &mut Vec<u8>) -> bool {
+    /// `pread` `len` bytes at `start` into `buf` (replacing its contents), for bulk
+    /// reads that must not keep what they read; `false` if the file ends first or
+    /// cannot be read.
+    pub fn read_into(&self, start: usize, len: usize, buf: &mut Vec<u8>) -> bool {
         buf.clear();
         if start.checked_add(len).is_none_or(|e| e > self.len) {
             return false;
@@ -211,7 +187,6 @@ impl Windowed {
                 Err(_) => break,
             }
         }
-        self.read.fetch_add(n as u64, Ordering::Relaxed);
         buf.truncate(n);
         n == len
     }
@@ -251,9 +226,9 @@ mod tests {
         assert_eq!(d.get(GRANULE - 8, 16), m.get(GRANULE - 8, 16));
         assert_eq!(w.kept(), kept);
         let mut buf = Vec::new();
-        assert!(d.read_into(5, 1000, &mut buf));
+        assert!(w.read_into(5, 1000, &mut buf));
         assert_eq!(&buf[..], &bytes[5..1005]);
-        assert!(!d.read_into(bytes.len() - 1, 2, &mut buf));
+        assert!(!w.read_into(bytes.len() - 1, 2, &mut buf));
     }
 
     #[test]

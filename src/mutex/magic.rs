@@ -72,29 +72,26 @@ pub fn for_each_aligned(
     let off = magic.offset as u64;
     // Enough context on each side for the caller's look at the object around a hit.
     let margin = needle.len().max(magic.offset + 256);
-    let parts: Vec<(u64, u64)> = space.dumped_parts().collect();
-    for (vaddr, len) in parts {
-        let _ = space.for_each_window(vaddr, len, margin, |base, data, from, to| {
-            stats.bytes_scanned += (to - from) as u64;
-            // Occurrences that start in [from, to).
-            let end = to.saturating_add(needle.len() - 1).min(data.len());
-            let Some(hay) = data.get(from..end) else {
-                return;
+    space.for_each_dumped(margin, |base, data, from, to| {
+        stats.bytes_scanned += (to - from) as u64;
+        // Occurrences that start in [from, to).
+        let end = to.saturating_add(needle.len() - 1).min(data.len());
+        let Some(hay) = data.get(from..end) else {
+            return;
+        };
+        for q in finder.find_iter(hay) {
+            let p = from + q;
+            stats.raw_hits += 1;
+            let Some(lock) = base.checked_add(p as u64).and_then(|a| a.checked_sub(off)) else {
+                continue;
             };
-            for q in finder.find_iter(hay) {
-                let p = from + q;
-                stats.raw_hits += 1;
-                let Some(lock) = base.checked_add(p as u64).and_then(|a| a.checked_sub(off)) else {
-                    continue;
-                };
-                if !lock.is_multiple_of(align) {
-                    continue;
-                }
-                stats.aligned_hits += 1;
-                f(lock, data, p);
+            if !lock.is_multiple_of(align) {
+                continue;
             }
-        });
-    }
+            stats.aligned_hits += 1;
+            f(lock, data, p);
+        }
+    });
 }
 
 /// Count the aligned occurrences of a layout's magic, without validating them (the
@@ -120,13 +117,9 @@ pub fn scan_with_endian(
     let Some(mut st) = Search::new(space, layout, endian) else {
         return MagicScan::default();
     };
-    let margin = st.margin();
-    let parts: Vec<(u64, u64)> = space.dumped_parts().collect();
-    for (vaddr, len) in parts {
-        let _ = space.for_each_window(vaddr, len, margin, |base, data, from, to| {
-            st.feed(base, data, from, to)
-        });
-    }
+    space.for_each_dumped(st.margin(), |base, data, from, to| {
+        st.feed(base, data, from, to)
+    });
     st.finish()
 }
 
@@ -439,33 +432,31 @@ impl Tally {
         let off = magic.offset;
         let size = layout.size();
         self.stats.raw_hits += 1;
-        {
-            let Some(lock) = vaddr
-                .checked_add(p as u64)
-                .and_then(|a| a.checked_sub(off as u64))
-            else {
-                return;
-            };
-            if !lock.is_multiple_of(align) {
-                return;
-            }
-            self.stats.aligned_hits += 1;
-            // Within the same range when possible (zero-copy); else across segments.
-            let in_range = p
-                .checked_sub(off)
-                .and_then(|s| data.get(s..s.checked_add(size)?));
-            match in_range {
-                Some(b) => {
-                    if !layout.plausible(b, endian) {
-                        self.stats.rejected += 1;
-                    } else if self.hits.len() >= MAX_HITS {
-                        self.stats.dropped += 1;
-                    } else {
-                        self.hits.push(hit(layout, lock, b, endian));
-                    }
+        let Some(lock) = vaddr
+            .checked_add(p as u64)
+            .and_then(|a| a.checked_sub(off as u64))
+        else {
+            return;
+        };
+        if !lock.is_multiple_of(align) {
+            return;
+        }
+        self.stats.aligned_hits += 1;
+        // Within the same range when possible (zero-copy); else across segments.
+        let in_range = p
+            .checked_sub(off)
+            .and_then(|s| data.get(s..s.checked_add(size)?));
+        match in_range {
+            Some(b) => {
+                if !layout.plausible(b, endian) {
+                    self.stats.rejected += 1;
+                } else if self.hits.len() >= MAX_HITS {
+                    self.stats.dropped += 1;
+                } else {
+                    self.hits.push(hit(layout, lock, b, endian));
                 }
-                None => self.pending.push(lock),
             }
+            None => self.pending.push(lock),
         }
     }
 }
