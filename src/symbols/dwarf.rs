@@ -334,26 +334,12 @@ fn abbrevs_leave_unit(abbrev: &[u8], offset: usize) -> bool {
 
 /// The end of the unit at `unit` in `.debug_info`, from its initial length.
 fn unit_end(owner: &DwarfOwner, unit: usize) -> Option<usize> {
+    use gimli::Reader as _;
     let b = owner.info_to(unit.checked_add(12)?);
-    let word = |at: usize, n: usize| -> Option<u64> {
-        let v = b.get(at..at.checked_add(n)?)?;
-        let mut x = [0u8; 8];
-        match owner.endian {
-            RunTimeEndian::Little => x[..n].copy_from_slice(v),
-            RunTimeEndian::Big => x[8 - n..].copy_from_slice(v),
-        }
-        Some(match owner.endian {
-            RunTimeEndian::Little => u64::from_le_bytes(x),
-            RunTimeEndian::Big => u64::from_be_bytes(x),
-        })
-    };
-    let (len, head) = match word(unit, 4)? {
-        0xffff_ffff => (word(unit + 4, 8)?, 12),
-        l if l >= 0xffff_fff0 => return None,
-        l => (l, 4),
-    };
-    unit.checked_add(head)?
-        .checked_add(usize::try_from(len).ok()?)
+    let mut r = EndianSlice::new(b.get(unit..)?, owner.endian);
+    let (len, format) = r.read_initial_length().ok()?;
+    unit.checked_add(usize::from(format.initial_length_size()))?
+        .checked_add(len)
 }
 
 fn unit_context<'a>(
