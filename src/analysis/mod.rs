@@ -482,17 +482,15 @@ fn build_report(
             }
         }
         involved.extend(core.threads.iter().filter(|t| t.crashed).map(|t| t.tid));
+        // Threads stopped at the same places (many waiters of one lock) share
+        // their symbolization.
+        let mut tracer =
+            crate::symbols::unwind::Backtracer::new(mods, crate::symbols::Detail::FULL);
         for (tm, t) in threads.iter_mut().zip(&core.threads) {
             if involved.contains(&t.tid) {
-                let b = crate::symbols::unwind::backtrace(
-                    space,
-                    mods,
-                    core.arch,
-                    t,
-                    crate::symbols::Detail::FULL,
-                );
-                tm.frames = Some(model::frame_models(&b.frames));
-                tm.backtrace_stopped = b.stopped;
+                let (frames, stopped) = tracer.frames(space, core.arch, t);
+                tm.frames = Some(model::frame_models(frames));
+                tm.backtrace_stopped = stopped;
             }
         }
     }
