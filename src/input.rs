@@ -74,13 +74,10 @@ pub const DEFAULT_MAX_CORE_SIZE: u64 = 64 << 30;
 /// An opened input: the bytes of the (possibly expanded) core.
 pub struct Input {
     path: PathBuf,
-    /// Explains a SIGBUS in `map` (plain files only); dropped before `map`.
+    /// Explains a SIGBUS in the mapping of `bytes` (plain files only); dropped
+    /// before it.
     _guard: Option<crate::guard::Registration>,
-    map: Option<Mmap>,
-    /// The file read through windows, when it is not mapped.
-    windowed: Option<crate::coredump::Windowed>,
-    /// Why the file is read through windows.
-    windowed_reason: Option<String>,
+    bytes: Source,
     compression: Option<Compression>,
     compressed_size: u64,
     /// Where the file holds data, when it has holes (see [`data_extents`]).
@@ -95,6 +92,14 @@ impl std::fmt::Debug for Input {
             .field("compression", &self.compression)
             .finish()
     }
+}
+
+/// How an input's bytes are reached.
+enum Source {
+    /// The whole file, mapped.
+    Mapped(Mmap),
+    /// The file read through windows, and why it is not mapped.
+    Windowed(crate::coredump::Windowed, String),
 }
 
 /// The core path that means standard input (`mutexdiag -`).
@@ -136,20 +141,26 @@ impl Input {
     /// Empty when the core is read through windows ([`Input::data`] reads it either
     /// way).
     pub fn bytes(&self) -> &[u8] {
-        self.map.as_deref().unwrap_or(&[])
+        match &self.bytes {
+            Source::Mapped(m) => m,
+            Source::Windowed(..) => &[],
+        }
     }
 
     /// The core's bytes (after expansion), mapped whole or read through windows.
     pub fn data(&self) -> crate::coredump::Data<'_> {
-        match (&self.map, &self.windowed) {
-            (None, Some(w)) => crate::coredump::Data::Windowed(w),
-            _ => crate::coredump::Data::Mapped(self.bytes()),
+        match &self.bytes {
+            Source::Mapped(m) => crate::coredump::Data::Mapped(m),
+            Source::Windowed(w, _) => crate::coredump::Data::Windowed(w),
         }
     }
 
     /// Why the core is read through windows rather than mapped whole, when it is.
     pub fn windowed_reason(&self) -> Option<&str> {
-        self.windowed_reason.as_deref()
+        match &self.bytes {
+            Source::Mapped(_) => None,
+            Source::Windowed(_, why) => Some(why),
+        }
     }
 
     /// How the file was compressed, when it was expanded.
@@ -254,16 +265,15 @@ fn from_file(path: &Path, file: File, opts: &InputOptions) -> Result<Input> {
     match Compression::sniff(&head[..n]) {
         None => {
             let extents = data_extents(&file, len);
-            let (map, windowed, windowed_reason) = open_bytes(path, file, len, opts)?;
-            let guard = map
-                .as_ref()
-                .map(|m| crate::guard::register(path, m.as_ptr(), m.len()));
+            let bytes = open_bytes(path, file, len, opts)?;
+            let guard = match &bytes {
+                Source::Mapped(m) => Some(crate::guard::register(path, m.as_ptr(), m.len())),
+                Source::Windowed(..) => None,
+            };
             Ok(Input {
                 path: path.to_owned(),
                 _guard: guard,
-                map,
-                windowed,
-                windowed_reason,
+                bytes,
                 compression: None,
                 compressed_size: len,
                 extents,
@@ -396,18 +406,12 @@ fn read_head(file: &File, buf: &mut [u8]) -> io::Result<usize> {
 
 /// The bytes of an opened core of `len` bytes: mapped whole, or, when that is
 /// asked for or cannot be done, read through windows (with the reason).
-type Opened = (
-    Option<Mmap>,
-    Option<crate::coredump::Windowed>,
-    Option<String>,
-);
-
-fn open_bytes(path: &Path, file: File, len: u64, opts: &InputOptions) -> Result<Opened> {
+fn open_bytes(path: &Path, file: File, len: u64, opts: &InputOptions) -> Result<Source> {
     let reason = if opts.windowed {
         "asked for".to_string()
     } else {
         match map_file(&file) {
-            Ok(map) => return Ok((Some(map), None, None)),
+            Ok(map) => return Ok(Source::Mapped(map)),
             Err(e) => format!(
                 "the {len}-byte file cannot be mapped whole ({e}; the address-space limit, `ulimit -v`, may be below its size)"
             ),
@@ -420,7 +424,7 @@ fn open_bytes(path: &Path, file: File, len: u64, opts: &InputOptions) -> Result<
     if let Some(n) = opts.window {
         w = w.with_window(n);
     }
-    Ok((None, Some(w), Some(reason)))
+    Ok(Source::Windowed(w, reason))
 }
 
 fn map_file(file: &File) -> io::Result<Mmap> {
@@ -736,13 +740,11 @@ fn expand<R: io::BufRead>(
         });
     }
     let extents = data_extents(&tmp, written);
-    let (map, windowed, windowed_reason) = open_bytes(path, tmp, written, opts)?;
+    let bytes = open_bytes(path, tmp, written, opts)?;
     Ok(Input {
         path: path.to_owned(),
         _guard: None,
-        map,
-        windowed,
-        windowed_reason,
+        bytes,
         compression: c,
         compressed_size: len,
         extents,
