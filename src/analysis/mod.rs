@@ -482,12 +482,15 @@ fn build_report(
             }
         }
         involved.extend(core.threads.iter().filter(|t| t.crashed).map(|t| t.tid));
+        // Sorted, so that each of a thousand threads is looked up, not searched for.
+        involved.sort_unstable();
+        involved.dedup();
         // Threads stopped at the same places (many waiters of one lock) share
         // their symbolization.
         let mut tracer =
             crate::symbols::unwind::Backtracer::new(mods, crate::symbols::Detail::FULL);
         for (tm, t) in threads.iter_mut().zip(&core.threads) {
-            if involved.contains(&t.tid) {
+            if involved.binary_search(&t.tid).is_ok() {
                 let (frames, stopped) = tracer.frames(space, core.arch, t);
                 tm.frames = Some(model::frame_models(frames));
                 tm.backtrace_stopped = stopped;
