@@ -79,14 +79,14 @@ fn bench(c: &mut Criterion) {
         .map(|k| Input::open(&k.path, &InputOptions::default()).expect("open core"))
         .collect();
     for (k, input) in cases.iter().zip(&inputs) {
-        let core = Core::parse(input.bytes()).expect("parse");
+        let core = Core::parse(input.mapped().expect("a mapped core")).expect("parse");
         let maps = mappings::build(&core);
         let note_bytes: usize = core.notes.iter().map(|n| n.size).sum();
         eprintln!(
             "{}/{}: {} bytes, {} segments, {} notes ({} bytes of note data), {} threads, {} NT_FILE entries, {} mappings",
             k.series,
             k.label,
-            input.bytes().len(),
+            input.mapped().expect("a mapped core").len(),
             core.segments.len(),
             core.notes.len(),
             note_bytes,
@@ -108,7 +108,8 @@ fn bench(c: &mut Criterion) {
                 input,
                 |b, input| {
                     b.iter(|| {
-                        let core = Core::parse(black_box(input.bytes())).expect("parse");
+                        let core = Core::parse(black_box(input.mapped().expect("a mapped core")))
+                            .expect("parse");
                         mappings::build(&core).len()
                     })
                 },
@@ -127,7 +128,7 @@ fn bench(c: &mut Criterion) {
             |b, path| {
                 b.iter(|| {
                     let input = Input::open(path, &InputOptions::default()).expect("open");
-                    let core = Core::parse(input.bytes()).expect("parse");
+                    let core = Core::parse(input.mapped().expect("a mapped core")).expect("parse");
                     mappings::build(&core).len()
                 })
             },

@@ -35,7 +35,7 @@ fn bench(c: &mut Criterion) {
     let path = common::scan_core();
     let facts = common::Facts::read(&path);
     let input = Input::open(&path, &InputOptions::default()).expect("open the core");
-    let core = Core::parse(input.bytes()).expect("parse the core");
+    let core = Core::parse(input.mapped().expect("a mapped core")).expect("parse the core");
     let maps = mappings::build(&core);
     let space = AddressSpace::new(&core);
     let layout = select::builtin("glibc-x86_64").expect("glibc-x86_64 layout");
@@ -44,7 +44,7 @@ fn bench(c: &mut Criterion) {
     eprintln!(
         "core {} ({} bytes); shared mappings scanned: {} ({} bytes)",
         path.display(),
-        input.bytes().len(),
+        input.mapped().expect("a mapped core").len(),
         ranges.len(),
         total
     );
@@ -146,7 +146,7 @@ fn bench(c: &mut Criterion) {
     g.bench_function("open-parse-sum-u64-baseline", |b| {
         b.iter(|| {
             let input = Input::open(&path, &InputOptions::default()).expect("open");
-            let core = Core::parse(input.bytes()).expect("parse");
+            let core = Core::parse(input.mapped().expect("a mapped core")).expect("parse");
             let maps = mappings::build(&core);
             let space = AddressSpace::new(&core);
             discover::scan_ranges(&space, &maps, ScanScope::Shared)
@@ -157,7 +157,7 @@ fn bench(c: &mut Criterion) {
     g.bench_function("open-parse-scan", |b| {
         b.iter(|| {
             let input = Input::open(&path, &InputOptions::default()).expect("open");
-            let core = Core::parse(input.bytes()).expect("parse");
+            let core = Core::parse(input.mapped().expect("a mapped core")).expect("parse");
             let maps = mappings::build(&core);
             let space = AddressSpace::new(&core);
             discover::scan(layout.as_ref(), &space, &maps, ScanScope::Shared).len()

@@ -136,14 +136,12 @@ impl Input {
         &self.path
     }
 
-    /// The core's bytes (after expansion).
-    ///
-    /// Empty when the core is read through windows ([`Input::data`] reads it either
-    /// way).
-    pub fn bytes(&self) -> &[u8] {
+    /// The core's bytes (after expansion) when it is mapped whole; `None` when it is
+    /// read through windows ([`Input::data`] reads it either way).
+    pub fn mapped(&self) -> Option<&[u8]> {
         match &self.bytes {
-            Source::Mapped(m) => m,
-            Source::Windowed(..) => &[],
+            Source::Mapped(m) => Some(m),
+            Source::Windowed(..) => None,
         }
     }
 
@@ -777,7 +775,7 @@ mod tests {
             &opts,
         )
         .expect("expand");
-        assert_eq!(input.bytes(), &data[..], "same bytes");
+        assert_eq!(input.mapped(), Some(&data[..]), "same bytes");
         // Does this file system keep holes at all?
         let probe = dir.path().join("probe");
         let f = File::create(&probe).expect("probe");

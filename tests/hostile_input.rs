@@ -442,14 +442,14 @@ fn shrink_victim(path: &Path, install: bool) {
         mutexdiag::install_sigbus_handler();
     }
     let input = Input::open(path, &InputOptions::default()).unwrap();
-    let n = input.bytes().len();
+    let n = input.mapped().expect("a mapped core").len();
     std::fs::File::options()
         .write(true)
         .open(path)
         .unwrap()
         .set_len(0)
         .unwrap();
-    let b = input.bytes();
+    let b = input.mapped().expect("a mapped core");
     let mut sum = 0u64;
     for i in (0..n).step_by(4096) {
         // SAFETY: a volatile read of a byte inside the mapping's declared length.
