@@ -83,7 +83,7 @@ struct StackWindow {
 /// How far above a stack pointer [`AddressSpace::read_ahead_stack`] reads: an
 /// unwinder reads words at and above the stack pointer (the frames' saved
 /// registers and return addresses).
-const STACK_ABOVE: u64 = 8192;
+const STACK_ABOVE: u64 = 4096;
 
 /// A read-only file mapping backed by the file itself (`--sysroot`).
 #[derive(Debug, Clone)]
@@ -133,8 +133,9 @@ impl<'d> AddressSpace<'d> {
         self
     }
 
-    /// Read the memory above the stack pointer `sp` (8 KiB) by one `pread` from the core file, and serve word reads there
-    /// ([`AddressSpace::read_u64`], [`AddressSpace::read_u32`],
+    /// Read the memory above the stack pointer `sp` (4 KiB: the frames of a thread
+    /// blocked in a call or two) by one `pread` from the core file, and serve word
+    /// reads there ([`AddressSpace::read_u64`], [`AddressSpace::read_u32`],
     /// [`AddressSpace::read_word`]) from it until the next call: the words an
     /// unwinder reads of one thread, without faulting the pages into the mapping.
     /// `None`, a core without [`AddressSpace::with_small_reads`], or a stack pointer

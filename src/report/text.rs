@@ -63,6 +63,82 @@ pub fn render(t: &mut Table, width: usize) -> String {
     out
 }
 
+/// A table of `header` and `rows` as text for `width` columns: the same text as
+/// [`render`] gives for the table [`table_width`] builds of them, without
+/// comfy-table in the usual case of a long table (`threads`: a row per thread,
+/// 1 000 and more), where laying it out cost more than the rest of the command's
+/// text: when every cell is printable ASCII on one line and the table fits at its
+/// natural width, it is drawn here as comfy-table draws it in that style
+/// (`UTF8_HORIZONTAL_ONLY`, columns as wide as their widest cell, at least 1, plus
+/// a space each side, left-aligned, joined by a space; `─` borders, `═` under the
+/// header, `─` between rows). Anything else goes through comfy-table.
+pub fn render_rows(header: &[&str], rows: Vec<Vec<String>>, width: usize) -> String {
+    if let Some(s) = natural_plain(header, &rows, width) {
+        return s;
+    }
+    let mut t = table_width(header, width);
+    for r in rows {
+        t.add_row(r);
+    }
+    render(&mut t, width)
+}
+
+/// [`render_rows`]'s own drawing, when it applies.
+fn natural_plain(header: &[&str], rows: &[Vec<String>], width: usize) -> Option<String> {
+    let plain = |s: &str| s.bytes().all(|b| (0x20..0x7f).contains(&b));
+    let n = header.len();
+    if n == 0 || !header.iter().all(|h| plain(h)) {
+        return None;
+    }
+    let mut cw: Vec<usize> = header.iter().map(|h| h.len().max(1)).collect();
+    for r in rows {
+        if r.len() > n {
+            return None;
+        }
+        for (w, c) in cw.iter_mut().zip(r) {
+            if !plain(c) {
+                return None;
+            }
+            *w = (*w).max(c.len());
+        }
+    }
+    let total = cw.iter().map(|w| w + 2).sum::<usize>() + (n - 1);
+    if total > width {
+        return None;
+    }
+    let rule = |c: char| {
+        let mut l = String::with_capacity(total * c.len_utf8() + 1);
+        l.extend(std::iter::repeat_n(c, total));
+        l.push('\n');
+        l
+    };
+    let (thin, double) = (rule('─'), rule('═'));
+    let line = |out: &mut String, cells: &mut dyn Iterator<Item = &str>| {
+        for (i, &w) in cw.iter().enumerate() {
+            let c = cells.next().unwrap_or("");
+            if i > 0 {
+                out.push(' ');
+            }
+            out.push(' ');
+            out.push_str(c);
+            out.extend(std::iter::repeat_n(' ', w - c.len() + 1));
+        }
+        out.push('\n');
+    };
+    let mut out = String::with_capacity((2 * rows.len() + 3) * (3 * total + 1));
+    out.push_str(&thin);
+    line(&mut out, &mut header.iter().copied());
+    out.push_str(&double);
+    for (i, r) in rows.iter().enumerate() {
+        if i > 0 {
+            out.push_str(&thin);
+        }
+        line(&mut out, &mut r.iter().map(String::as_str));
+    }
+    out.push_str(&thin);
+    Some(out)
+}
+
 /// The table's lines, each ending in a newline (what `format!("{t}\n")` gives,
 /// without joining the lines into one more string first).
 fn lines(t: &Table) -> String {
@@ -281,26 +357,26 @@ pub fn threads_width(doc: &ThreadsDoc, width: usize) -> String {
 /// each thread's backtrace (when asked for), the warnings.
 pub fn write_threads(w: &mut impl Write, doc: &ThreadsDoc, width: usize) -> io::Result<()> {
     write_process(w, &doc.process)?;
-    let mut t = table_width(
-        &["tid", "", "pc", "sp", "thread pointer", "blocked in"],
-        width,
-    );
-    for th in &doc.threads {
-        let blocked = blocked_in(th);
-        t.add_row(vec![
-            th.tid.to_string(),
-            if th.crashed {
-                "crashed".into()
-            } else {
-                String::new()
-            },
-            opt(&th.pc),
-            opt(&th.sp),
-            opt(&th.thread_pointer),
-            blocked,
-        ]);
-    }
-    w.write_all(render(&mut t, width).as_bytes())?;
+    let rows = doc
+        .threads
+        .iter()
+        .map(|th| {
+            vec![
+                th.tid.to_string(),
+                if th.crashed {
+                    "crashed".into()
+                } else {
+                    String::new()
+                },
+                opt(&th.pc),
+                opt(&th.sp),
+                opt(&th.thread_pointer),
+                blocked_in(th),
+            ]
+        })
+        .collect();
+    let header = ["tid", "", "pc", "sp", "thread pointer", "blocked in"];
+    w.write_all(render_rows(&header, rows, width).as_bytes())?;
     let mut bt = String::new();
     for th in &doc.threads {
         if let Some(frames) = &th.frames {
@@ -937,5 +1013,76 @@ mod tests {
             }
         }
         assert!(checked > 50, "{checked}");
+    }
+
+    /// `render_rows` gives what comfy-table gives for the same rows, whether it
+    /// draws the table itself or not: tables of 0 to 40 rows of cells drawn from
+    /// plain, empty, long, multi-line, coloured and wide ones, rows shorter than
+    /// the header, at widths from 20 to 200.
+    #[test]
+    fn drawn_rows_equal_comfy_tables() {
+        let pool = [
+            "",
+            "1",
+            "15481",
+            "crashed",
+            "0x7f6558f41df2",
+            "-",
+            "pause",
+            "FUTEX_WAIT (private) on 0x55be07e3b164",
+            "a much longer cell with several words in it, to be wrapped",
+            "two\nlines",
+            "\u{1b}[1;31mERROR\u{1b}[0m",
+            "日本語",
+            "tab\there",
+        ];
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move |n: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % n as u64) as usize
+        };
+        let (mut drawn, mut total) = (0, 0);
+        for case in 0..400 {
+            let headers: [&[&str]; 3] = [
+                &["tid", "", "pc", "sp", "thread pointer", "blocked in"],
+                &["a"],
+                &["", ""],
+            ];
+            let header = headers[case % 3];
+            let nrows = [0, 1, 2, 5, 17, 40][next(6)];
+            // Most cases plain (the drawn path); some with one odd cell.
+            let odd = next(3) == 0;
+            let rows: Vec<Vec<String>> = (0..nrows)
+                .map(|_| {
+                    let len = if next(8) == 0 {
+                        next(header.len() + 1)
+                    } else {
+                        header.len()
+                    };
+                    (0..len)
+                        .map(|_| {
+                            let k = if odd { next(pool.len()) } else { next(9) };
+                            pool[k].to_string()
+                        })
+                        .collect()
+                })
+                .collect();
+            for width in [20, 40, 60, 94, 100, 101, 120, 200] {
+                let mut t = table_width(header, width);
+                for r in &rows {
+                    t.add_row(r.clone());
+                }
+                let want = render(&mut t, width);
+                if natural_plain(header, &rows, width).is_some() {
+                    drawn += 1;
+                }
+                let got = render_rows(header, rows.clone(), width);
+                assert_eq!(got, want, "header {header:?}, rows {rows:?}, width {width}");
+                total += 1;
+            }
+        }
+        assert!(drawn > 500 && drawn < total, "{drawn} of {total} drawn");
     }
 }
