@@ -86,7 +86,7 @@ pub struct Input {
     /// Where the file holds data, when it has holes (see [`data_extents`]): found on
     /// first use, as only the scans of memory need it (`threads` and `maps` never
     /// ask, and skip the ~2 `lseek`s per extent).
-    extents: std::sync::OnceLock<Option<std::sync::Arc<[(u64, u64)]>>>,
+    extents: std::sync::OnceLock<Option<Extents>>,
 }
 
 impl std::fmt::Debug for Input {
@@ -98,6 +98,9 @@ impl std::fmt::Debug for Input {
             .finish()
     }
 }
+
+/// Byte ranges `[start, end)` of a file that hold data ([`Input::data_extents`]).
+type Extents = std::sync::Arc<[(u64, u64)]>;
 
 /// How an input's bytes are reached.
 enum Source {

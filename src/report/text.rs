@@ -250,11 +250,9 @@ fn arrange(header: &[&str], rows: &[Vec<String>], widest: &[usize], width: usize
     if remaining_columns > 0 {
         let rw = remaining_width.max(remaining_columns);
         let (each, excess) = (rw / remaining_columns, rw % remaining_columns);
-        let mut k = 0;
-        for f in fixed.iter_mut().filter(|f| f.is_none()) {
+        for (k, f) in fixed.iter_mut().filter(|f| f.is_none()).enumerate() {
             let w = usize::from(u16::try_from(each + usize::from(k < excess)).unwrap_or(u16::MAX));
             *f = Some(w.max(1));
-            k += 1;
         }
     }
     fixed.into_iter().map(|f| f.unwrap_or(1)).collect()
