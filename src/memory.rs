@@ -686,4 +686,58 @@ mod tests {
         assert_eq!(a.presence(0x3010), Presence::Truncated);
         assert_eq!(a.read_u32(0x1000).unwrap(), 0x07070707);
     }
+
+    /// Word reads served from a stack window read by `pread` give what reads through
+    /// the core's bytes give (values, errors and bytes counted), around segment
+    /// edges, in a truncated segment, in overlapping segments and where nothing was
+    /// dumped.
+    #[test]
+    fn stack_window_reads_equal_mapped_reads() {
+        use std::io::Write;
+        let bytes: Vec<u8> = (0..3 * 4096u32).map(|i| (i * 31 % 251) as u8).collect();
+        let mut f = tempfile::tempfile().expect("temp file");
+        f.write_all(&bytes).expect("write");
+        let file: &'static std::fs::File = Box::leak(Box::new(f));
+        let data: &'static [u8] = Box::leak(bytes.into_boxed_slice());
+        let mut s = space(
+            vec![
+                seg(0x10000, 0x1000, 0, 0x1000, 0x1000),
+                seg(0x11000, 0x1000, 0x1000, 0x1000, 0x1000),
+                // Truncated: half of it is in the file.
+                seg(0x20000, 0x2000, 0x2000, 0x2000, 0x1000),
+                // Overlapping (a corrupt core).
+                seg(0x30000, 0x1000, 0x1000, 0x1000, 0x1000),
+                seg(0x30800, 0x800, 0x2800, 0x800, 0x800),
+                // Mapped, not dumped.
+                seg(0x40000, 0x1000, 0x3000, 0, 0),
+            ],
+            data,
+        );
+        s.file_mapping = true;
+        let mut s = s.with_small_reads(file);
+        let plain = s.clone();
+        let mut served = 0;
+        for sp in [
+            0x10000, 0x10ff8, 0x10ffc, 0x11ff0, 0x20000, 0x20ff8, 0x30000, 0x307f8, 0x30800,
+            0x40000, 0x5000,
+        ] {
+            s.read_ahead_stack(Some(sp));
+            if !s.stack.bytes.is_empty() {
+                served += 1;
+            }
+            for a in (sp.saturating_sub(16)..sp + 0x1100).step_by(4) {
+                let n0 = bytes_read();
+                let got = s.read_u64(a);
+                let n1 = bytes_read();
+                let want = plain.read_u64(a);
+                assert_eq!(got, want, "u64 at {a:#x}, sp {sp:#x}");
+                assert_eq!(n1 - n0, bytes_read() - n1, "bytes counted at {a:#x}");
+                assert_eq!(s.read_u32(a), plain.read_u32(a), "u32 at {a:#x}");
+                assert_eq!(s.read_word(a, 8), plain.read_word(a, 8));
+            }
+        }
+        assert_eq!(served, 9, "windows read");
+        s.read_ahead_stack(None);
+        assert!(s.stack.bytes.is_empty());
+    }
 }
