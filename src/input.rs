@@ -80,8 +80,13 @@ pub struct Input {
     bytes: Source,
     compression: Option<Compression>,
     compressed_size: u64,
-    /// Where the file holds data, when it has holes (see [`data_extents`]).
-    extents: Option<std::sync::Arc<[(u64, u64)]>>,
+    /// The (expanded) file itself: small reads by `pread` ([`Input::file`]) and the
+    /// holes, found when first asked for ([`Input::data_extents`]).
+    file: File,
+    /// Where the file holds data, when it has holes (see [`data_extents`]): found on
+    /// first use, as only the scans of memory need it (`threads` and `maps` never
+    /// ask, and skip the ~2 `lseek`s per extent).
+    extents: std::sync::OnceLock<Option<Extents>>,
 }
 
 impl std::fmt::Debug for Input {
@@ -93,6 +98,9 @@ impl std::fmt::Debug for Input {
             .finish()
     }
 }
+
+/// Byte ranges `[start, end)` of a file that hold data ([`Input::data_extents`]).
+type Extents = std::sync::Arc<[(u64, u64)]>;
 
 /// How an input's bytes are reached.
 enum Source {
@@ -175,8 +183,26 @@ impl Input {
     /// order, when the file is sparse; `None` when it has no holes or the file
     /// system cannot tell. Bytes outside them read as zeros.
     pub fn data_extents(&self) -> Option<&std::sync::Arc<[(u64, u64)]>> {
-        self.extents.as_ref()
+        self.extents
+            .get_or_init(|| data_extents(&self.file, self.data().len() as u64))
+            .as_ref()
     }
+
+    /// The (expanded) core file, open for reading: for small reads by `pread`
+    /// (`pread` never moves the file position). Its first `data().len()` bytes are
+    /// the core's.
+    pub fn file(&self) -> &File {
+        &self.file
+    }
+}
+
+/// A second descriptor of `file` (for its holes and small reads) before it is
+/// handed to the mapping or the windowed reader.
+fn keep(path: &Path, file: &File) -> Result<File> {
+    file.try_clone().map_err(|source| Error::Open {
+        path: path.to_owned(),
+        source,
+    })
 }
 
 /// At most this many data extents are kept; a file more fragmented is treated as
@@ -262,7 +288,7 @@ fn from_file(path: &Path, file: File, opts: &InputOptions) -> Result<Input> {
     })?;
     match Compression::sniff(&head[..n]) {
         None => {
-            let extents = data_extents(&file, len);
+            let kept = keep(path, &file)?;
             let bytes = open_bytes(path, file, len, opts)?;
             let guard = match &bytes {
                 Source::Mapped(m) => Some(crate::guard::register(path, m.as_ptr(), m.len())),
@@ -274,7 +300,8 @@ fn from_file(path: &Path, file: File, opts: &InputOptions) -> Result<Input> {
                 bytes,
                 compression: None,
                 compressed_size: len,
-                extents,
+                file: kept,
+                extents: std::sync::OnceLock::new(),
             })
         }
         Some(c) => {
@@ -737,7 +764,7 @@ fn expand<R: io::BufRead>(
             path: path.to_owned(),
         });
     }
-    let extents = data_extents(&tmp, written);
+    let kept = keep(path, &tmp)?;
     let bytes = open_bytes(path, tmp, written, opts)?;
     Ok(Input {
         path: path.to_owned(),
@@ -745,7 +772,8 @@ fn expand<R: io::BufRead>(
         bytes,
         compression: c,
         compressed_size: len,
-        extents,
+        file: kept,
+        extents: std::sync::OnceLock::new(),
     })
 }
 

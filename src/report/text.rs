@@ -63,6 +63,271 @@ pub fn render(t: &mut Table, width: usize) -> String {
     out
 }
 
+/// A table of `header` and `rows` as text for `width` columns: the same text as
+/// [`render`] gives for the table [`table_width`] builds of them, without
+/// comfy-table in the usual case of a long table (`threads`: a row per thread,
+/// 1 000 and more), where laying it out cost more than the rest of the command's
+/// text: when every cell is printable ASCII on one line, and the table fits at its
+/// natural width or is squeezed (100 columns or more), it is drawn here as
+/// comfy-table 8 draws it in that style (`UTF8_HORIZONTAL_ONLY`: columns as wide as
+/// their widest cell, at least 1, or as its dynamic arrangement gives, cells split
+/// as it splits them, a space each side, left-aligned, joined by a space; `─`
+/// borders, `═` under the header, `─` between rows). Anything else goes through
+/// comfy-table. `drawn_rows_equal_comfy_tables` holds the two to the same text.
+pub fn render_rows(header: &[&str], rows: Vec<Vec<String>>, width: usize) -> String {
+    if let Some(s) = natural_plain(header, &rows, width) {
+        return s;
+    }
+    let mut t = table_width(header, width);
+    for r in rows {
+        t.add_row(r);
+    }
+    render(&mut t, width)
+}
+
+/// [`render_rows`]'s own drawing, when it applies.
+fn natural_plain(header: &[&str], rows: &[Vec<String>], width: usize) -> Option<String> {
+    let plain = |s: &str| s.bytes().all(|b| (0x20..0x7f).contains(&b));
+    let n = header.len();
+    if n == 0 || !header.iter().all(|h| plain(h)) {
+        return None;
+    }
+    // comfy-table's widest cell of each column (at least 1).
+    let mut widest: Vec<usize> = header.iter().map(|h| h.len().max(1)).collect();
+    for r in rows {
+        if r.len() > n {
+            return None;
+        }
+        for (w, c) in widest.iter_mut().zip(r) {
+            if !plain(c) {
+                return None;
+            }
+            *w = (*w).max(c.len());
+        }
+    }
+    let natural = widest.iter().map(|w| w + 2).sum::<usize>() + (n - 1);
+    let cw = if natural <= width {
+        widest
+    } else if width >= WIDTH {
+        arrange(header, rows, &widest, width.min(usize::from(u16::MAX)))
+    } else {
+        return None;
+    };
+    let total = cw.iter().map(|w| w + 2).sum::<usize>() + (n - 1);
+    let rule = |c: char| {
+        let mut l = String::with_capacity(total * c.len_utf8() + 1);
+        l.extend(std::iter::repeat_n(c, total));
+        l.push('\n');
+        l
+    };
+    let (thin, double) = (rule('─'), rule('═'));
+    // One row: each cell's lines (split where wider than its column), as many
+    // lines as its tallest cell, the others' topped up with blanks.
+    let row = |out: &mut String, cells: &mut dyn Iterator<Item = &str>| {
+        let parts: Vec<Vec<std::borrow::Cow<'_, str>>> = cw
+            .iter()
+            .map(|&w| match cells.next() {
+                Some(c) if c.len() > w => split_line(c, w).into_iter().map(Into::into).collect(),
+                Some(c) => vec![c.into()],
+                // A row shorter than the header: a blank line.
+                None => vec!["".into()],
+            })
+            .collect();
+        let height = parts.iter().map(Vec::len).max().unwrap_or(0);
+        for l in 0..height {
+            for (i, (p, &w)) in parts.iter().zip(&cw).enumerate() {
+                let c = p.get(l).map_or("", |c| c.as_ref());
+                if i > 0 {
+                    out.push(' ');
+                }
+                out.push(' ');
+                out.push_str(c);
+                out.extend(std::iter::repeat_n(' ', w.saturating_sub(c.len()) + 1));
+            }
+            out.push('\n');
+        }
+    };
+    let mut out = String::with_capacity((2 * rows.len() + 3) * (3 * total + 1));
+    out.push_str(&thin);
+    row(&mut out, &mut header.iter().copied());
+    out.push_str(&double);
+    for (i, r) in rows.iter().enumerate() {
+        if i > 0 {
+            out.push_str(&thin);
+        }
+        row(&mut out, &mut r.iter().map(String::as_str));
+    }
+    out.push_str(&thin);
+    Some(out)
+}
+
+/// The content widths comfy-table's dynamic arrangement gives the columns of a
+/// table too wide for `width` (comfy-table 8's `utils::arrangement::dynamic`, for
+/// this case: no constraints, no hidden columns, padding 1 each side, a junction
+/// between columns, no side borders, cells of printable ASCII on one line).
+/// `widest`: each column's widest cell, at least 1.
+fn arrange(header: &[&str], rows: &[Vec<String>], widest: &[usize], width: usize) -> Vec<usize> {
+    let n = header.len();
+    let mut fixed: Vec<Option<usize>> = vec![None; n];
+    let mut remaining_width = width.saturating_sub(n - 1).saturating_sub(2 * n);
+    let mut remaining_columns = n;
+    let average = |w: usize, c: usize| w.checked_div(c).unwrap_or(0);
+    // Fix a column; false once none is left.
+    let fix =
+        |fixed: &mut Vec<Option<usize>>, rw: &mut usize, rc: &mut usize, col: usize, w: usize| {
+            fixed[col] = Some(w.max(1));
+            *rw = rw.saturating_sub(w);
+            *rc -= 1;
+            *rc > 0
+        };
+    // Columns whose widest cell fits in the average space left.
+    let mut found = true;
+    while found {
+        found = false;
+        if remaining_columns == 0 || average(remaining_width, remaining_columns) == 0 {
+            break;
+        }
+        for col in 0..n {
+            if fixed[col].is_some() {
+                continue;
+            }
+            if widest[col] <= average(remaining_width, remaining_columns) {
+                if !fix(
+                    &mut fixed,
+                    &mut remaining_width,
+                    &mut remaining_columns,
+                    col,
+                    widest[col],
+                ) {
+                    break;
+                }
+                found = true;
+            }
+        }
+    }
+    // Columns whose cells, split at the average space, leave 3 or more free.
+    let column = |col: usize| {
+        std::iter::once(header[col]).chain(
+            rows.iter()
+                .filter_map(move |r| r.get(col).map(String::as_str)),
+        )
+    };
+    let mut found = remaining_columns > 0;
+    while found {
+        found = false;
+        for col in 0..n {
+            if fixed[col].is_some() {
+                continue;
+            }
+            let avg = average(remaining_width, remaining_columns);
+            let mut longest = 0;
+            let mut seen = std::collections::HashSet::new();
+            for c in column(col) {
+                if c.len() > avg {
+                    if seen.insert(c) {
+                        let split = split_line(c, avg.max(1));
+                        longest = split.iter().map(String::len).fold(longest, usize::max);
+                    }
+                } else {
+                    longest = longest.max(c.len());
+                }
+            }
+            if avg.saturating_sub(longest) >= 3 {
+                if !fix(
+                    &mut fixed,
+                    &mut remaining_width,
+                    &mut remaining_columns,
+                    col,
+                    longest,
+                ) {
+                    break;
+                }
+                found = true;
+            }
+        }
+    }
+    // The rest shares what is left evenly (the first ones one more).
+    if remaining_columns > 0 {
+        let rw = remaining_width.max(remaining_columns);
+        let (each, excess) = (rw / remaining_columns, rw % remaining_columns);
+        for (k, f) in fixed.iter_mut().filter(|f| f.is_none()).enumerate() {
+            let w = usize::from(u16::try_from(each + usize::from(k < excess)).unwrap_or(u16::MAX));
+            *f = Some(w.max(1));
+        }
+    }
+    fixed.into_iter().map(|f| f.unwrap_or(1)).collect()
+}
+
+/// A line of printable ASCII wider than `width`, split as comfy-table 8 splits it
+/// (`utils::formatting::content_split::split_line`, delimiter a space): words
+/// joined while they fit, a line ended when fewer than 3 columns are left, words
+/// longer than a line cut.
+fn split_line(line: &str, width: usize) -> Vec<String> {
+    const MIN_FREE: usize = 2;
+    let mut lines = Vec::new();
+    let mut words: Vec<&str> = line.split(' ').rev().collect();
+    let mut cur = String::new();
+    let mut cur_len = 0usize;
+    let full = |lines: &mut Vec<String>, cur: &mut String, cur_len: &mut usize| {
+        if *cur_len > width.saturating_sub(MIN_FREE) {
+            lines.push(std::mem::take(cur));
+            *cur_len = 0;
+        }
+    };
+    while let Some(next) = words.pop() {
+        let mut added = next.len() + cur_len;
+        if !cur.is_empty() {
+            added += 1;
+        }
+        let mut room = width.wrapping_sub(cur_len);
+        if !cur.is_empty() {
+            room = room.saturating_sub(1);
+        }
+        if added <= width {
+            if !cur.is_empty() {
+                cur.push(' ');
+                cur_len += 1;
+            }
+            cur.push_str(next);
+            cur_len += next.len();
+            full(&mut lines, &mut cur, &mut cur_len);
+            continue;
+        }
+        if !cur.is_empty() && room <= MIN_FREE {
+            words.push(next);
+            lines.push(std::mem::take(&mut cur));
+            cur_len = 0;
+            continue;
+        }
+        if next.len() > width {
+            let new_line = cur.is_empty();
+            if !new_line {
+                cur.push(' ');
+            }
+            let (head, tail) = next.split_at(next.len().min(room));
+            if new_line && head.is_empty() {
+                let (first, rest) = tail.split_at(1.min(tail.len()));
+                cur.push_str(first);
+                words.push(rest);
+            } else {
+                cur.push_str(head);
+                words.push(tail);
+            }
+            lines.push(std::mem::take(&mut cur));
+            cur_len = 0;
+            continue;
+        }
+        lines.push(std::mem::take(&mut cur));
+        cur = next.to_string();
+        cur_len = next.len();
+        full(&mut lines, &mut cur, &mut cur_len);
+    }
+    if !cur.is_empty() {
+        lines.push(cur);
+    }
+    lines
+}
+
 /// The table's lines, each ending in a newline (what `format!("{t}\n")` gives,
 /// without joining the lines into one more string first).
 fn lines(t: &Table) -> String {
@@ -281,26 +546,26 @@ pub fn threads_width(doc: &ThreadsDoc, width: usize) -> String {
 /// each thread's backtrace (when asked for), the warnings.
 pub fn write_threads(w: &mut impl Write, doc: &ThreadsDoc, width: usize) -> io::Result<()> {
     write_process(w, &doc.process)?;
-    let mut t = table_width(
-        &["tid", "", "pc", "sp", "thread pointer", "blocked in"],
-        width,
-    );
-    for th in &doc.threads {
-        let blocked = blocked_in(th);
-        t.add_row(vec![
-            th.tid.to_string(),
-            if th.crashed {
-                "crashed".into()
-            } else {
-                String::new()
-            },
-            opt(&th.pc),
-            opt(&th.sp),
-            opt(&th.thread_pointer),
-            blocked,
-        ]);
-    }
-    w.write_all(render(&mut t, width).as_bytes())?;
+    let rows = doc
+        .threads
+        .iter()
+        .map(|th| {
+            vec![
+                th.tid.to_string(),
+                if th.crashed {
+                    "crashed".into()
+                } else {
+                    String::new()
+                },
+                opt(&th.pc),
+                opt(&th.sp),
+                opt(&th.thread_pointer),
+                blocked_in(th),
+            ]
+        })
+        .collect();
+    let header = ["tid", "", "pc", "sp", "thread pointer", "blocked in"];
+    w.write_all(render_rows(&header, rows, width).as_bytes())?;
     let mut bt = String::new();
     for th in &doc.threads {
         if let Some(frames) = &th.frames {
@@ -937,5 +1202,99 @@ mod tests {
             }
         }
         assert!(checked > 50, "{checked}");
+    }
+
+    /// `render_rows` gives what comfy-table gives for the same rows, whether it
+    /// draws the table itself or not: tables of 0 to 40 rows of cells drawn from
+    /// plain, empty, long, multi-line, coloured and wide ones, rows shorter than
+    /// the header, at widths from 20 to 200.
+    #[test]
+    fn drawn_rows_equal_comfy_tables() {
+        const PLAIN: usize = 14;
+        let pool = [
+            "",
+            "1",
+            "15481",
+            "crashed",
+            "0x7f6558f41df2",
+            "-",
+            "pause",
+            "FUTEX_WAIT (private) on 0x55be07e3b164",
+            "a much longer cell with several words in it, to be wrapped",
+            "averyveryverylongwordwithoutanyspacesthatmustbecutsomewhere_xxxxxxxxxxxxxxxxxxxxxxx",
+            "two  spaces, then   three and a long-word-joined-by-dashes-that-goes-on-and-on",
+            " leading and trailing ",
+            "x y z a b c d e f g h i j k l m n o p q r s t u v w x y z 0 1 2 3 4 5 6 7 8 9",
+            "ab cdefghijklmnopqrstuvwxyz0123456789abcdefghijklmnopqrstuvwxyz0123456789 e",
+            // Not drawn here: several lines, colour, wide characters, a tab.
+            "two\nlines",
+            "\u{1b}[1;31mERROR\u{1b}[0m",
+            "日本語",
+            "tab\there",
+        ];
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move |n: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % n as u64) as usize
+        };
+        let (mut drawn, mut squeezed, mut total) = (0, 0, 0);
+        for case in 0..600 {
+            let headers: [&[&str]; 4] = [
+                &["tid", "", "pc", "sp", "thread pointer", "blocked in"],
+                &["a"],
+                &["", ""],
+                &[
+                    "one", "two", "three", "four", "five", "six", "seven", "eight", "nine",
+                ],
+            ];
+            let header = headers[case % 4];
+            let nrows = [0, 1, 2, 5, 17, 40][next(6)];
+            // Most cases plain (the drawn path); some with one odd cell.
+            let odd = next(3) == 0;
+            let rows: Vec<Vec<String>> = (0..nrows)
+                .map(|_| {
+                    let len = if next(8) == 0 {
+                        next(header.len() + 1)
+                    } else {
+                        header.len()
+                    };
+                    (0..len)
+                        .map(|_| {
+                            // Mostly short cells, so that columns fit or not.
+                            let k = match (odd, next(4)) {
+                                (true, _) => next(pool.len()),
+                                (false, 0) => next(PLAIN),
+                                (false, _) => next(7),
+                            };
+                            pool[k].to_string()
+                        })
+                        .collect()
+                })
+                .collect();
+            for width in [20, 40, 60, 94, 100, 101, 107, 120, 133, 200, 300] {
+                let mut t = table_width(header, width);
+                for r in &rows {
+                    t.add_row(r.clone());
+                }
+                let want = render(&mut t, width);
+                if let Some(d) = natural_plain(header, &rows, width) {
+                    drawn += 1;
+                    if d.lines().next().is_some_and(|l| l.chars().count() > width)
+                        || want.lines().count() > 2 * rows.len() + 3
+                    {
+                        squeezed += 1;
+                    }
+                }
+                let got = render_rows(header, rows.clone(), width);
+                assert_eq!(got, want, "header {header:?}, rows {rows:?}, width {width}");
+                total += 1;
+            }
+        }
+        assert!(drawn > 1000 && drawn < total, "{drawn} of {total} drawn");
+        // Drawn squeezed (cells split over lines, or still too wide): the dynamic
+        // arrangement and the splitting were exercised.
+        assert!(squeezed > 300, "{squeezed} of {drawn} drawn squeezed");
     }
 }
