@@ -96,8 +96,8 @@ impl std::fmt::Debug for Input {
 
 /// How an input's bytes are reached.
 enum Source {
-    /// The whole file, mapped, and the file (bulk reads `pread` it).
-    Mapped(Mmap, File),
+    /// The whole file, mapped.
+    Mapped(Mmap),
     /// The file read through windows, and why it is not mapped.
     Windowed(crate::coredump::Windowed, String),
 }
@@ -142,7 +142,7 @@ impl Input {
     /// way).
     pub fn bytes(&self) -> &[u8] {
         match &self.bytes {
-            Source::Mapped(m, _) => m,
+            Source::Mapped(m) => m,
             Source::Windowed(..) => &[],
         }
     }
@@ -150,25 +150,15 @@ impl Input {
     /// The core's bytes (after expansion), mapped whole or read through windows.
     pub fn data(&self) -> crate::coredump::Data<'_> {
         match &self.bytes {
-            Source::Mapped(m, _) => crate::coredump::Data::Mapped(m),
+            Source::Mapped(m) => crate::coredump::Data::Mapped(m),
             Source::Windowed(w, _) => crate::coredump::Data::Windowed(w),
-        }
-    }
-
-    /// The file [`Input::data`] maps, when it is mapped whole: bulk reads of
-    /// the core's memory read it with `pread` into a buffer rather than fault
-    /// the mapping in ([`crate::memory::AddressSpace::for_each_window`]).
-    pub fn mapped_file(&self) -> Option<&File> {
-        match &self.bytes {
-            Source::Mapped(_, f) => Some(f),
-            Source::Windowed(..) => None,
         }
     }
 
     /// Why the core is read through windows rather than mapped whole, when it is.
     pub fn windowed_reason(&self) -> Option<&str> {
         match &self.bytes {
-            Source::Mapped(..) => None,
+            Source::Mapped(_) => None,
             Source::Windowed(_, why) => Some(why),
         }
     }
@@ -277,7 +267,7 @@ fn from_file(path: &Path, file: File, opts: &InputOptions) -> Result<Input> {
             let extents = data_extents(&file, len);
             let bytes = open_bytes(path, file, len, opts)?;
             let guard = match &bytes {
-                Source::Mapped(m, _) => Some(crate::guard::register(path, m.as_ptr(), m.len())),
+                Source::Mapped(m) => Some(crate::guard::register(path, m.as_ptr(), m.len())),
                 Source::Windowed(..) => None,
             };
             Ok(Input {
@@ -421,7 +411,7 @@ fn open_bytes(path: &Path, file: File, len: u64, opts: &InputOptions) -> Result<
         "asked for".to_string()
     } else {
         match map_file(&file) {
-            Ok(map) => return Ok(Source::Mapped(map, file)),
+            Ok(map) => return Ok(Source::Mapped(map)),
             Err(e) => format!(
                 "the {len}-byte file cannot be mapped whole ({e}; the address-space limit, `ulimit -v`, may be below its size)"
             ),

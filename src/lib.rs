@@ -184,7 +184,7 @@ impl CoreFile {
             source,
         })?;
         core.data_extents = self.input.data_extents().cloned();
-        core.data_file = data.mapped().and(self.input.mapped_file());
+        core.data_is_file_mapping = data.mapped().is_some();
         if let Some(why) = self.input.windowed_reason() {
             core.warnings.push(coredump::Warning::new(
                 "windowed",

@@ -62,8 +62,8 @@ pub struct AddressSpace<'d> {
     files: Vec<FileBacking>,
     /// Data extents of a sparse core file ([`Core::data_extents`]).
     extents: Option<std::sync::Arc<[(u64, u64)]>>,
-    /// The file `data` maps read-only ([`Core::data_file`]).
-    file: Option<&'d std::fs::File>,
+    /// `data` maps a file read-only ([`Core::data_is_file_mapping`]).
+    file_mapping: bool,
 }
 
 /// A read-only file mapping backed by the file itself (`--sysroot`).
@@ -92,7 +92,7 @@ impl<'d> AddressSpace<'d> {
             segs,
             files: Vec::new(),
             extents: core.data_extents.clone(),
-            file: core.data_file,
+            file_mapping: core.data_is_file_mapping,
         }
     }
 
@@ -164,7 +164,7 @@ impl<'d> AddressSpace<'d> {
     /// The whole pages `[start, end)` (addresses) of `bytes`, when they lie in this
     /// core's read-only file mapping and there is at least one.
     fn pages_of(&self, bytes: &[u8]) -> Option<(usize, usize)> {
-        if self.file.is_none() || bytes.is_empty() {
+        if !self.file_mapping || bytes.is_empty() {
             return None;
         }
         // Bytes read through windows are copies: nothing to advise.
@@ -501,15 +501,11 @@ impl<'d> AddressSpace<'d> {
     /// which this call covers `bytes[from..to]`; up to `margin` bytes before `from`
     /// and after `to` (within the range) are the neighbours' bytes, so that an
     /// object starting in `[from, to)` and at most `margin` bytes long is whole in
-    /// `bytes`. A core mapped from a file ([`Core::data_file`]) is read with `pread`
-    /// [`BULK`] bytes at a time into one reused buffer, which stays in the
-    /// processor's cache while it is scanned: no page of the mapping is faulted in
-    /// and given back (ranges of at most `2 * BULK` bytes come from the mapping,
-    /// zero-copy). A core read through windows gives it
+    /// `bytes`. A mapped core gives the whole range at once and zero-copy (`from` 0,
+    /// `to` its length); a core read through windows gives it
     /// [`Windowed::window`](crate::coredump::Windowed::window) bytes at a time (8 MiB
-    /// by default), the same way. Memory in memory (no file) is given whole, zero-copy
-    /// (`from` 0, `to` its length). Stops with the error of the first part that
-    /// cannot be read.
+    /// by default), read into one buffer, so that memory stays bounded. Stops with the
+    /// error of the first part that cannot be read.
     pub fn for_each_window(
         &self,
         addr: u64,
@@ -518,19 +514,14 @@ impl<'d> AddressSpace<'d> {
         mut f: impl FnMut(u64, &[u8], usize, usize),
     ) -> Result<(), ReadError> {
         let total = usize::try_from(len).map_err(|_| ReadError::Unmapped { addr })?;
-        let whole = |f: &mut dyn FnMut(u64, &[u8], usize, usize)| {
-            let b = self.slice(addr, total)?;
-            f(addr, b, 0, b.len());
-            Ok(())
+        let w = match self.data {
+            Data::Mapped(_) => {
+                let b = self.slice(addr, total)?;
+                f(addr, b, 0, b.len());
+                return Ok(());
+            }
+            Data::Windowed(w) => w,
         };
-        let (window, read): (usize, &dyn Fn(usize, usize, &mut Vec<u8>) -> bool) =
-            match (self.data, self.file) {
-                (Data::Mapped(_), Some(file)) if total > 2 * BULK => {
-                    (BULK, &|at, n, buf| pread_into(file, at, n, buf))
-                }
-                (Data::Mapped(_), _) => return whole(&mut f),
-                (Data::Windowed(w), _) => (w.window(), &|at, n, buf| w.read_into(at, n, buf)),
-            };
         let s = self.segment(addr).ok_or(ReadError::Unmapped { addr })?;
         let o = addr - s.vaddr;
         if o.saturating_add(len) > s.available {
@@ -542,9 +533,9 @@ impl<'d> AddressSpace<'d> {
         let mut at = 0usize;
         while at < total {
             let lo = at.saturating_sub(margin);
-            let to = at.saturating_add(window).min(total);
+            let to = at.saturating_add(w.window()).min(total);
             let hi = to.saturating_add(margin).min(total);
-            if !read(file + lo, hi - lo, &mut buf) {
+            if !w.read_into(file + lo, hi - lo, &mut buf) {
                 return Err(ReadError::Truncated {
                     addr: addr + lo as u64,
                 });
@@ -555,30 +546,6 @@ impl<'d> AddressSpace<'d> {
         }
         Ok(())
     }
-}
-
-/// Bytes a bulk read of a mapped core reads at a time
-/// ([`AddressSpace::for_each_window`]): small enough to stay in the processor's
-/// second-level cache between the copy and the scan.
-pub const BULK: usize = 256 << 10;
-
-/// `pread` `len` bytes at `start` of `file` into `buf` (its length set to `len`,
-/// bytes not there before zeroed once); false when the file ends first or cannot
-/// be read.
-fn pread_into(file: &std::fs::File, start: usize, len: usize, buf: &mut Vec<u8>) -> bool {
-    use std::os::unix::fs::FileExt;
-    buf.resize(len, 0);
-    let mut n = 0;
-    while n < len {
-        match file.read_at(&mut buf[n..], (start + n) as u64) {
-            Ok(0) => break,
-            Ok(k) => n += k,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(_) => break,
-        }
-    }
-    buf.truncate(n);
-    n == len
 }
 
 #[cfg(test)]
@@ -592,7 +559,7 @@ mod tests {
             segs,
             files: Vec::new(),
             extents: None,
-            file: None,
+            file_mapping: false,
         }
     }
 

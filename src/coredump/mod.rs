@@ -351,11 +351,10 @@ pub struct Core<'d> {
     /// holds as data when it is sparse; the rest are holes, zeros never read by the
     /// scans. `None`: every byte counts as data (set by [`crate::CoreFile::parse`]).
     pub data_extents: Option<std::sync::Arc<[(u64, u64)]>>,
-    /// The file `data` is a read-only shared mapping of (set by
-    /// [`crate::CoreFile::parse`]): bulk reads (the scans) `pread` it into a
-    /// buffer, and pages read through the mapping may be given back
+    /// `data` is a read-only shared mapping of a file (set by
+    /// [`crate::CoreFile::parse`]): pages the scans are done with may be given back
     /// (`madvise(MADV_DONTNEED)`), the file gives them again if they are read.
-    pub data_file: Option<&'d std::fs::File>,
+    pub data_is_file_mapping: bool,
 }
 
 const ET_CORE: u16 = 4;
@@ -693,7 +692,7 @@ impl<'d> Core<'d> {
             solaris: None,
             debugger_snapshot: false,
             data_extents: None,
-            data_file: None,
+            data_is_file_mapping: false,
         };
 
         let mut notes = Vec::new();
