@@ -819,6 +819,10 @@ fn scan_extents(space: &AddressSpace<'_>, maps: &[Mapping], scope: ScanScope) ->
 /// chunk while it is in the CPU's cache.
 const CHUNK: usize = 256 << 10;
 
+/// Scanned pages are given back (`AddressSpace::release`) in whole units of this
+/// many bytes of address.
+const RELEASE: usize = 2 << 20;
+
 /// How far ahead of the scan pages are asked for (`AddressSpace::will_need`), in a
 /// whole number of chunks.
 const AHEAD: usize = 32 * CHUNK;
@@ -939,6 +943,7 @@ pub fn one_pass(
         // the chunks of the window being `data[lo..hi]`.
         let _ = space.for_each_window(start, len, margin, |base, data, lo, hi| {
             let mut from = lo;
+            let mut released = lo;
             while from < hi {
                 let to = from.saturating_add(CHUNK).min(hi);
                 // Read-ahead: the pages a few chunks on are asked for now.
@@ -960,10 +965,19 @@ pub fn one_pass(
                     endian,
                     &mut found,
                 );
-                // Done with these pages: bounded resident memory on big cores.
-                space.release(&data[from..to]);
+                // Done with these pages: bounded resident memory on big cores,
+                // given back in whole 2 MiB units of address (a page cache of
+                // large folios is mapped 2 MiB at a time; giving back part of
+                // one would split it into pages).
+                let at = data.as_ptr() as usize;
+                let upto = ((at + to) / RELEASE * RELEASE).saturating_sub(at);
+                if upto > released {
+                    space.release(&data[released..upto]);
+                    released = upto;
+                }
                 from = to;
             }
+            space.release(&data[released.min(hi)..hi]);
         });
     }
     PassResult {
