@@ -12,7 +12,8 @@
 //! The analyses run with an empty `--sysroot` (no library or debug file read), so
 //! what is timed is the core: open, parse, scan, decode. Wall times and CPU times
 //! (user + system of the child) are printed; the machine is shared, CPU is steadier.
-//! `MUTEXDIAG_BENCH_ROUNDS` (default 5).
+//! `MUTEXDIAG_BENCH_ROUNDS` (default 5). `MUTEXDIAG_BEFORE=<older mutexdiag>` times
+//! that build's `--scan shared|all` on the big core too, in the same rounds.
 
 mod common;
 
@@ -47,6 +48,7 @@ fn evict(path: &Path) {
 
 struct Case {
     label: String,
+    bin: PathBuf,
     args: Vec<String>,
     wall: Vec<Duration>,
     cpu: Vec<Duration>,
@@ -72,6 +74,7 @@ fn main() {
             }
             cases.push(Case {
                 label: format!("{name} --scan {scan}"),
+                bin: bin.clone(),
                 args: vec![
                     core.to_str().expect("UTF-8").into(),
                     "--format".into(),
@@ -86,9 +89,23 @@ fn main() {
             });
         }
     }
+    if let Some(before) = std::env::var_os("MUTEXDIAG_BEFORE") {
+        let extra: Vec<Case> = cases
+            .iter()
+            .filter(|c| c.label == "big --scan shared" || c.label == "big --scan all")
+            .map(|c| Case {
+                label: format!("{} (before)", c.label),
+                bin: PathBuf::from(&before),
+                args: c.args.clone(),
+                wall: vec![],
+                cpu: vec![],
+            })
+            .collect();
+        cases.extend(extra);
+    }
     for c in &cases {
         let a: Vec<&str> = c.args.iter().map(String::as_str).collect();
-        common::run_timed(&bin, &a).expect("run mutexdiag");
+        common::run_timed(&c.bin, &a).expect("run mutexdiag");
     }
     mmap_sum(&big);
     let (mut sums, mut sum_cpu) = (Vec::new(), Vec::new());
@@ -98,7 +115,7 @@ fn main() {
         sum_cpu.push(c);
         for c in &mut cases {
             let a: Vec<&str> = c.args.iter().map(String::as_str).collect();
-            let (w, u) = common::run_timed(&bin, &a).expect("run mutexdiag");
+            let (w, u) = common::run_timed(&c.bin, &a).expect("run mutexdiag");
             c.wall.push(w);
             c.cpu.push(u);
         }
@@ -146,7 +163,7 @@ fn main() {
             String::new()
         };
         println!(
-            "{:<24} wall {:>8.1} ms  cpu {:>8.1} ms  {reference}",
+            "{:<33} wall {:>8.1} ms  cpu {:>8.1} ms  {reference}",
             c.label,
             common::ms(w),
             common::ms(u)

@@ -208,40 +208,49 @@ impl<'d> AddressSpace<'d> {
     }
 
     /// Say that `bytes` (a slice of this core's data) is about to be read from
-    /// start to end, as a scan does: `madvise(MADV_WILLNEED)` starts reading the
-    /// pages that are not in the page cache, ahead and in large requests. (The core
-    /// is mapped with `MADV_RANDOM`, right for its headers, notes and stacks, which
-    /// turns read-ahead off: a scan of a core that is not cached would otherwise
-    /// read it a page per fault.) Does nothing when the core's bytes are not a file
-    /// mapping.
+    /// start to end, as a scan does: unless its pages look cached already,
+    /// `madvise(MADV_WILLNEED)` starts reading them, ahead and in large requests.
+    /// (The core is mapped with `MADV_RANDOM`, right for its headers, notes and
+    /// stacks, which turns read-ahead off: a scan of a core that is not cached
+    /// would otherwise read it a page per fault.) `MADV_WILLNEED` walks the page
+    /// cache page by page even when there is nothing to read; whether there is,
+    /// is sampled ([`AddressSpace::looks_cached`]). Does nothing when the core's
+    /// bytes are not a file mapping.
     pub fn will_need(&self, bytes: &[u8]) {
-        self.advise(bytes, libc::MADV_WILLNEED);
+        if !self.looks_cached(bytes) {
+            self.advise(bytes, libc::MADV_WILLNEED);
+        }
+    }
+
+    /// One page in every 512 KiB of `bytes` (a slice of this core's file
+    /// mapping), the first and the last, are in the page cache (`mincore`, a
+    /// page at a time: asked of a whole range, it looks up every page, which
+    /// costs more than the read-ahead advice it would save). False when some is
+    /// not, or when it cannot tell. A page missed by the sample is read when the
+    /// scan faults on it.
+    fn looks_cached(&self, bytes: &[u8]) -> bool {
+        let Some((start, end)) = self.pages_of(bytes) else {
+            return true;
+        };
+        const PAGE: usize = 4096;
+        const STEP: usize = 512 << 10;
+        let resident = |at: usize| {
+            let mut v = [0u8; 1];
+            // SAFETY: the page at `at` lies inside the read-only file mapping
+            // (`pages_of`, `at` in [start, end), page-aligned); `v` has room for
+            // the one page asked about.
+            let r = unsafe { libc::mincore(at as *mut libc::c_void, PAGE, v.as_mut_ptr()) };
+            r == 0 && v[0] & 1 == 1
+        };
+        (start..end).step_by(STEP).all(resident) && resident(end - PAGE)
     }
 
     /// `madvise(advice)` on the whole pages of `bytes`, when they lie in this core's
     /// read-only file mapping.
     fn advise(&self, bytes: &[u8], advice: libc::c_int) {
-        if !self.file_mapping || bytes.is_empty() {
-            return;
-        }
-        // Bytes read through windows are copies: nothing to advise.
-        let Some(data) = self.data.mapped() else {
-            return;
-        };
-        let base = data.as_ptr() as usize;
-        let (lo, hi) = (
-            bytes.as_ptr() as usize,
-            bytes.as_ptr() as usize + bytes.len(),
-        );
-        if lo < base || hi > base + data.len() {
-            return;
-        }
-        const PAGE: usize = 4096;
-        let start = lo.div_ceil(PAGE) * PAGE;
-        let end = hi / PAGE * PAGE;
-        if end > start {
+        if let Some((start, end)) = self.pages_of(bytes) {
             // SAFETY: [start, end) lies inside the read-only MAP_SHARED file mapping
-            // `data` (checked above). The advice given (`release`, `will_need`) never
+            // `data` (`pages_of`). The advice given (`release`, `will_need`) never
             // changes what is read: MADV_DONTNEED only drops this process's
             // page-table entries, and the bytes read afterwards are the file's, the
             // same as before (docs/reliability.md covers a file changed under us);
@@ -250,6 +259,28 @@ impl<'d> AddressSpace<'d> {
                 libc::madvise(start as *mut libc::c_void, end - start, advice);
             }
         }
+    }
+
+    /// The whole pages `[start, end)` (addresses) of `bytes`, when they lie in this
+    /// core's read-only file mapping and there is at least one.
+    fn pages_of(&self, bytes: &[u8]) -> Option<(usize, usize)> {
+        if !self.file_mapping || bytes.is_empty() {
+            return None;
+        }
+        // Bytes read through windows are copies: nothing to advise.
+        let data = self.data.mapped()?;
+        let base = data.as_ptr() as usize;
+        let (lo, hi) = (
+            bytes.as_ptr() as usize,
+            bytes.as_ptr() as usize + bytes.len(),
+        );
+        if lo < base || hi > base + data.len() {
+            return None;
+        }
+        const PAGE: usize = 4096;
+        let start = lo.div_ceil(PAGE) * PAGE;
+        let end = hi / PAGE * PAGE;
+        (end > start).then_some((start, end))
     }
 
     /// The parts of `[addr, addr + len)` — dumped bytes within one segment — that

@@ -173,10 +173,11 @@ impl Windowed {
     /// reads that must not keep what they read; `false` if the file ends first or
     /// cannot be read.
     pub fn read_into(&self, start: usize, len: usize, buf: &mut Vec<u8>) -> bool {
-        buf.clear();
         if start.checked_add(len).is_none_or(|e| e > self.len) {
+            buf.clear();
             return false;
         }
+        // Only bytes not there before are zeroed: a reused buffer costs no fill.
         buf.resize(len, 0);
         let mut n = 0;
         while n < len {

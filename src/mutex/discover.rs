@@ -229,11 +229,7 @@ fn scan_range_probing(
 ) -> Option<(usize, usize)> {
     found.clear();
     let filters = fast_filters(layout);
-    #[cfg(target_arch = "x86_64")]
-    let avx2 = std::arch::is_x86_feature_detected!("avx2");
-    #[cfg(not(target_arch = "x86_64"))]
-    let avx2 = false;
-    let (Some(filters), true, Endian::Little) = (filters, avx2, endian) else {
+    let (Some(filters), true, Endian::Little) = (filters, has_avx2(), endian) else {
         scan_range(layout, base, bytes, endian, out, limit);
         return None;
     };
@@ -254,6 +250,20 @@ fn scan_range_probing(
     );
     let covered = probe.covered;
     (!stopped).then_some(covered)
+}
+
+/// The processor has AVX2 (found at run time; the result is cached by the
+/// standard library). Always false off x86_64.
+#[inline]
+fn has_avx2() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("avx2")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
 }
 
 /// The straightforward scan: every aligned position, futex word then
@@ -442,33 +452,83 @@ impl BlockMask for Avx2 {
     fn mask<const A: usize>(block: &[u8], min: u32, span: u32) -> Option<u32> {
         // SAFETY: `Avx2` is only used by `pass_avx2`, called after the processor was
         // found to have AVX2.
-        Some(unsafe { block_mask_avx2(block, min, span) } & lanes::<A>())
+        Some(unsafe { block_mask_avx2::<A>(block, min, span) })
     }
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 #[inline]
-unsafe fn block_mask_avx2(block: &[u8], min: u32, span: u32) -> u32 {
-    use std::arch::x86_64::{
-        _mm256_castsi256_ps, _mm256_cmpgt_epi32, _mm256_loadu_si256, _mm256_movemask_ps,
-        _mm256_set1_epi32, _mm256_sub_epi32, _mm256_xor_si256,
-    };
-    let mut fail = 0u32;
-    // SAFETY: the caller checked AVX2; every load reads 32 bytes inside `block`
-    // (`chunks_exact(32)`), and unaligned loads are allowed.
+unsafe fn block_mask_avx2<const A: usize>(block: &[u8], min: u32, span: u32) -> u32 {
+    // SAFETY: the caller checked AVX2; `block` holds `BLOCK_BYTES` bytes.
     unsafe {
-        let sign = _mm256_set1_epi32(i32::MIN);
-        let low = _mm256_set1_epi32(min as i32);
-        let high = _mm256_set1_epi32((span ^ 0x8000_0000) as i32);
-        for (j, c) in block.chunks_exact(32).enumerate() {
-            let v = _mm256_loadu_si256(c.as_ptr().cast());
-            let d = _mm256_xor_si256(_mm256_sub_epi32(v, low), sign);
-            let gt = _mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpgt_epi32(d, high))) as u32;
-            fail |= gt << (8 * j);
-        }
+        let v = load_block_avx2(block);
+        let ok = in_range_avx2(&v, min, span);
+        mask_bits_avx2::<A>(&ok)
     }
-    !fail
+}
+
+/// The four 32-byte vectors of a block.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+#[inline]
+unsafe fn load_block_avx2(block: &[u8]) -> [std::arch::x86_64::__m256i; 4] {
+    use std::arch::x86_64::_mm256_loadu_si256;
+    assert!(block.len() >= BLOCK_BYTES);
+    let p = block.as_ptr();
+    // SAFETY: the caller checked AVX2; the four loads read the block's first
+    // 128 bytes (length asserted above); unaligned loads are allowed.
+    unsafe {
+        [
+            _mm256_loadu_si256(p.cast()),
+            _mm256_loadu_si256(p.add(32).cast()),
+            _mm256_loadu_si256(p.add(64).cast()),
+            _mm256_loadu_si256(p.add(96).cast()),
+        ]
+    }
+}
+
+/// Per 32-bit lane of `v`: all ones when the word `w` has `w - min <= span`
+/// (unsigned, wrapping), zero otherwise: `min(w - min, span) == w - min`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+#[inline]
+fn in_range_avx2(
+    v: &[std::arch::x86_64::__m256i; 4],
+    min: u32,
+    span: u32,
+) -> [std::arch::x86_64::__m256i; 4] {
+    use std::arch::x86_64::{
+        _mm256_cmpeq_epi32, _mm256_min_epu32, _mm256_set1_epi32, _mm256_sub_epi32,
+    };
+    let low = _mm256_set1_epi32(min as i32);
+    let span = _mm256_set1_epi32(span as i32);
+    v.map(|x| {
+        let t = _mm256_sub_epi32(x, low);
+        _mm256_cmpeq_epi32(_mm256_min_epu32(t, span), t)
+    })
+}
+
+/// One bit per 32-bit lane of the four masks (bit `i` for the word at byte
+/// `4 * i` of the block) that starts a position (every lane when `A` is 4,
+/// every other one when 8: [`lanes`]); 0 at once when none is set (the usual
+/// case: an or, a test and a branch for the block).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+#[inline]
+fn mask_bits_avx2<const A: usize>(ok: &[std::arch::x86_64::__m256i; 4]) -> u32 {
+    use std::arch::x86_64::{
+        _mm256_castsi256_ps, _mm256_movemask_ps, _mm256_or_si256, _mm256_set1_epi64x,
+        _mm256_testz_si256,
+    };
+    // The low word of each 8 bytes (little-endian), or all.
+    let keep = _mm256_set1_epi64x(if A == 8 { 0xffff_ffff } else { -1 });
+    let any = _mm256_or_si256(_mm256_or_si256(ok[0], ok[1]), _mm256_or_si256(ok[2], ok[3]));
+    if _mm256_testz_si256(any, keep) == 1 {
+        return 0;
+    }
+    let m = |x| _mm256_movemask_ps(_mm256_castsi256_ps(x)) as u32;
+    (m(ok[0]) | m(ok[1]) << 8 | m(ok[2]) << 16 | m(ok[3]) << 24) & lanes::<A>()
 }
 
 /// Little-endian words without a known vector unit: the same bits, word by word.
@@ -525,34 +585,23 @@ unsafe fn probe_avx2<const A: usize>(
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 #[inline]
-unsafe fn magic_bits_avx2(block: &[u8], needle: u32, n: usize) -> u128 {
+fn magic_bits_avx2(v: &[std::arch::x86_64::__m256i; 4], needle: u32, n: usize) -> u128 {
     use std::arch::x86_64::{
-        __m256i, _mm256_cmpeq_epi16, _mm256_cmpeq_epi32, _mm256_loadu_si256, _mm256_movemask_epi8,
-        _mm256_or_si256, _mm256_set1_epi32, _mm256_testz_si256,
+        _mm256_cmpeq_epi16, _mm256_cmpeq_epi32, _mm256_movemask_epi8, _mm256_or_si256,
+        _mm256_set1_epi32, _mm256_testz_si256,
     };
-    // SAFETY: the caller checked AVX2; `block` holds `BLOCK_BYTES` (128) bytes, and
-    // each load reads 32 of them; unaligned loads are allowed.
-    unsafe {
-        let nd = _mm256_set1_epi32(needle as i32);
-        let eq = |v: __m256i| {
-            if n == 2 {
-                _mm256_cmpeq_epi16(v, nd)
-            } else {
-                _mm256_cmpeq_epi32(v, nd)
-            }
-        };
-        let p = block.as_ptr();
-        let e0 = eq(_mm256_loadu_si256(p.cast()));
-        let e1 = eq(_mm256_loadu_si256(p.add(32).cast()));
-        let e2 = eq(_mm256_loadu_si256(p.add(64).cast()));
-        let e3 = eq(_mm256_loadu_si256(p.add(96).cast()));
-        let any = _mm256_or_si256(_mm256_or_si256(e0, e1), _mm256_or_si256(e2, e3));
-        if _mm256_testz_si256(any, any) == 1 {
-            return 0;
-        }
-        let m = |e: __m256i| u128::from(_mm256_movemask_epi8(e) as u32);
-        m(e0) | m(e1) << 32 | m(e2) << 64 | m(e3) << 96
+    let nd = _mm256_set1_epi32(needle as i32);
+    let e = if n == 2 {
+        v.map(|x| _mm256_cmpeq_epi16(x, nd))
+    } else {
+        v.map(|x| _mm256_cmpeq_epi32(x, nd))
+    };
+    let any = _mm256_or_si256(_mm256_or_si256(e[0], e[1]), _mm256_or_si256(e[2], e[3]));
+    if _mm256_testz_si256(any, any) == 1 {
+        return 0;
     }
+    let m = |x| u128::from(_mm256_movemask_epi8(x) as u32);
+    m(e[0]) | m(e[1]) << 32 | m(e[2]) << 64 | m(e[3]) << 96
 }
 
 /// The little-endian pass with the best block test this processor has.
@@ -560,7 +609,7 @@ unsafe fn magic_bits_avx2(block: &[u8], needle: u32, n: usize) -> u128 {
 fn pass_le<const A: usize>(range: &Range<'_, '_>, out: &mut Vec<u64>, limit: usize) -> bool {
     #[cfg(target_arch = "x86_64")]
     {
-        if std::arch::is_x86_feature_detected!("avx2") {
+        if has_avx2() {
             // SAFETY: the processor has AVX2 (checked just above).
             unsafe { pass_avx2::<A>(range, out, limit) }
         } else {
@@ -624,7 +673,9 @@ impl Range<'_, '_> {
             #[cfg(target_arch = "x86_64")]
             if let Some(p) = probe.as_mut() {
                 // SAFETY: a probe is only given to the AVX2 pass (`probe_avx2`).
-                let mut m = unsafe { magic_bits_avx2(block, p.magic.needle, p.magic.n) } & phase;
+                let mut m =
+                    unsafe { magic_bits_avx2(&load_block_avx2(block), p.magic.needle, p.magic.n) }
+                        & phase;
                 while m != 0 {
                     p.found.push(start + k0 * A + m.trailing_zeros() as usize);
                     m &= m - 1;
@@ -768,6 +819,10 @@ fn scan_extents(space: &AddressSpace<'_>, maps: &[Mapping], scope: ScanScope) ->
 /// chunk while it is in the CPU's cache.
 const CHUNK: usize = 256 << 10;
 
+/// Scanned pages are given back (`AddressSpace::release`) in whole units of this
+/// many bytes of address.
+const RELEASE: usize = 2 << 20;
+
 /// How far ahead of the scan pages are asked for (`AddressSpace::will_need`), in a
 /// whole number of chunks.
 const AHEAD: usize = 32 * CHUNK;
@@ -888,6 +943,7 @@ pub fn one_pass(
         // the chunks of the window being `data[lo..hi]`.
         let _ = space.for_each_window(start, len, margin, |base, data, lo, hi| {
             let mut from = lo;
+            let mut released = lo;
             while from < hi {
                 let to = from.saturating_add(CHUNK).min(hi);
                 // Read-ahead: the pages a few chunks on are asked for now.
@@ -909,10 +965,19 @@ pub fn one_pass(
                     endian,
                     &mut found,
                 );
-                // Done with these pages: bounded resident memory on big cores.
-                space.release(&data[from..to]);
+                // Done with these pages: bounded resident memory on big cores,
+                // given back in whole 2 MiB units of address (a page cache of
+                // large folios is mapped 2 MiB at a time; giving back part of
+                // one would split it into pages).
+                let at = data.as_ptr() as usize;
+                let upto = ((at + to) / RELEASE * RELEASE).saturating_sub(at);
+                if upto > released {
+                    space.release(&data[released..upto]);
+                    released = upto;
+                }
                 from = to;
             }
+            space.release(&data[released.min(hi)..hi]);
         });
     }
     PassResult {
@@ -1101,7 +1166,7 @@ mod tests {
         #[cfg(target_arch = "x86_64")]
         {
             check::<Sse2>(&data, "sse2");
-            if std::arch::is_x86_feature_detected!("avx2") {
+            if has_avx2() {
                 // Under test the Avx2 test runs outside `pass_avx2`, on a processor
                 // that has AVX2 (checked).
                 check::<Avx2>(&data, "avx2");
@@ -1118,10 +1183,7 @@ mod tests {
     /// covered, which are all the range but its edges.
     #[test]
     fn probing_scan_finds_the_scan_hits_and_every_aligned_magic() {
-        #[cfg(target_arch = "x86_64")]
-        let avx2 = std::arch::is_x86_feature_detected!("avx2");
-        #[cfg(not(target_arch = "x86_64"))]
-        let avx2 = false;
+        let avx2 = has_avx2();
         if !avx2 {
             eprintln!("SKIP probing scan: no AVX2 (the magic is then searched apart)");
         }
