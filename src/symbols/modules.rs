@@ -919,11 +919,13 @@ impl Modules {
     /// almost always stop in the C library, whose debug sections are the largest
     /// to read (and inflate), the dynamic linker's DWARF is walked for its mutex
     /// variables, and the rest of the analysis (unwinding, scanning, other
-    /// modules) goes on meanwhile. The small sections are read first, then a
-    /// compressed `.debug_info` is inflated ahead (ld.so's, then libc's), a step at
-    /// a time: whoever needs a part of it first inflates up to there (or waits for
-    /// the step under way) instead of starting another load. No thread is started
-    /// when there is nothing to read.
+    /// modules) goes on meanwhile. Two threads, the two CPUs of a small machine:
+    /// one inflates the largest compressed `.debug_info` (libc's, the longest
+    /// chain) from the start, the other the other compressed sections (the small
+    /// ones first, then ld.so's `.debug_info`), a step at a time: whoever needs a
+    /// part of a section first inflates up to there (or waits for the step under
+    /// way) instead of starting another load. No thread is started when there is
+    /// nothing to read.
     pub fn prefetch_dwarf(&self) {
         let todo: Vec<Arc<ModuleFiles>> = self
             .modules
@@ -942,17 +944,37 @@ impl Modules {
         if todo.is_empty() {
             return;
         }
+        // The longest read is the largest `.debug_info` (the C library's): a thread
+        // of its own from the start. The other sections (the small ones of every
+        // file first, then the other `.debug_info`s) on a second thread, which then
+        // parses what a load parses (`.debug_aranges`).
+        let mut rest: Vec<Arc<super::dwarf::Inflating>> = Vec::new();
+        let mut infos: Vec<Arc<super::dwarf::Inflating>> = Vec::new();
+        for f in &todo {
+            for (id, i) in f.lazy_sections() {
+                if *id == gimli::SectionId::DebugInfo {
+                    infos.push(i.clone());
+                } else {
+                    rest.push(i.clone());
+                }
+            }
+        }
+        infos.sort_by_key(|i| std::cmp::Reverse(i.len()));
+        let big = (!infos.is_empty()).then(|| infos.remove(0));
+        rest.extend(infos);
+        if let Some(big) = big {
+            let _ = std::thread::Builder::new()
+                .name("mutexdiag-dwarf".into())
+                .spawn(move || big.inflate_all());
+        }
         let _ = std::thread::Builder::new()
-            .name("mutexdiag-dwarf".into())
+            .name("mutexdiag-dwarf2".into())
             .spawn(move || {
-                // The dynamic linker first: its DWARF is small and walked whole.
-                let mut lazy: Vec<_> = todo
-                    .iter()
-                    .filter_map(|f| f.dwarf()?.lock().lazy_info())
-                    .collect();
-                lazy.sort_by_key(|i| i.len());
-                for i in lazy {
+                for i in rest {
                     i.inflate_all();
+                }
+                for f in &todo {
+                    let _ = f.dwarf();
                 }
             });
     }
