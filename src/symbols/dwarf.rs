@@ -619,23 +619,24 @@ mod tests {
     #[test]
     fn abbreviation_tables_end_where_their_terminator_is() {
         // Two tables: at 0, one abbreviation (code 1, DW_TAG_compile_unit, children,
-        // DW_AT_name/DW_FORM_string); at 9, one using DW_FORM_ref_addr.
+        // DW_AT_name/DW_FORM_string, the attributes' end, the table's end); at 8,
+        // one using DW_FORM_ref_addr.
         let t: &[u8] = &[
-            1, 0x11, 1, 0x03, 0x08, 0, 0, 0, 0, 1, 0x34, 0, 0x49, 0x10, 0, 0, 0,
+            1, 0x11, 1, 0x03, 0x08, 0, 0, 0, 1, 0x34, 0, 0x49, 0x10, 0, 0, 0,
         ];
         assert_eq!(
             scan_abbrevs(t, 0),
             AbbrevScan::Done {
                 leaves: false,
-                end: 9
+                end: 8
             }
         );
         assert!(matches!(
-            scan_abbrevs(t, 9),
+            scan_abbrevs(t, 8),
             AbbrevScan::Done { leaves: true, .. }
         ));
         // Every cut inside the first table asks for more bytes.
-        for cut in 0..9 {
+        for cut in 0..8 {
             assert_eq!(
                 scan_abbrevs(&t[..cut], 0),
                 AbbrevScan::Short,
