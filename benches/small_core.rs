@@ -9,7 +9,9 @@
 //! sets the rounds; `MUTEXDIAG_BENCH_CORES` (default `abba:main,segv:main,kinds:main,
 //! threads-contention:main`) the fixtures. Printed: wall and CPU time (user + system
 //! of the child) per command and core, and the ratios. Without eu-stack the
-//! benchmark says so and stops.
+//! benchmark says so and stops. `MUTEXDIAG_BENCH_OTHER=PATH` adds another
+//! `mutexdiag` binary (e.g. the main branch's build), run cold and warm in the same
+//! rounds with a cache folder of its own, for a paired comparison.
 
 #[path = "common/mod.rs"]
 mod common;
@@ -20,6 +22,13 @@ use std::time::Duration;
 /// Wall and CPU time of one run, output discarded.
 fn run(prog: &Path, args: &[String], env: &[(&str, &Path)]) -> (Duration, Duration) {
     common::run_timed_env(prog, args, env).expect("run a benchmarked command")
+}
+
+/// The load average (1, 5, 15 min), for the record: the ratios depend on free CPUs.
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_default()
 }
 
 #[derive(Default)]
@@ -58,6 +67,7 @@ fn main() {
     let list = std::env::var("MUTEXDIAG_BENCH_CORES")
         .unwrap_or_else(|_| "abba:main,segv:main,kinds:main,threads-contention:main".to_string());
     let bin = PathBuf::from(env!("CARGO_BIN_EXE_mutexdiag"));
+    let other = std::env::var_os("MUTEXDIAG_BENCH_OTHER").map(PathBuf::from);
     let cache = tempfile::tempdir().expect("temp dir for the cache");
     let home = cache.path().to_path_buf();
     let dir = home.join("mutexdiag");
@@ -65,6 +75,17 @@ fn main() {
         ("XDG_CACHE_HOME", &home),
         ("MUTEXDIAG_CACHE", Path::new("on")),
     ];
+    let other_cache = tempfile::tempdir().expect("temp dir for the other binary's cache");
+    let other_home = other_cache.path().to_path_buf();
+    let other_dir = other_home.join("mutexdiag");
+    let other_on: [(&str, &Path); 2] = [
+        ("XDG_CACHE_HOME", &other_home),
+        ("MUTEXDIAG_CACHE", Path::new("on")),
+    ];
+    if let Some(o) = &other {
+        println!("other binary (MUTEXDIAG_BENCH_OTHER): {}", o.display());
+    }
+    println!("load average at the start: {}", load_average());
     let off: [(&str, &Path); 1] = [("MUTEXDIAG_CACHE", Path::new("off"))];
     println!(
         "{:<24} {:>22} {:>22} {:>22} {:>22} {:>22} {:>14} {:>12}",
@@ -78,6 +99,7 @@ fn main() {
         "warm/eu"
     );
     let (mut sum_cold_ratio, mut sum_warm_ratio, mut n) = (0.0, 0.0, 0.0);
+    let mut sum_other_cold = 0.0;
     for spec in list.split(',') {
         let (name, role) = spec.split_once(':').unwrap_or((spec, "main"));
         let core = common::fixture_core(name, role);
@@ -93,6 +115,7 @@ fn main() {
         run(&eu, &eu_full, &[]);
         run(&bin, &md, &off);
         let (mut e1, mut e2, mut none, mut cold, mut warm) = Default::default();
+        let (mut ocold, mut owarm) = (Times::default(), Times::default());
         for _ in 0..rounds {
             Times::push(&mut e1, run(&eu, &eu_plain, &[]));
             Times::push(&mut e2, run(&eu, &eu_full, &[]));
@@ -100,6 +123,11 @@ fn main() {
             let _ = std::fs::remove_dir_all(&dir);
             Times::push(&mut cold, run(&bin, &md, &on));
             Times::push(&mut warm, run(&bin, &md, &on));
+            if let Some(o) = &other {
+                let _ = std::fs::remove_dir_all(&other_dir);
+                Times::push(&mut ocold, run(o, &md, &other_on));
+                Times::push(&mut owarm, run(o, &md, &other_on));
+            }
         }
         let [e1, e2, none, cold, warm]: [Times; 5] = [e1, e2, none, cold, warm];
         let f = |t: &Times| {
@@ -125,15 +153,34 @@ fn main() {
             cold.med().1 / e2.med().1,
             warm.med().1 / e1.med().1.max(0.001)
         );
+        if other.is_some() {
+            println!(
+                "{:<24} other binary: cold {}, warm {}; cold/eu -i -s {:.2} (CPU {:.2}), warm/eu {:.2}",
+                "",
+                f(&ocold),
+                f(&owarm),
+                ocold.med().0 / e2.med().0,
+                ocold.med().1 / e2.med().1,
+                owarm.med().0 / e1.med().0
+            );
+            sum_other_cold += ocold.med().0 / e2.med().0;
+        }
         sum_cold_ratio += cr;
         sum_warm_ratio += wr;
         n += 1.0;
     }
+    println!("load average at the end: {}", load_average());
     if n > 0.0 {
         println!(
             "mean of the wall ratios over {n} cores: cold / eu-stack -i -s = {:.2} (goal ≤ 0.5), warm / eu-stack = {:.2} (goal ≤ 1.0)",
             sum_cold_ratio / n,
             sum_warm_ratio / n
         );
+        if other.is_some() {
+            println!(
+                "other binary, mean of the cold wall ratios: {:.2}",
+                sum_other_cold / n
+            );
+        }
     }
 }

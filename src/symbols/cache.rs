@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use parking_lot::ReentrantMutex;
 
 use super::diskcache::{DiskCache, Entry, FoundRec, Memo, SiteRec};
-use super::dwarf::DwarfCell;
+use super::dwarf::{DwarfCell, Inflating};
 use super::elf::ElfCell;
 use super::modules::{NameEntry, SymEntry};
 use super::unwind::Cfi;
@@ -103,6 +103,10 @@ pub(crate) struct ModuleFiles {
     /// DWARF and `addr2line` contexts. The contexts fill lazily (not `Sync`), so
     /// use is serialised per module; reentrant, because a use may nest another.
     pub(crate) dwarf: OnceLock<Option<ReentrantMutex<DwarfCell>>>,
+    /// The DWARF file's zlib-compressed sections, inflated lazily: shared by the
+    /// `DwarfCell` and the threads that inflate them ahead (which need not wait
+    /// for, nor lock, the `DwarfCell`).
+    lazy: OnceLock<Vec<(gimli::SectionId, Arc<Inflating>)>>,
     pub(crate) syms: OnceLock<Vec<SymEntry>>,
     /// Defined symbols by name hash (see `Module::find_symbol`).
     pub(crate) names: OnceLock<Vec<NameEntry>>,
@@ -144,6 +148,7 @@ impl ModuleFiles {
             debug_file,
             has_own_dwarf,
             dwarf: OnceLock::new(),
+            lazy: OnceLock::new(),
             syms: OnceLock::new(),
             names: OnceLock::new(),
             cfi: OnceLock::new(),
@@ -340,12 +345,22 @@ impl ModuleFiles {
         }
     }
 
+    /// The zlib-compressed DWARF sections, as [`Inflating`]s (nothing inflated
+    /// until asked: see `Modules::prefetch_dwarf`).
+    pub(crate) fn lazy_sections(&self) -> &[(gimli::SectionId, Arc<Inflating>)] {
+        self.lazy.get_or_init(|| {
+            self.dwarf_elf()
+                .map(super::dwarf::lazy_sections)
+                .unwrap_or_default()
+        })
+    }
+
     pub(crate) fn dwarf(&self) -> Option<&ReentrantMutex<DwarfCell>> {
         self.dwarf
             .get_or_init(|| {
                 let e = self.dwarf_elf()?;
                 Counters::bump(&self.counters.dwarf_loads);
-                let c = DwarfCell::load(e)?;
+                let c = DwarfCell::load(e, self.lazy_sections())?;
                 self.counters
                     .dwarf_sections_read
                     .fetch_add(c.sections_read(), Ordering::Relaxed);

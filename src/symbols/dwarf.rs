@@ -145,8 +145,9 @@ impl Inflating {
     }
 }
 
-/// Where `.debug_info` is: like the other sections, or inflated lazily.
-enum Info {
+/// Where a section's bytes are: in the file or a buffer of their own, or
+/// inflated lazily (a zlib-compressed section).
+enum Sec {
     Plain(SectionData),
     Lazy(Arc<Inflating>),
 }
@@ -155,8 +156,8 @@ enum Info {
 pub(crate) struct DwarfOwner {
     file: Arc<FileBytes>,
     pub(crate) endian: RunTimeEndian,
-    sections: Vec<(SectionId, SectionData)>,
-    info: Info,
+    /// `.debug_info` and the sections of [`SECTIONS`] the file has.
+    sections: Vec<(SectionId, Sec)>,
     /// `.debug_loc` and `.debug_loclists`, inflated on first use.
     loc: OnceCell<Option<SectionData>>,
     loclists: OnceCell<Option<SectionData>>,
@@ -183,43 +184,33 @@ impl DwarfOwner {
         }
     }
 
-    /// The lazily inflated `.debug_info`, if it is one.
-    pub(crate) fn lazy_info(&self) -> Option<Arc<Inflating>> {
-        match &self.info {
-            Info::Lazy(i) => Some(i.clone()),
-            Info::Plain(_) => None,
+    fn sec(&self, id: SectionId) -> Option<&Sec> {
+        self.sections.iter().find(|(s, _)| *s == id).map(|(_, d)| d)
+    }
+
+    /// Bytes of section `id` up to `end` at least (all of it when it is not
+    /// inflated lazily); empty when the section is missing or `end` is past what
+    /// its stream gives.
+    fn prefix(&self, id: SectionId, end: usize) -> &[u8] {
+        match self.sec(id) {
+            Some(Sec::Plain(SectionData::Range(r))) => self.file.get(r.clone()).unwrap_or(&[]),
+            Some(Sec::Plain(SectionData::Owned(v))) => v,
+            Some(Sec::Lazy(i)) => i.prefix(end).unwrap_or(&[]),
+            None => &[],
         }
     }
 
-    /// Bytes of `.debug_info` up to `end` at least (all of it when plain).
-    fn info_to(&self, end: usize) -> &[u8] {
-        match &self.info {
-            Info::Plain(SectionData::Range(r)) => self.file.get(r.clone()).unwrap_or(&[]),
-            Info::Plain(SectionData::Owned(v)) => v,
-            Info::Lazy(i) => i.prefix(end).unwrap_or(&[]),
-        }
-    }
-
+    /// The whole section `id` (inflated first when lazy).
     fn slice(&self, id: SectionId) -> &[u8] {
-        if id == SectionId::DebugInfo {
-            return self.info_to(self.info_len());
-        }
-        for (sid, d) in &self.sections {
-            if *sid == id {
-                return match d {
-                    SectionData::Range(r) => self.file.get(r.clone()).unwrap_or(&[]),
-                    SectionData::Owned(v) => v,
-                };
-            }
-        }
-        &[]
+        self.prefix(id, self.len(id))
     }
 
-    fn info_len(&self) -> usize {
-        match &self.info {
-            Info::Plain(SectionData::Range(r)) => r.len(),
-            Info::Plain(SectionData::Owned(v)) => v.len(),
-            Info::Lazy(i) => i.len(),
+    fn len(&self, id: SectionId) -> usize {
+        match self.sec(id) {
+            Some(Sec::Plain(SectionData::Range(r))) => r.len(),
+            Some(Sec::Plain(SectionData::Owned(v))) => v.len(),
+            Some(Sec::Lazy(i)) => i.len(),
+            None => 0,
         }
     }
 }
@@ -287,9 +278,20 @@ impl<'a> DwarfDep<'a> {
     }
 }
 
-/// DW_FORM_ref_addr, DW_FORM_ref_sup4/8, DW_FORM_GNU_ref_alt: references out of
-/// the unit, which a context over that unit alone cannot follow.
-fn abbrevs_leave_unit(abbrev: &[u8], offset: usize) -> bool {
+/// What a scan of one abbreviation table found.
+#[derive(Debug, PartialEq, Eq)]
+enum AbbrevScan {
+    /// The table ends before `end`; `leaves`: it uses DW_FORM_ref_addr,
+    /// DW_FORM_ref_sup4/8 or DW_FORM_GNU_ref_alt, references out of the unit,
+    /// which a context over that unit alone cannot follow (also said of a table
+    /// too long to be plausible).
+    Done { leaves: bool, end: usize },
+    /// The bytes end inside the table.
+    Short,
+}
+
+/// Scan the abbreviation table at `offset` of `abbrev` (a prefix of the section).
+fn scan_abbrevs(abbrev: &[u8], offset: usize) -> AbbrevScan {
     fn uleb(b: &[u8], p: &mut usize) -> Option<u64> {
         let mut v = 0u64;
         let mut shift = 0;
@@ -329,13 +331,51 @@ fn abbrevs_leave_unit(abbrev: &[u8], offset: usize) -> bool {
         }
         Some(true)
     };
-    walk().unwrap_or(true)
+    match walk() {
+        Some(leaves) => AbbrevScan::Done { leaves, end: p },
+        None => AbbrevScan::Short,
+    }
+}
+
+/// The end of the abbreviation table at `offset`, inflating the section as far
+/// as the table goes; `None` when the table leaves the unit (see [`AbbrevScan`])
+/// or is cut short by the section's end.
+fn abbrev_table_end(owner: &DwarfOwner, offset: usize) -> Option<usize> {
+    let len = owner.len(SectionId::DebugAbbrev);
+    if offset >= len {
+        return None;
+    }
+    let mut want = offset.saturating_add(16 << 10).min(len);
+    loop {
+        let b = owner.prefix(SectionId::DebugAbbrev, want);
+        match scan_abbrevs(b, offset) {
+            AbbrevScan::Done { leaves: false, end } => return Some(end),
+            AbbrevScan::Done { leaves: true, .. } => return None,
+            AbbrevScan::Short if want < len => {
+                want = offset
+                    .saturating_add((want - offset).saturating_mul(4))
+                    .min(len);
+            }
+            AbbrevScan::Short => return None,
+        }
+    }
+}
+
+/// The end of the line program at `offset` of `.debug_line`, from its initial length.
+fn line_program_end(owner: &DwarfOwner, offset: usize) -> Option<usize> {
+    use gimli::Reader as _;
+    let b = owner.prefix(SectionId::DebugLine, offset.checked_add(12)?);
+    let mut r = EndianSlice::new(b.get(offset..)?, owner.endian);
+    let (len, format) = r.read_initial_length().ok()?;
+    offset
+        .checked_add(usize::from(format.initial_length_size()))?
+        .checked_add(len)
 }
 
 /// The end of the unit at `unit` in `.debug_info`, from its initial length.
 fn unit_end(owner: &DwarfOwner, unit: usize) -> Option<usize> {
     use gimli::Reader as _;
-    let b = owner.info_to(unit.checked_add(12)?);
+    let b = owner.prefix(SectionId::DebugInfo, unit.checked_add(12)?);
     let mut r = EndianSlice::new(b.get(unit..)?, owner.endian);
     let (len, format) = r.read_initial_length().ok()?;
     unit.checked_add(usize::from(format.initial_length_size()))?
@@ -347,21 +387,40 @@ fn unit_context<'a>(
     unit: usize,
 ) -> Option<Box<addr2line::Context<Reader<'a>>>> {
     let end = unit_end(owner, unit)?;
-    let info = owner.info_to(end);
+    let info = owner.prefix(SectionId::DebugInfo, end);
     let header = gimli::DebugInfo::new(info, owner.endian)
         .header_from_offset(gimli::DebugInfoOffset(unit))
         .ok()?;
-    if abbrevs_leave_unit(
-        owner.slice(SectionId::DebugAbbrev),
-        header.debug_abbrev_offset().0,
-    ) {
-        return None;
-    }
+    // The unit's abbreviations and line program are where their offsets say: the
+    // prefixes of `.debug_abbrev` and `.debug_line` up to their ends are all the
+    // unit reads of them (inflated that far when they are compressed).
+    let abbrev_end = abbrev_table_end(owner, header.debug_abbrev_offset().0)?;
+    let abbrev = owner.prefix(SectionId::DebugAbbrev, abbrev_end);
+    let line = {
+        let abbrevs = header
+            .abbreviations(&gimli::DebugAbbrev::new(abbrev, owner.endian))
+            .ok()?;
+        let mut entries = header.entries(&abbrevs);
+        let stmt_list = match entries.next_dfs() {
+            Ok(Some(root)) => match root.attr_value(gimli::DW_AT_stmt_list) {
+                Some(gimli::AttributeValue::DebugLineRef(o)) => Some(o.0),
+                Some(gimli::AttributeValue::SecOffset(o)) => Some(o),
+                _ => None,
+            },
+            _ => None,
+        };
+        match stmt_list {
+            Some(o) => owner.prefix(SectionId::DebugLine, line_program_end(owner, o)?),
+            None => &[],
+        }
+    };
     let bytes = info.get(unit..unit.checked_add(header.length_including_self())?)?;
     let dwarf = gimli::Dwarf::load(|id| {
         Ok::<_, gimli::Error>(EndianSlice::new(
             match id {
                 SectionId::DebugInfo => bytes,
+                SectionId::DebugAbbrev => abbrev,
+                SectionId::DebugLine => line,
                 SectionId::DebugAranges | SectionId::DebugTypes => &[],
                 _ => owner.slice(id),
             },
@@ -407,17 +466,14 @@ const SECTIONS: &[SectionId] = &[
 impl DwarfCell {
     /// How many sections were read when it was loaded.
     pub(crate) fn sections_read(&self) -> u64 {
-        self.borrow_owner().sections.len() as u64 + 1
+        self.borrow_owner().sections.len() as u64
     }
 
-    /// The lazily inflated `.debug_info`, if it is one (to inflate it ahead).
-    pub(crate) fn lazy_info(&self) -> Option<Arc<Inflating>> {
-        self.borrow_owner().lazy_info()
-    }
-
-    /// Load the DWARF of `elf` (the file that holds `.debug_info`). `None` when it
-    /// has none or it cannot be parsed.
-    pub(crate) fn load(elf: &ElfCell) -> Option<DwarfCell> {
+    /// Load the DWARF of `elf` (the file that holds `.debug_info`), its
+    /// zlib-compressed sections being `lazy` (see [`lazy_sections`]): nothing of
+    /// them is inflated here but `.debug_aranges`. `None` when it has no
+    /// `.debug_info` or it cannot be parsed.
+    pub(crate) fn load(elf: &ElfCell, lazy: &[(SectionId, Arc<Inflating>)]) -> Option<DwarfCell> {
         let file = elf.file();
         let data: &[u8] = elf.bytes();
         let endian = if file.is_little_endian() {
@@ -425,20 +481,22 @@ impl DwarfCell {
         } else {
             RunTimeEndian::Big
         };
-        let info = lazy_section(file, elf.bytes(), ".debug_info")
-            .map(|i| Info::Lazy(Arc::new(i)))
-            .or_else(|| section_data(file, data, ".debug_info").map(Info::Plain))?;
-        let mut sections = Vec::with_capacity(SECTIONS.len());
-        for &id in SECTIONS {
-            if let Some(d) = section_data(file, data, id.name()) {
-                sections.push((id, d));
+        let mut sections = Vec::with_capacity(SECTIONS.len() + 1);
+        for &id in std::iter::once(&SectionId::DebugInfo).chain(SECTIONS) {
+            let d = match lazy.iter().find(|(s, _)| *s == id) {
+                Some((_, i)) => Some(Sec::Lazy(i.clone())),
+                None => section_data(file, data, id.name()).map(Sec::Plain),
+            };
+            match d {
+                Some(d) => sections.push((id, d)),
+                None if id == SectionId::DebugInfo => return None,
+                None => {}
             }
         }
         let owner = DwarfOwner {
             file: elf.bytes().clone(),
             endian,
             sections,
-            info,
             loc: OnceCell::new(),
             loclists: OnceCell::new(),
         };
@@ -474,6 +532,19 @@ impl DwarfCell {
         })
         .ok()
     }
+}
+
+/// The zlib-compressed sections among `.debug_info` and [`SECTIONS`] of `elf`, as
+/// [`Inflating`]s (nothing inflated yet): the reads ahead of
+/// `Modules::prefetch_dwarf` and [`DwarfCell::load`] share them.
+pub(crate) fn lazy_sections(elf: &ElfCell) -> Vec<(SectionId, Arc<Inflating>)> {
+    std::iter::once(&SectionId::DebugInfo)
+        .chain(SECTIONS)
+        .filter_map(|&id| {
+            let i = lazy_section(elf.file(), elf.bytes(), id.name())?;
+            Some((id, Arc::new(i)))
+        })
+        .collect()
 }
 
 /// A zlib-compressed section as an [`Inflating`] (nothing inflated yet); `None` when
@@ -543,6 +614,36 @@ mod tests {
         i.inflate_all();
         assert_eq!(i.prefix(data.len()).unwrap(), &data[..]);
         assert!(i.prefix(data.len() + 1).is_none());
+    }
+
+    #[test]
+    fn abbreviation_tables_end_where_their_terminator_is() {
+        // Two tables: at 0, one abbreviation (code 1, DW_TAG_compile_unit, children,
+        // DW_AT_name/DW_FORM_string, the attributes' end, the table's end); at 8,
+        // one using DW_FORM_ref_addr.
+        let t: &[u8] = &[
+            1, 0x11, 1, 0x03, 0x08, 0, 0, 0, 1, 0x34, 0, 0x49, 0x10, 0, 0, 0,
+        ];
+        assert_eq!(
+            scan_abbrevs(t, 0),
+            AbbrevScan::Done {
+                leaves: false,
+                end: 8
+            }
+        );
+        assert!(matches!(
+            scan_abbrevs(t, 8),
+            AbbrevScan::Done { leaves: true, .. }
+        ));
+        // Every cut inside the first table asks for more bytes.
+        for cut in 0..8 {
+            assert_eq!(
+                scan_abbrevs(&t[..cut], 0),
+                AbbrevScan::Short,
+                "cut at {cut}"
+            );
+        }
+        assert_eq!(scan_abbrevs(t, 100), AbbrevScan::Short);
     }
 
     #[test]

@@ -919,40 +919,70 @@ impl Modules {
     /// almost always stop in the C library, whose debug sections are the largest
     /// to read (and inflate), the dynamic linker's DWARF is walked for its mutex
     /// variables, and the rest of the analysis (unwinding, scanning, other
-    /// modules) goes on meanwhile. The small sections are read first, then a
-    /// compressed `.debug_info` is inflated ahead (ld.so's, then libc's), a step at
-    /// a time: whoever needs a part of it first inflates up to there (or waits for
-    /// the step under way) instead of starting another load. No thread is started
-    /// when there is nothing to read.
+    /// modules) goes on meanwhile. Two threads, the two CPUs of a small machine:
+    /// one inflates the largest compressed `.debug_info` (libc's, the longest
+    /// chain) from the start; the other walks ld.so's DWARF for glibc's mutex
+    /// variables (the answer is kept as if the analysis had asked), then inflates
+    /// libc's other compressed sections, a step at a time: whoever needs a part of
+    /// a section first inflates up to there (or waits for the step under way)
+    /// instead of starting another load. No thread is started when there is
+    /// nothing to read.
     pub fn prefetch_dwarf(&self) {
-        let todo: Vec<Arc<ModuleFiles>> = self
+        // (files, is the dynamic linker)
+        let todo: Vec<(Arc<ModuleFiles>, bool)> = self
             .modules
             .iter()
-            .filter(|m| {
+            .filter_map(|m| {
                 let n = m.short_name();
-                matches!(m.kind, ModuleKind::Library | ModuleKind::Interpreter)
-                    && (n.starts_with("libc.so.")
-                        || (n.starts_with("libc-2.") && n.ends_with(".so"))
-                        || n.starts_with("ld-linux")
-                        || (n.starts_with("ld-2.") && n.ends_with(".so")))
-                    && m.files.wants_prefetch()
+                let libc =
+                    n.starts_with("libc.so.") || (n.starts_with("libc-2.") && n.ends_with(".so"));
+                let ld =
+                    n.starts_with("ld-linux") || (n.starts_with("ld-2.") && n.ends_with(".so"));
+                (matches!(m.kind, ModuleKind::Library | ModuleKind::Interpreter)
+                    && (libc || ld)
+                    && m.files.wants_prefetch())
+                .then(|| (m.files.clone(), ld))
             })
-            .map(|m| m.files.clone())
             .collect();
         if todo.is_empty() {
             return;
         }
+        // The longest read is the largest `.debug_info` (the C library's): a thread
+        // of its own from the start. On a second thread: the dynamic linker's
+        // sections and its walk for glibc's mutex variables (what the analysis asks
+        // of it first, see `analysis::symbol_candidates`), then the other sections
+        // (the small ones first), then what a load parses (`.debug_aranges`).
+        let mut rest: Vec<Arc<super::dwarf::Inflating>> = Vec::new();
+        let mut infos: Vec<Arc<super::dwarf::Inflating>> = Vec::new();
+        for (f, _) in todo.iter().filter(|(_, ld)| !ld) {
+            for (id, i) in f.lazy_sections() {
+                if *id == gimli::SectionId::DebugInfo {
+                    infos.push(i.clone());
+                } else {
+                    rest.push(i.clone());
+                }
+            }
+        }
+        infos.sort_by_key(|i| std::cmp::Reverse(i.len()));
+        let big = (!infos.is_empty()).then(|| infos.remove(0));
+        rest.extend(infos);
+        if let Some(big) = big {
+            let _ = std::thread::Builder::new()
+                .name("mutexdiag-dwarf".into())
+                .spawn(move || big.inflate_all());
+        }
         let _ = std::thread::Builder::new()
-            .name("mutexdiag-dwarf".into())
+            .name("mutexdiag-dwarf2".into())
             .spawn(move || {
-                // The dynamic linker first: its DWARF is small and walked whole.
-                let mut lazy: Vec<_> = todo
-                    .iter()
-                    .filter_map(|f| f.dwarf()?.lock().lazy_info())
-                    .collect();
-                lazy.sort_by_key(|i| i.len());
-                for i in lazy {
+                let glibc = crate::mutex::Family::Glibc.mutex_type_names();
+                for (f, _) in todo.iter().filter(|(_, ld)| *ld) {
+                    let _ = f.mutex_variables(glibc);
+                }
+                for i in rest {
                     i.inflate_all();
+                }
+                for (f, _) in &todo {
+                    let _ = f.dwarf();
                 }
             });
     }
