@@ -4,10 +4,10 @@
 //!
 //! - big dense core (1152 MiB of shared memory, ordinary data; the scan benchmark's
 //!   core): `--scan none|shared|all` against the read limit, a memory-mapped sum of
-//!   every byte of the file (open + mmap + sum + munmap, in this process: a process
-//!   that maps the file pays the unmapping too, at the latest when it exits, and the
-//!   analyses are timed as whole processes; the sum without its munmap is printed
-//!   beside it);
+//!   every byte of the file timed as a whole process like the analyses (this
+//!   benchmark run again as `--mmap-sum FILE`: open + mmap + sum, and the unmapping
+//!   at exit that every process mapping the file pays); the same sum in this process
+//!   without its unmapping is printed beside it;
 //! - sparse core (1 000 threads with 8 MiB stacks, 8.4 GB of which about 28 MB hold
 //!   data) against a dense core of the same program with 64 KiB stacks (86 MB):
 //!   "costs what is on disk" means the ratio stays near 1.
@@ -60,7 +60,14 @@ struct Case {
 }
 
 fn main() {
-    if std::env::args().any(|a| a == "--list") {
+    let args: Vec<String> = std::env::args().collect();
+    if args.iter().any(|a| a == "--list") {
+        return;
+    }
+    // The reference as a process of its own: sum the file and exit.
+    if let Some(i) = args.iter().position(|a| a == "--mmap-sum") {
+        let path = args.get(i + 1).expect("--mmap-sum FILE");
+        mmap_sum(Path::new(path));
         return;
     }
     common::print_machine();
@@ -112,13 +119,15 @@ fn main() {
         let a: Vec<&str> = c.args.iter().map(String::as_str).collect();
         common::run_timed(&c.bin, &a).expect("run mutexdiag");
     }
-    mmap_sum(&big);
+    let me = std::env::current_exe().expect("the benchmark's own path");
+    let sum_args = ["--mmap-sum", big.to_str().expect("UTF-8")];
+    common::run_timed(&me, &sum_args).expect("run the mmap-sum");
     let (mut sums, mut sum_cpu, mut sum_mapped) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..rounds {
-        let (w, c, m) = mmap_sum(&big);
+        let (w, c) = common::run_timed(&me, &sum_args).expect("run the mmap-sum");
         sums.push(w);
         sum_cpu.push(c);
-        sum_mapped.push(m);
+        sum_mapped.push(mmap_sum(&big).2);
         for c in &mut cases {
             let a: Vec<&str> = c.args.iter().map(String::as_str).collect();
             let (w, u) = common::run_timed(&c.bin, &a).expect("run mutexdiag");
@@ -140,8 +149,8 @@ fn main() {
     let sumc = common::median(sum_cpu);
     let summ = common::median(sum_mapped);
     println!(
-        "read limit (open + mmap + sum + munmap of the big core): wall {:.1} ms  cpu {:.1} ms \
-         (before the munmap: cpu {:.1} ms)",
+        "read limit (a process: open + mmap + sum of the big core, exit): wall {:.1} ms  \
+         cpu {:.1} ms (in this process, before its munmap: cpu {:.1} ms)",
         common::ms(sum),
         common::ms(sumc),
         common::ms(summ)
@@ -195,7 +204,7 @@ fn main() {
     ];
     for _ in 0..cold_rounds {
         evict(&big);
-        let (w, c, _) = mmap_sum(&big);
+        let (w, c) = common::run_timed(&me, &sum_args).expect("run the mmap-sum");
         ref_w.push(w);
         ref_c.push(c);
         evict(&big);
