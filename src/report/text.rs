@@ -542,6 +542,15 @@ pub fn threads_width(doc: &ThreadsDoc, width: usize) -> String {
     to_string(|w| write_threads(w, doc, width))
 }
 
+/// The threads table's mark of the thread that took the signal.
+fn crashed_mark(th: &ThreadModel) -> String {
+    if th.crashed {
+        "crashed".into()
+    } else {
+        String::new()
+    }
+}
+
 /// The `threads` command's text, written to `w`: the process, the threads table,
 /// each thread's backtrace (when asked for), the warnings.
 pub fn write_threads(w: &mut impl Write, doc: &ThreadsDoc, width: usize) -> io::Result<()> {
@@ -552,11 +561,7 @@ pub fn write_threads(w: &mut impl Write, doc: &ThreadsDoc, width: usize) -> io::
         .map(|th| {
             vec![
                 th.tid.to_string(),
-                if th.crashed {
-                    "crashed".into()
-                } else {
-                    String::new()
-                },
+                crashed_mark(th),
                 opt(&th.pc),
                 opt(&th.sp),
                 opt(&th.thread_pointer),
@@ -977,11 +982,7 @@ pub fn write_threads_involved(w: &mut impl Write, r: &Report, style: Style) -> i
         let blocked = blocked_in(th);
         t.add_row(vec![
             th.tid.to_string(),
-            if th.crashed {
-                "crashed".into()
-            } else {
-                String::new()
-            },
+            crashed_mark(th),
             opt(&th.pc),
             blocked,
         ]);
