@@ -246,7 +246,7 @@ pub(crate) fn data_extents(file: &File, len: u64) -> Option<std::sync::Arc<[(u64
         out.push((start, end));
         off = end;
     }
-    // Put the position back where the decoders and `read_head` expect nothing of it.
+    // Put the position back where the decoders and the head's `pread` expect nothing of it.
     seek(0, libc::SEEK_SET)?;
     if out.len() == 1 && out[0] == (0, len) {
         return None;
@@ -282,10 +282,12 @@ fn from_file(path: &Path, file: File, opts: &InputOptions) -> Result<Input> {
         });
     }
     let mut head = [0u8; 8];
-    let n = read_head(&file, &mut head).map_err(|source| Error::Open {
-        path: path.to_owned(),
-        source,
-    })?;
+    // By `pread`: the file position stays where the decoders expect it (offset 0).
+    let n =
+        crate::coredump::data::read_full_at(&file, &mut head, 0).map_err(|source| Error::Open {
+            path: path.to_owned(),
+            source,
+        })?;
     match Compression::sniff(&head[..n]) {
         None => {
             let kept = keep(path, &file)?;
@@ -411,22 +413,6 @@ pub fn open_regular(path: &Path) -> io::Result<File> {
         ));
     }
     Ok(file)
-}
-
-/// Read the first bytes without moving the file position (the decoders read the
-/// stream from offset 0).
-fn read_head(file: &File, buf: &mut [u8]) -> io::Result<usize> {
-    use std::os::unix::fs::FileExt;
-    let mut n = 0;
-    while n < buf.len() {
-        match file.read_at(&mut buf[n..], n as u64) {
-            Ok(0) => break,
-            Ok(k) => n += k,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(n)
 }
 
 /// The bytes of an opened core of `len` bytes: mapped whole, or, when that is

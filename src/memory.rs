@@ -143,49 +143,36 @@ impl<'d> AddressSpace<'d> {
     /// window go through the mapping as before. The bytes are the file's, as a
     /// read through the mapping gives them.
     pub fn read_ahead_stack(&mut self, sp: Option<u64>) {
-        use std::os::unix::fs::FileExt;
-        let mut w = std::mem::take(&mut self.stack);
-        w.bytes.clear();
-        let (Some(sp), Some(file)) = (sp, self.file) else {
-            self.stack = w;
+        self.stack.bytes.clear();
+        let Some(file) = self.file else {
             return;
         };
-        // The window, from `sp` up, lies in the dumped part of the segment every
-        // address in it reads from: `sp`'s, as no other segment starts inside the
-        // window (then `segment` finds the same one for each of its addresses,
-        // even among a corrupt core's overlapping segments).
+        let Some((vaddr, off, len)) = sp.and_then(|sp| self.stack_window(sp)) else {
+            return;
+        };
+        let w = &mut self.stack;
+        w.bytes.resize(len, 0);
+        let n = crate::coredump::data::read_full_at(file, &mut w.bytes, off).unwrap_or(0);
+        w.bytes.truncate(n);
+        w.vaddr = vaddr;
+    }
+
+    /// Where [`AddressSpace::read_ahead_stack`] reads for the stack pointer `sp`:
+    /// its first address (`sp`), file offset and length, when anything is dumped
+    /// there. The window, from `sp` up, lies in the dumped part of the segment every
+    /// address in it reads from: `sp`'s, as no other segment starts inside the
+    /// window (then `segment` finds the same one for each of its addresses, even
+    /// among a corrupt core's overlapping segments).
+    fn stack_window(&self, sp: u64) -> Option<(u64, u64, usize)> {
         let i = self.segs.partition_point(|s| s.vaddr <= sp);
-        let Some(s) = self.segment(sp).cloned() else {
-            self.stack = w;
-            return;
-        };
+        let s = self.segment(sp)?;
         let next = self.segs.get(i).map_or(u64::MAX, |n| n.vaddr);
-        let lo = sp;
         let dumped_end = s.vaddr.saturating_add(s.available.min(s.memsz));
         let hi = sp.saturating_add(STACK_ABOVE).min(dumped_end).min(next);
-        let Some(off) = s.offset.checked_add(lo - s.vaddr) else {
-            self.stack = w;
-            return;
-        };
+        let off = s.offset.checked_add(sp - s.vaddr)?;
         let file_end = self.data.len() as u64;
-        let hi = hi.min(lo.saturating_add(file_end.saturating_sub(off)));
-        if hi <= lo {
-            self.stack = w;
-            return;
-        }
-        w.bytes.resize((hi - lo) as usize, 0);
-        let mut n = 0;
-        while n < w.bytes.len() {
-            match file.read_at(&mut w.bytes[n..], off + n as u64) {
-                Ok(0) => break,
-                Ok(k) => n += k,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(_) => break,
-            }
-        }
-        w.bytes.truncate(n);
-        w.vaddr = lo;
-        self.stack = w;
+        let hi = hi.min(sp.saturating_add(file_end.saturating_sub(off)));
+        (hi > sp).then(|| (sp, off, (hi - sp) as usize))
     }
 
     /// `len` bytes at `addr` from the stack window, when it holds them all.

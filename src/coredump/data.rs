@@ -179,18 +179,26 @@ impl Windowed {
         }
         // Only bytes not there before are zeroed: a reused buffer costs no fill.
         buf.resize(len, 0);
-        let mut n = 0;
-        while n < len {
-            match self.file.read_at(&mut buf[n..], (start + n) as u64) {
-                Ok(0) => break,
-                Ok(k) => n += k,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(_) => break,
-            }
-        }
+        let n = read_full_at(&self.file, buf, start as u64).unwrap_or(0);
         buf.truncate(n);
         n == len
     }
+}
+
+/// Fill `buf` from `offset` of `file` by `pread` (the file position does not move),
+/// again when interrupted: the number of bytes read, fewer than `buf.len()` only
+/// where the file ends.
+pub(crate) fn read_full_at(file: &File, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match file.read_at(&mut buf[n..], offset + n as u64) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
 }
 
 #[cfg(test)]

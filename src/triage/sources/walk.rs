@@ -2,7 +2,7 @@
 
 use std::fs::File;
 use std::io::{self, BufReader, Read, Seek, SeekFrom};
-use std::os::unix::fs::{FileExt, MetadataExt};
+use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -156,15 +156,7 @@ pub(crate) fn classify_stream(
 /// Read up to `n` bytes at offset 0.
 fn read_head(f: &File, n: usize) -> io::Result<Vec<u8>> {
     let mut buf = vec![0u8; n];
-    let mut got = 0;
-    while got < n {
-        match f.read_at(&mut buf[got..], got as u64) {
-            Ok(0) => break,
-            Ok(k) => got += k,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
+    let got = crate::coredump::data::read_full_at(f, &mut buf, 0)?;
     buf.truncate(got);
     Ok(buf)
 }
