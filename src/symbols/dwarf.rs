@@ -292,48 +292,40 @@ enum AbbrevScan {
 
 /// Scan the abbreviation table at `offset` of `abbrev` (a prefix of the section).
 fn scan_abbrevs(abbrev: &[u8], offset: usize) -> AbbrevScan {
-    fn uleb(b: &[u8], p: &mut usize) -> Option<u64> {
-        let mut v = 0u64;
-        let mut shift = 0;
-        loop {
-            let x = *b.get(*p)?;
-            *p += 1;
-            if shift < 64 {
-                v |= u64::from(x & 0x7f) << shift;
-            }
-            shift += 7;
-            if x & 0x80 == 0 {
-                return Some(v);
-            }
-        }
-    }
-    let mut p = offset;
-    let mut walk = || -> Option<bool> {
+    use gimli::Reader as _;
+    let Some(rest) = abbrev.get(offset..) else {
+        return AbbrevScan::Short;
+    };
+    let mut r = EndianSlice::new(rest, gimli::LittleEndian);
+    let mut walk = || -> gimli::Result<bool> {
         for _ in 0..100_000 {
-            if uleb(abbrev, &mut p)? == 0 {
-                return Some(false);
+            if r.read_uleb128()? == 0 {
+                return Ok(false);
             }
-            uleb(abbrev, &mut p)?; // tag
-            p += 1; // children
+            r.read_uleb128()?; // tag
+            r.read_u8()?; // children
             loop {
-                let name = uleb(abbrev, &mut p)?;
-                let form = uleb(abbrev, &mut p)?;
+                let name = r.read_uleb128()?;
+                let form = r.read_uleb128()?;
                 if name == 0 && form == 0 {
                     break;
                 }
                 if matches!(form, 0x10 | 0x1c | 0x24 | 0x1f20) {
-                    return Some(true);
+                    return Ok(true);
                 }
                 if form == 0x21 {
-                    uleb(abbrev, &mut p)?; // implicit_const (sleb, same length rule)
+                    r.read_sleb128()?; // DW_FORM_implicit_const's value
                 }
             }
         }
-        Some(true)
+        Ok(true)
     };
     match walk() {
-        Some(leaves) => AbbrevScan::Done { leaves, end: p },
-        None => AbbrevScan::Short,
+        Ok(leaves) => AbbrevScan::Done {
+            leaves,
+            end: abbrev.len() - r.len(),
+        },
+        Err(_) => AbbrevScan::Short,
     }
 }
 
