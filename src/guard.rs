@@ -15,9 +15,9 @@
 //! address is not ours: the handler restores the default action and the fault
 //! happens again, as it would have without the handler.
 //!
-//! Compressed cores are expanded into an unlinked temporary file that no other process
-//! can name, so only plain cores carry this risk. `docs/reliability.md` explains the
-//! choice.
+//! A compressed core is read through a mapping while it expands, registered the same
+//! way; its expansion goes into an unlinked temporary file that no other process can
+//! name, so it cannot shrink afterwards. `docs/reliability.md` explains the choice.
 //!
 //! The handler is opt-in (the `mutexdiag` binary installs it): a library should not
 //! take a process-wide signal disposition behind its caller's back, nor exit.
