@@ -77,9 +77,12 @@ fn encoding_name(enc: Encoding) -> String {
 }
 
 /// Write the core held by `r` (encoded as `enc`, `r` at the start of the file or
-/// member) into a new temporary file.
+/// member) into a new temporary file: decoded on this thread, written on a second one
+/// with 64 KiB blocks of zeros left as holes (`TempWriter::fill_sparse_from`). The
+/// input is read by `read(2)`, never mapped: this runs in the driver process, which a
+/// file truncated under a mapping would kill (SIGBUS) with the whole batch.
 fn expand(
-    r: &mut dyn Read,
+    r: &mut dyn io::BufRead,
     enc: Encoding,
     temp: &TempSpace,
     max: Option<u64>,
@@ -89,7 +92,7 @@ fn expand(
     let mut w = temp.create(max, pinned)?;
     match enc {
         Encoding::Plain => {
-            io::copy(r, &mut w)?;
+            w.fill_sparse_from(r)?;
             if let Some(n) = expected
                 && w.written() != n
             {
@@ -100,13 +103,12 @@ fn expand(
             }
         }
         Encoding::Compressed(c) => {
-            let mut d = sniff::decoder(c, BufReader::with_capacity(1 << 20, r))?;
-            io::copy(&mut d, &mut w)?;
+            let mut d = sniff::decoder(c, r)?;
+            w.fill_sparse_from(&mut *d)?;
         }
         Encoding::Apport { core_at } => {
             io::copy(&mut r.take(core_at), &mut io::sink())?;
-            let mut br = BufReader::with_capacity(1 << 20, r);
-            let (back, _) = apport::expand(&mut br, w)?;
+            let (back, _) = apport::expand(r, w)?;
             w = back;
         }
     }
@@ -374,13 +376,20 @@ impl<F: FnMut(usize, Result<Materialized, String>)> Visitor for CoreVisitor<'_, 
         let pinned: u64 = shared._guards.iter().map(TempGuard::size).sum();
         let id = self.inv.entries.get(idx).map_or("", |e| e.id.as_str());
         let expected = matches!(enc, Encoding::Plain).then_some(size);
-        let res = expand(e, enc, &self.inv.temp, limit(self.opts), pinned, expected)
-            .map(|g| Materialized {
-                path: g.path().to_owned(),
-                temp: Some(g),
-                execs: shared,
-            })
-            .map_err(|err| explain(id, &encoding_name(enc), &err));
+        let res = expand(
+            &mut BufReader::with_capacity(1 << 20, e),
+            enc,
+            &self.inv.temp,
+            limit(self.opts),
+            pinned,
+            expected,
+        )
+        .map(|g| Materialized {
+            path: g.path().to_owned(),
+            temp: Some(g),
+            execs: shared,
+        })
+        .map_err(|err| explain(id, &encoding_name(enc), &err));
         self.done += 1;
         (self.f)(idx, res);
         self.done < self.wanted.len()

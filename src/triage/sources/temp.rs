@@ -254,6 +254,49 @@ impl TempWriter {
         self.written
     }
 
+    /// Reads `r` to its end into the file as the single-core expansion does
+    /// ([`crate::input::expand_sparse`]: decoding on this thread, zero tests and
+    /// writes on a second one, 64 KiB blocks of zeros left as holes), each buffer
+    /// charged to the limit and the budget before it is written. Returns the bytes read.
+    pub(crate) fn fill_sparse_from(&mut self, r: &mut dyn io::Read) -> io::Result<u64> {
+        self.out.flush()?;
+        let start = self.written;
+        let TempWriter {
+            out,
+            guard,
+            limit,
+            pinned,
+            ..
+        } = self;
+        let file: &File = out.get_ref().as_file();
+        let n = crate::input::expand_sparse(file, start, r, Vec::new(), &mut |total| {
+            let after = start.saturating_add(total);
+            if let Some(l) = *limit
+                && after > l
+            {
+                return Err(io::Error::other(OverLimit(l)));
+            }
+            if after > guard.reserved {
+                let need = after - guard.reserved;
+                let got =
+                    guard
+                        .budget
+                        .reserve(guard.reserved, *pinned, need, need.max(RESERVE_STEP))?;
+                guard.reserved += got;
+            }
+            Ok(())
+        })?;
+        self.written += n;
+        // A trailing hole is not written: the file gets its length here, and its
+        // position (`pwrite` left it where it was) for any later `write`.
+        let file = self.out.get_mut().as_file_mut();
+        if file.metadata()?.len() < self.written {
+            file.set_len(self.written)?;
+        }
+        io::Seek::seek(file, io::SeekFrom::Start(self.written))?;
+        Ok(n)
+    }
+
     pub(crate) fn finish(self) -> io::Result<TempGuard> {
         let TempWriter {
             out,
@@ -339,6 +382,42 @@ mod tests {
         drop(g);
         assert!(!p.exists());
         assert_eq!(space.budget.used(), 0);
+    }
+
+    /// The sparse fill: same bytes and length (trailing zeros included), zero
+    /// blocks left as holes where the file system keeps them, the whole length
+    /// charged to the budget, and the limit and the budget told as such.
+    #[test]
+    fn sparse_fill_keeps_bytes_leaves_holes_and_charges_the_budget() {
+        use std::os::unix::fs::MetadataExt;
+        let dir = tempfile::tempdir().unwrap();
+        let space = TempSpace::new(Some(dir.path()), 64 << 20);
+        let mut data = vec![0u8; 12 << 20];
+        data[(3 << 20) + 5] = 1;
+        data[(9 << 20) + 70000] = 2;
+        let mut w = space.create(None, 0).unwrap();
+        let n = w.fill_sparse_from(&mut &data[..]).unwrap();
+        assert_eq!(n, data.len() as u64);
+        let g = w.finish().unwrap();
+        assert_eq!(space.budget.used(), data.len() as u64);
+        let back = std::fs::read(g.path()).unwrap();
+        assert!(back == data, "same bytes, same length");
+        let probe = dir.path().join("probe");
+        let f = File::create(&probe).unwrap();
+        f.set_len(1 << 20).unwrap();
+        if f.metadata().unwrap().blocks() == 0 {
+            let used = std::fs::metadata(g.path()).unwrap().blocks() * 512;
+            assert!(used <= 1 << 20, "{used} bytes on disk for two data blocks");
+        } else {
+            eprintln!("SKIPPED hole check: the temp file system does not keep holes");
+        }
+        drop(g);
+        let mut w = space.create(Some(5 << 20), 0).unwrap();
+        let e = w.fill_sparse_from(&mut &data[..]).unwrap_err();
+        assert!(limit_message(&e).unwrap().contains("--max-core-size"), "{e}");
+        let mut w = space.create(None, 60 << 20).unwrap();
+        let e = w.fill_sparse_from(&mut &data[..]).unwrap_err();
+        assert!(limit_message(&e).unwrap().contains("--max-temp"), "{e}");
     }
 
     #[test]
