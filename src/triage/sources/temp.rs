@@ -414,7 +414,10 @@ mod tests {
         drop(g);
         let mut w = space.create(Some(5 << 20), 0).unwrap();
         let e = w.fill_sparse_from(&mut &data[..]).unwrap_err();
-        assert!(limit_message(&e).unwrap().contains("--max-core-size"), "{e}");
+        assert!(
+            limit_message(&e).unwrap().contains("--max-core-size"),
+            "{e}"
+        );
         let mut w = space.create(None, 60 << 20).unwrap();
         let e = w.fill_sparse_from(&mut &data[..]).unwrap_err();
         assert!(limit_message(&e).unwrap().contains("--max-temp"), "{e}");
