@@ -7,6 +7,10 @@
 //! - dense: the scan benchmark's core (1152 MiB of shared memory, ordinary data);
 //! - sparse: 1 000 threads with 8 MiB stacks (8.4 GB, about 28 MB of data).
 //!
+//! Each is analysed twice: as one core (`mutexdiag CORE.zst`) and by the batch driver
+//! (`mutexdiag triage DIR -j 1`, DIR holding only that `.zst`), which materializes
+//! compressed cores into its own temporary files before a worker analyses them.
+//!
 //! The analyses run with an empty `--sysroot` (no library or debug file read), so
 //! what is timed is expansion and the core: decompress, write, parse, scan, decode.
 //! Wall and CPU times (user + system of the child) are printed; the machine is
@@ -43,8 +47,23 @@ fn compressed(core: &Path, zstd: &Path) -> PathBuf {
 struct Case {
     label: &'static str,
     zst: PathBuf,
+    /// A folder holding only `zst` (a hard link, else a copy), for `triage`.
+    dir: tempfile::TempDir,
     reference: Vec<(Duration, Duration)>,
     analysis: Vec<(Duration, Duration)>,
+    triage: Vec<(Duration, Duration)>,
+}
+
+/// A folder with `zst` in it, by a hard link when the file system allows it.
+fn folder_with(zst: &Path) -> tempfile::TempDir {
+    let parent = zst.parent().unwrap_or(Path::new("."));
+    let dir = tempfile::tempdir_in(parent).expect("temp dir next to the core");
+    let name = zst.file_name().expect("a file name");
+    let to = dir.path().join(name);
+    if std::fs::hard_link(zst, &to).is_err() {
+        std::fs::copy(zst, &to).expect("copy the compressed core");
+    }
+    dir
 }
 
 fn main() {
@@ -61,12 +80,32 @@ fn main() {
     let sparse = common::threads_core(8192);
     let empty = tempfile::tempdir().expect("tempdir");
     let bin = PathBuf::from(env!("CARGO_BIN_EXE_mutexdiag"));
-    let mut cases = [("dense", &dense), ("sparse", &sparse)].map(|(label, core)| Case {
-        label,
-        zst: compressed(core, &zstd),
-        reference: vec![],
-        analysis: vec![],
+    let mut cases = [("dense", &dense), ("sparse", &sparse)].map(|(label, core)| {
+        let zst = compressed(core, &zstd);
+        Case {
+            label,
+            dir: folder_with(&zst),
+            zst,
+            reference: vec![],
+            analysis: vec![],
+            triage: vec![],
+        }
     });
+    let triage_args = |c: &Case| {
+        [
+            "triage".as_ref(),
+            c.dir.path().as_os_str(),
+            "-q".as_ref(),
+            "-j".as_ref(),
+            "1".as_ref(),
+            "--format".as_ref(),
+            "json".as_ref(),
+            "--sysroot".as_ref(),
+            empty.path().as_os_str(),
+        ]
+        .map(std::ffi::OsStr::to_owned)
+    };
+    let triage = |c: &Case| common::run_timed(&bin, &triage_args(c)).expect("run mutexdiag triage");
     let analyse = |c: &Case| {
         let args = [
             c.zst.as_os_str(),
@@ -100,12 +139,25 @@ fn main() {
             c.zst.display(),
             String::from_utf8_lossy(&st.stderr)
         );
+        let t = Command::new(&bin)
+            .args(triage_args(c))
+            .output()
+            .expect("run mutexdiag triage");
+        let doc = String::from_utf8_lossy(&t.stdout);
+        assert!(
+            t.status.code().is_some_and(|c| c <= 1) && doc.contains("\"analysed\": 1"),
+            "triage did not analyse {}: {}",
+            c.zst.display(),
+            String::from_utf8_lossy(&t.stderr)
+        );
         decompress(c);
     }
     for _ in 0..rounds {
         for c in &mut cases {
             c.reference.push(decompress(c));
             c.analysis.push(analyse(c));
+            let t = triage(c);
+            c.triage.push(t);
         }
     }
     println!("{rounds} rounds; load average {}", common::loadavg());
@@ -119,6 +171,7 @@ fn main() {
         };
         let (rw, rc) = med(&c.reference);
         let (aw, ac) = med(&c.analysis);
+        let (tw, tc) = med(&c.triage);
         println!(
             "{:6} ({size} bytes compressed): zstd -d -c > /dev/null wall {:.1} ms cpu {:.1} ms; \
              mutexdiag wall {:.1} ms cpu {:.1} ms; {:.2}x (wall), {:.2}x (cpu)",
@@ -129,6 +182,14 @@ fn main() {
             common::ms(ac),
             aw.as_secs_f64() / rw.as_secs_f64(),
             ac.as_secs_f64() / rc.as_secs_f64(),
+        );
+        println!(
+            "{:6} triage -j 1: wall {:.1} ms cpu {:.1} ms; {:.2}x (wall), {:.2}x (cpu) the decompressor",
+            "",
+            common::ms(tw),
+            common::ms(tc),
+            tw.as_secs_f64() / rw.as_secs_f64(),
+            tc.as_secs_f64() / rc.as_secs_f64(),
         );
     }
 }

@@ -51,6 +51,13 @@ fn count_read(n: usize) {
     BYTES_READ.with(|c| c.set(c.get().wrapping_add(n as u64)));
 }
 
+/// Count on this thread the `n` bytes a helper thread read for it (the second half
+/// of a scan window, `discover::one_pass`), so that [`bytes_read`] stays the whole
+/// analysis's count.
+pub(crate) fn count_read_elsewhere(n: u64) {
+    BYTES_READ.with(|c| c.set(c.get().wrapping_add(n)));
+}
+
 /// Reads of virtual addresses out of a core.
 #[derive(Debug, Clone)]
 pub struct AddressSpace<'d> {

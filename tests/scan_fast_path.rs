@@ -97,6 +97,59 @@ fn compare(label: &str, data: &[u8], tally: &mut Tally) {
     }
 }
 
+/// `one_pass` with every window of two chunks or more split between two threads
+/// finds what one thread finds: the same scan hits in the same order, the same
+/// magic hits and counts, with scan layouts of both byte orders and every Solaris
+/// magic layout (as the Solaris guest search does). Returns the windows' bytes.
+fn compare_split(label: &str, data: &[u8]) -> u64 {
+    let Ok(core) = Core::parse(data) else {
+        return 0;
+    };
+    let maps = mappings::build(&core);
+    let space = AddressSpace::new(&core);
+    let all = select::builtins();
+    let scans: Vec<&dyn Layout> = all
+        .iter()
+        .filter(|l| l.magic().is_none())
+        .map(|l| l.as_ref())
+        .collect();
+    let magic: Vec<(&dyn Layout, _)> = all
+        .iter()
+        .filter(|l| l.magic().is_some())
+        .map(|l| (l.as_ref(), space.endian()))
+        .collect();
+    let one = discover::one_pass_split(&space, &maps, ScanScope::All, &scans, &magic, usize::MAX);
+    let two = discover::one_pass_split(&space, &maps, ScanScope::All, &scans, &magic, 1);
+    assert_eq!(one.scans, two.scans, "{label}: scan hits");
+    let json = |m: &[discover_magic::MagicScan]| serde_json::to_string(m).expect("json");
+    assert_eq!(json(&one.magic), json(&two.magic), "{label}: magic hits");
+    one.magic
+        .iter()
+        .map(|m| m.stats.bytes_scanned)
+        .max()
+        .unwrap_or(0)
+}
+
+use mutexdiag::internals::mutex::magic as discover_magic;
+
+#[test]
+fn split_pass_equals_one_thread_on_fixture_and_corpus_cores() {
+    let mut bytes = 0;
+    for f in &support::fixture_cores() {
+        let data = support::decompress(&f.core);
+        bytes += compare_split(&format!("{}/{}", f.scenario, f.role), &data);
+    }
+    assert!(bytes > 0, "nothing scanned");
+    eprintln!("fixtures: {bytes} bytes scanned both ways");
+    if let Some(corpus) = support::corpus_cores(
+        "scan_fast_path::split_pass_equals_one_thread_on_fixture_and_corpus_cores (corpus part)",
+    ) {
+        for (id, path) in corpus {
+            compare_split(&id, &support::decompress(&path));
+        }
+    }
+}
+
 #[test]
 fn fast_scan_equals_plain_scan_on_fixture_cores() {
     let mut tally = Tally::default();

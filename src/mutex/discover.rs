@@ -911,11 +911,35 @@ pub fn one_pass(
     scan_layouts: &[&dyn Layout],
     magic_layouts: &[(&dyn Layout, Endian)],
 ) -> PassResult {
+    let parallel_min = if second_cpu() {
+        PARALLEL_MIN
+    } else {
+        usize::MAX
+    };
+    one_pass_split(
+        space,
+        maps,
+        scope,
+        scan_layouts,
+        magic_layouts,
+        parallel_min,
+    )
+}
+
+/// [`one_pass`], a window of at least `parallel_min` bytes (and two chunks) being
+/// scanned by two threads (`usize::MAX`: never): for tests, which compare the
+/// passes with and without the split.
+#[doc(hidden)]
+pub fn one_pass_split(
+    space: &AddressSpace<'_>,
+    maps: &[Mapping],
+    scope: ScanScope,
+    scan_layouts: &[&dyn Layout],
+    magic_layouts: &[(&dyn Layout, Endian)],
+    parallel_min: usize,
+) -> PassResult {
     let mut scans: Vec<Vec<u64>> = vec![Vec::new(); scan_layouts.len()];
-    let mut searches: Vec<Option<magic::Search<'_, '_, '_>>> = magic_layouts
-        .iter()
-        .map(|(l, e)| magic::Search::new(space, *l, *e).map(magic::Search::aligned_only))
-        .collect();
+    let mut searches = new_searches(space, magic_layouts);
     if scope == ScanScope::None || (scan_layouts.is_empty() && searches.iter().all(Option::is_none))
     {
         return PassResult {
@@ -942,42 +966,54 @@ pub fn one_pass(
         // The whole part at once from a mapped core; a window at a time otherwise,
         // the chunks of the window being `data[lo..hi]`.
         let _ = space.for_each_window(start, len, margin, |base, data, lo, hi| {
-            let mut from = lo;
-            let mut released = lo;
-            while from < hi {
-                let to = from.saturating_add(CHUNK).min(hi);
-                // Read-ahead: the pages a few chunks on are asked for now.
-                if (from - lo).is_multiple_of(AHEAD) {
-                    let ahead = from.saturating_add(AHEAD).min(hi);
-                    let until = ahead.saturating_add(AHEAD).min(hi);
-                    if from == lo {
-                        space.will_need(&data[lo..ahead]);
-                    }
-                    space.will_need(&data[ahead..until]);
-                }
-                scan_chunk(
+            let span = |scans: &mut [Vec<u64>],
+                        searches: &mut [Option<magic::Search<'_, '_, '_>>],
+                        found: &mut Vec<usize>,
+                        lo: usize,
+                        hi: usize| {
+                scan_span(
+                    space,
                     scan_layouts,
-                    &mut scans,
-                    &mut searches,
+                    (scans, searches, found),
                     base,
                     data,
-                    (from, to),
+                    (lo, hi),
                     endian,
-                    &mut found,
-                );
-                // Done with these pages: bounded resident memory on big cores,
-                // given back in whole 2 MiB units of address (a page cache of
-                // large folios is mapped 2 MiB at a time; giving back part of
-                // one would split it into pages).
-                let at = data.as_ptr() as usize;
-                let upto = ((at + to) / RELEASE * RELEASE).saturating_sub(at);
-                if upto > released {
-                    space.release(&data[released..upto]);
-                    released = upto;
-                }
-                from = to;
+                )
+            };
+            // A big window: its second half (whole chunks, so the chunks are those
+            // of one pass) on a second thread with searches of its own, the results
+            // appended after the first half's, as one pass in address order gives them.
+            let mid = lo + (hi - lo) / 2 / CHUNK * CHUNK;
+            if hi - lo < parallel_min || mid <= lo {
+                let released = span(&mut scans, &mut searches, &mut found, lo, hi);
+                space.release(&data[released.min(hi)..hi]);
+                return;
             }
-            space.release(&data[released.min(hi)..hi]);
+            let (released, (b_scans, b_searches, b_read)) = std::thread::scope(|s| {
+                let b = s.spawn(|| {
+                    let mut scans: Vec<Vec<u64>> = vec![Vec::new(); scan_layouts.len()];
+                    let mut searches = new_searches(space, magic_layouts);
+                    let mut found = Vec::new();
+                    let released = span(&mut scans, &mut searches, &mut found, mid, hi);
+                    space.release(&data[released.min(hi)..hi]);
+                    (scans, searches, crate::memory::bytes_read())
+                });
+                let released = span(&mut scans, &mut searches, &mut found, lo, mid);
+                let b = b.join().unwrap_or_else(|e| std::panic::resume_unwind(e));
+                (released, b)
+            });
+            space.release(&data[released.min(mid)..mid]);
+            crate::memory::count_read_elsewhere(b_read);
+            for (a, b) in scans.iter_mut().zip(b_scans) {
+                a.extend(b);
+                a.truncate(SCAN_LIMIT);
+            }
+            for (a, b) in searches.iter_mut().zip(b_searches) {
+                if let (Some(a), Some(b)) = (a.as_mut(), b) {
+                    a.absorb(b);
+                }
+            }
         });
     }
     PassResult {
@@ -987,6 +1023,83 @@ pub fn one_pass(
             .map(|s| s.map(magic::Search::finish).unwrap_or_default())
             .collect(),
     }
+}
+
+/// The aligned-only magic searches of [`one_pass`], one per magic layout.
+fn new_searches<'s, 'd, 'l>(
+    space: &'s AddressSpace<'d>,
+    magic_layouts: &[(&'l dyn Layout, Endian)],
+) -> Vec<Option<magic::Search<'s, 'd, 'l>>> {
+    magic_layouts
+        .iter()
+        .map(|(l, e)| magic::Search::new(space, *l, *e).map(magic::Search::aligned_only))
+        .collect()
+}
+
+/// A window at least this long is scanned by two threads, each half (when the
+/// machine has a second CPU): the scan of a big core is bound by the page faults of
+/// its mapping, which two threads take in parallel.
+const PARALLEL_MIN: usize = 64 << 20;
+
+/// The machine has a second CPU for the scan.
+fn second_cpu() -> bool {
+    static TWO: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *TWO.get_or_init(|| std::thread::available_parallelism().is_ok_and(|n| n.get() >= 2))
+}
+
+/// The chunks of `data[lo..hi]` (a window at `base`) through [`scan_chunk`], in
+/// order, with read-ahead of the pages a few chunks on and the pages scanned given
+/// back in whole 2 MiB units of address; returns where the pages not yet given back
+/// start.
+#[allow(clippy::too_many_arguments)]
+fn scan_span(
+    space: &AddressSpace<'_>,
+    scan_layouts: &[&dyn Layout],
+    (scans, searches, found): (
+        &mut [Vec<u64>],
+        &mut [Option<magic::Search<'_, '_, '_>>],
+        &mut Vec<usize>,
+    ),
+    base: u64,
+    data: &[u8],
+    (lo, hi): (usize, usize),
+    endian: Endian,
+) -> usize {
+    let mut from = lo;
+    let mut released = lo;
+    while from < hi {
+        let to = from.saturating_add(CHUNK).min(hi);
+        // Read-ahead: the pages a few chunks on are asked for now.
+        if (from - lo).is_multiple_of(AHEAD) {
+            let ahead = from.saturating_add(AHEAD).min(hi);
+            let until = ahead.saturating_add(AHEAD).min(hi);
+            if from == lo {
+                space.will_need(&data[lo..ahead]);
+            }
+            space.will_need(&data[ahead..until]);
+        }
+        scan_chunk(
+            scan_layouts,
+            scans,
+            searches,
+            base,
+            data,
+            (from, to),
+            endian,
+            found,
+        );
+        // Done with these pages: bounded resident memory on big cores, given back
+        // in whole 2 MiB units of address (a page cache of large folios is mapped
+        // 2 MiB at a time; giving back part of one would split it into pages).
+        let at = data.as_ptr() as usize;
+        let upto = ((at + to) / RELEASE * RELEASE).saturating_sub(at);
+        if upto > released {
+            space.release(&data[released..upto]);
+            released = upto;
+        }
+        from = to;
+    }
+    released
 }
 
 #[warn(missing_docs)] // public API (re-exported at the crate root)

@@ -257,6 +257,33 @@ impl<'s, 'd, 'l> Search<'s, 'd, 'l> {
         }
     }
 
+    /// Take in what `other` found in memory after all this search was fed (the
+    /// second half of a window scanned on another thread): its counts added, its
+    /// hits after these (those past [`MAX_HITS`] counted as dropped, as one search
+    /// fed both halves in order would), its cut hits to validate at the end.
+    pub(crate) fn absorb(&mut self, other: Search<'_, '_, '_>) {
+        let Tally {
+            stats,
+            pending,
+            hits,
+        } = other.tally;
+        let t = &mut self.tally;
+        t.stats.bytes_scanned += stats.bytes_scanned;
+        t.stats.raw_hits += stats.raw_hits;
+        t.stats.aligned_hits += stats.aligned_hits;
+        t.stats.rejected += stats.rejected;
+        t.stats.unreadable += stats.unreadable;
+        t.stats.dropped += stats.dropped;
+        t.pending.extend(pending);
+        for h in hits {
+            if t.hits.len() >= MAX_HITS {
+                t.stats.dropped += 1;
+            } else {
+                t.hits.push(h);
+            }
+        }
+    }
+
     /// Validate the hits cut by a range's edge, label embedded locks, sort.
     pub fn finish(self) -> MagicScan {
         let Search {
