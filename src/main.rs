@@ -256,6 +256,7 @@ fn analysis_options(a: &AnalyzeArgs) -> Result<analysis::Options, String> {
             Scan::Shared => ScanScope::Shared,
             Scan::All => ScanScope::All,
         },
+        scan_threads: 0,
         peers: a.peers.clone(),
         declared_layouts,
         proc_maps: proc_maps(&a.core)?.map(std::sync::Arc::new),

@@ -226,11 +226,12 @@ pub fn triage(a: &TriageArgs, output: Option<&std::path::Path>) -> ExitCode {
         temp_dir: a.temp_dir.clone(),
         max_core_size: a.max_core_size,
     };
+    let jobs = a
+        .jobs
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     let opts = TriageOptions {
         paths: a.paths.clone(),
-        jobs: a
-            .jobs
-            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
+        jobs,
         timeout: Duration::from_secs_f64(a.timeout.max(0.001)),
         max_memory: a.max_memory,
         scan: scan.clone(),
@@ -245,6 +246,9 @@ pub fn triage(a: &TriageArgs, output: Option<&std::path::Path>) -> ExitCode {
                 Scan::All => "all",
             }
             .to_string(),
+            // Several analysers keep the CPUs busy with other cores: one scan
+            // thread each.
+            scan_threads: if jobs > 1 { 1 } else { 0 },
             max_core_size: a.max_core_size,
             temp_dir: a.temp_dir.clone(),
             binary_index: Vec::new(),

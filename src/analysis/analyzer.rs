@@ -84,6 +84,8 @@ pub struct CoreOptions {
     pub layout: Option<String>,
     /// Which mappings to scan for locked mutexes.
     pub scan: ScanScope,
+    /// Threads of that scan (see [`Options::scan_threads`]).
+    pub scan_threads: usize,
     /// Cores of other processes of the same incident: foreign owners are looked up
     /// among their threads.
     pub peers: Vec<PathBuf>,
@@ -101,6 +103,7 @@ impl Default for CoreOptions {
             binary: o.binary,
             layout: o.layout,
             scan: o.scan,
+            scan_threads: o.scan_threads,
             peers: o.peers,
             declared_layouts: o.declared_layouts,
             proc_maps: o.proc_maps,
@@ -226,6 +229,7 @@ impl Analyzer {
             debug_dirs: self.config.debug_dirs.clone(),
             layout: c.layout.clone(),
             scan: c.scan,
+            scan_threads: c.scan_threads,
             peers: c.peers.clone(),
             declared_layouts: c.declared_layouts.clone(),
             proc_maps: c.proc_maps.clone(),
@@ -252,6 +256,7 @@ impl Options {
             binary: self.binary.clone(),
             layout: self.layout.clone(),
             scan: self.scan,
+            scan_threads: self.scan_threads,
             peers: self.peers.clone(),
             declared_layouts: self.declared_layouts.clone(),
             proc_maps: self.proc_maps.clone(),

@@ -51,6 +51,10 @@ pub struct Options {
     pub layout: Option<String>,
     /// Which mappings to scan for locked mutexes.
     pub scan: ScanScope,
+    /// Threads of that scan: 0, as many as help (a big window on two threads when
+    /// the machine has a second CPU); 1, the caller's alone (`mutexdiag triage`
+    /// with several analysers, which keep the CPUs busy with other cores).
+    pub scan_threads: usize,
     /// Cores of other processes of the same incident: foreign owners are looked up
     /// among their threads.
     pub peers: Vec<PathBuf>,
@@ -112,6 +116,7 @@ impl Default for Options {
             debug_dirs: Vec::new(),
             layout: None,
             scan: ScanScope::Shared,
+            scan_threads: 0,
             peers: Vec::new(),
             declared_layouts: Vec::new(),
             proc_maps: None,
@@ -359,7 +364,12 @@ fn discover_candidates(
             guest_magic.push((x.layout.as_ref(), space.endian()));
         }
     }
-    let pass = discover::one_pass(space, maps, opts.scan, &scan_layouts, &guest_magic);
+    let pass = if opts.scan_threads == 1 {
+        let never = usize::MAX;
+        discover::one_pass_split(space, maps, opts.scan, &scan_layouts, &guest_magic, never)
+    } else {
+        discover::one_pass(space, maps, opts.scan, &scan_layouts, &guest_magic)
+    };
     let mut pass_scans = pass.scans.into_iter();
     let mut pass_magic = pass.magic.into_iter();
 

@@ -36,6 +36,10 @@ pub struct WorkerConfig {
     pub layout: Option<String>,
     /// `none`, `shared` or `all`.
     pub scan: String,
+    /// Threads of the scan of one core (`Options::scan_threads`): 1 when several
+    /// analysers run at once, 0 (as many as help) when one does.
+    #[serde(default)]
+    pub scan_threads: usize,
     /// Refuse compressed cores that expand past this many bytes.
     pub max_core_size: Option<u64>,
     /// Where compressed cores are expanded.
@@ -260,6 +264,7 @@ pub fn analyse(analyzer: &Analyzer, cfg: &WorkerConfig, job: &Job) -> Result<Ana
         binary: binary.clone(),
         layout: cfg.layout.clone(),
         scan: scan_scope(&cfg.scan),
+        scan_threads: cfg.scan_threads,
         proc_maps: job.proc_maps.as_deref().map(|text| {
             std::sync::Arc::new(crate::procmaps::ProcMaps::parse(
                 text,
