@@ -78,7 +78,8 @@ fn encoding_name(enc: Encoding) -> String {
 
 /// Write the core held by `r` (encoded as `enc`, `r` at the start of the file or
 /// member) into a new temporary file: decoded on this thread, written on a second one
-/// with 64 KiB blocks of zeros left as holes (`TempWriter::fill_sparse_from`). The
+/// with 64 KiB blocks of zeros left as holes (`TempWriter::fill_sparse_from`, or
+/// `write_sparse_with` for apport's decoder, which pushes what it decodes). The
 /// input is read by `read(2)`, never mapped: this runs in the driver process, which a
 /// file truncated under a mapping would kill (SIGBUS) with the whole batch.
 fn expand(
@@ -108,8 +109,7 @@ fn expand(
         }
         Encoding::Apport { core_at } => {
             io::copy(&mut r.take(core_at), &mut io::sink())?;
-            let (back, _) = apport::expand(r, w)?;
-            w = back;
+            w.write_sparse_with(|sink| apport::expand(r, sink).map(|_| ()))?;
         }
     }
     if w.written() == 0 {

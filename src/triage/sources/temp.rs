@@ -259,6 +259,22 @@ impl TempWriter {
     /// writes on a second one, 64 KiB blocks of zeros left as holes), each buffer
     /// charged to the limit and the budget before it is written. Returns the bytes read.
     pub(crate) fn fill_sparse_from(&mut self, r: &mut dyn io::Read) -> io::Result<u64> {
+        self.sparse(|sink| sink.fill_from(r)).map(|(n, _)| n)
+    }
+
+    /// Like [`TempWriter::fill_sparse_from`] for a decoder that writes (pushes) what
+    /// it decodes: `body` writes into the sink it is given.
+    pub(crate) fn write_sparse_with<T>(
+        &mut self,
+        body: impl FnOnce(&mut dyn Write) -> io::Result<T>,
+    ) -> io::Result<T> {
+        self.sparse(|sink| body(sink)).map(|(v, _)| v)
+    }
+
+    fn sparse<T>(
+        &mut self,
+        body: impl FnOnce(&mut crate::input::SparseSink<'_>) -> io::Result<T>,
+    ) -> io::Result<(T, u64)> {
         self.out.flush()?;
         let start = self.written;
         let TempWriter {
@@ -269,7 +285,7 @@ impl TempWriter {
             ..
         } = self;
         let file: &File = out.get_ref().as_file();
-        let n = crate::input::expand_sparse(file, start, r, Vec::new(), &mut |total| {
+        let mut charge = |total: u64| {
             let after = start.saturating_add(total);
             if let Some(l) = *limit
                 && after > l
@@ -285,7 +301,8 @@ impl TempWriter {
                 guard.reserved += got;
             }
             Ok(())
-        })?;
+        };
+        let (v, n) = crate::input::sparse_sink(file, start, Vec::new(), &mut charge, body)?;
         self.written += n;
         // A trailing hole is not written: the file gets its length here, and its
         // position (`pwrite` left it where it was) for any later `write`.
@@ -294,7 +311,7 @@ impl TempWriter {
             file.set_len(self.written)?;
         }
         io::Seek::seek(file, io::SeekFrom::Start(self.written))?;
-        Ok(n)
+        Ok((v, n))
     }
 
     pub(crate) fn finish(self) -> io::Result<TempGuard> {
