@@ -50,6 +50,28 @@ impl Times {
     }
 }
 
+/// A cache folder of its own for one binary's cold and warm runs.
+struct CacheHome(tempfile::TempDir);
+
+impl CacheHome {
+    fn new() -> CacheHome {
+        CacheHome(tempfile::tempdir().expect("temp dir for a cache"))
+    }
+
+    /// The cache folder itself (emptied before each cold run).
+    fn dir(&self) -> PathBuf {
+        self.0.path().join("mutexdiag")
+    }
+
+    /// The environment that turns the cache on in that folder.
+    fn env(&self) -> [(&str, &Path); 2] {
+        [
+            ("XDG_CACHE_HOME", self.0.path()),
+            ("MUTEXDIAG_CACHE", Path::new("on")),
+        ]
+    }
+}
+
 fn main() {
     if std::env::args().any(|a| a == "--list") {
         return;
@@ -68,20 +90,10 @@ fn main() {
         .unwrap_or_else(|_| "abba:main,segv:main,kinds:main,threads-contention:main".to_string());
     let bin = PathBuf::from(env!("CARGO_BIN_EXE_mutexdiag"));
     let other = std::env::var_os("MUTEXDIAG_BENCH_OTHER").map(PathBuf::from);
-    let cache = tempfile::tempdir().expect("temp dir for the cache");
-    let home = cache.path().to_path_buf();
-    let dir = home.join("mutexdiag");
-    let on: [(&str, &Path); 2] = [
-        ("XDG_CACHE_HOME", &home),
-        ("MUTEXDIAG_CACHE", Path::new("on")),
-    ];
-    let other_cache = tempfile::tempdir().expect("temp dir for the other binary's cache");
-    let other_home = other_cache.path().to_path_buf();
-    let other_dir = other_home.join("mutexdiag");
-    let other_on: [(&str, &Path); 2] = [
-        ("XDG_CACHE_HOME", &other_home),
-        ("MUTEXDIAG_CACHE", Path::new("on")),
-    ];
+    let cache = CacheHome::new();
+    let (dir, on) = (cache.dir(), cache.env());
+    let other_cache = CacheHome::new();
+    let (other_dir, other_on) = (other_cache.dir(), other_cache.env());
     if let Some(o) = &other {
         println!("other binary (MUTEXDIAG_BENCH_OTHER): {}", o.display());
     }
