@@ -19,6 +19,8 @@
 
 #[path = "common/mod.rs"]
 mod common;
+#[path = "../tests/support/wait.rs"]
+mod wait;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -44,22 +46,15 @@ fn timed(args: &[&str], out: &Path) -> (f64, i64, String) {
         .stdout(std::fs::File::create(out).expect("output file"))
         .spawn()
         .expect("spawn mutexdiag (cargo build --release first)");
-    let pid = child.id() as libc::pid_t;
-    let mut status = 0;
-    // SAFETY: plain wait4 on our own child into a zeroed struct; `child` is not
-    // waited for again.
-    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
-    let r = unsafe { libc::wait4(pid, &mut status, 0, &mut ru) };
+    let (code, maxrss) = wait::wait_measured(child);
     let secs = t.elapsed().as_secs_f64();
-    assert_eq!(r, pid, "wait4");
     assert!(
-        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) != 2,
-        "mutexdiag triage failed ({status})"
+        code >= 0 && code != 2,
+        "mutexdiag triage failed (exit {code})"
     );
-    drop(child);
     (
         secs,
-        ru.ru_maxrss,
+        maxrss,
         std::fs::read_to_string(out).expect("read output"),
     )
 }

@@ -117,20 +117,7 @@ fn run_measured(cmd: &mut Command, out: &Path) -> (i32, i64) {
         .stderr(Stdio::inherit())
         .spawn()
         .expect("run mutexdiag");
-    let pid = child.id() as libc::pid_t;
-    let mut status = 0;
-    // SAFETY: plain wait4 on our own child, into valid out-pointers; the `Child`
-    // is not waited for again (it is forgotten below).
-    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
-    let r = unsafe { libc::wait4(pid, &mut status, 0, &mut ru) };
-    assert_eq!(r, pid, "wait4");
-    std::mem::forget(child);
-    let code = if libc::WIFEXITED(status) {
-        libc::WEXITSTATUS(status)
-    } else {
-        -1
-    };
-    (code, ru.ru_maxrss)
+    support::wait::wait_measured(child)
 }
 
 #[test]

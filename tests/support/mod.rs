@@ -15,7 +15,8 @@
 //! [`hostile`] (an independent ELF reader and a bounded runner for the
 //! hostile-input tests), [`archive`] (crash archives for triage), [`solaris_core`]
 //! (synthetic Solaris cores), [`kernel_core`] (can the kernel write a core here?),
-//! [`triage_doc`] (a typed triage document for the renderer tests).
+//! [`triage_doc`] (a typed triage document for the renderer tests), [`wait`] (a child's
+//! exit code and peak memory by `wait4`).
 #![allow(dead_code)]
 
 pub mod archive;
@@ -25,6 +26,7 @@ pub mod oracles;
 pub mod solaris_core;
 pub mod sysroot;
 pub mod triage_doc;
+pub mod wait;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
