@@ -1061,6 +1061,16 @@ mod tests {
         );
     }
 
+    /// An empty file opened read-only (every write to it fails), in a folder that
+    /// lives as long as the returned guard.
+    fn read_only_file() -> (tempfile::TempDir, File) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("ro");
+        std::fs::write(&path, b"").expect("create");
+        let ro = File::open(&path).expect("open read-only");
+        (dir, ro)
+    }
+
     /// A reader handing out `step` bytes at a time (odd sizes, so buffers fill
     /// across reads), failing after `fail_after` bytes when set.
     struct Stepping<'a> {
@@ -1144,10 +1154,7 @@ mod tests {
         assert!(is_limit(&e));
 
         // A read-only descriptor: every write fails.
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("ro");
-        std::fs::write(&path, b"").expect("create");
-        let ro = File::open(&path).expect("open read-only");
+        let (_dir, ro) = read_only_file();
         let mut r = Stepping {
             data: &data,
             at: 0,
@@ -1205,10 +1212,7 @@ mod tests {
         .expect_err("over the limit");
         assert!(is_limit(&e));
 
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("ro");
-        std::fs::write(&path, b"").expect("create");
-        let ro = File::open(&path).expect("open read-only");
+        let (_dir, ro) = read_only_file();
         let e = sparse_sink(&ro, 0, Vec::new(), &mut |_| Ok(()), |sink| {
             for c in data.chunks(4096) {
                 // Keeps writing after the first failure: errors, never a panic.
