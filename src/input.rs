@@ -372,7 +372,7 @@ impl io::BufRead for MappedReader {
 
     fn consume(&mut self, n: usize) {
         self.pos = self.pos.saturating_add(n).min(self.map.len());
-        let page = 4096;
+        let page = crate::memory::page_size();
         let upto = self.pos / page * page;
         if upto >= self.released + MAPPED_STEP {
             // SAFETY: a read-only shared mapping of a file: MADV_DONTNEED only

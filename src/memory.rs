@@ -51,6 +51,20 @@ fn count_read(n: usize) {
     BYTES_READ.with(|c| c.set(c.get().wrapping_add(n as u64)));
 }
 
+/// The size of a page of memory (`sysconf(_SC_PAGESIZE)`: 4 KiB on x86, 4, 16 or
+/// 64 KiB on arm64), the unit of `madvise`.
+pub(crate) fn page_size() -> usize {
+    static PAGE: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *PAGE.get_or_init(|| {
+        // SAFETY: sysconf has no preconditions.
+        let n = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+        usize::try_from(n)
+            .ok()
+            .filter(|n| n.is_power_of_two())
+            .unwrap_or(4096)
+    })
+}
+
 /// Count on this thread the `n` bytes a helper thread read for it (the second half
 /// of a scan window, `discover::one_pass`), so that [`bytes_read`] stays the whole
 /// analysis's count.
@@ -271,9 +285,9 @@ impl<'d> AddressSpace<'d> {
         if lo < base || hi > base + data.len() {
             return None;
         }
-        const PAGE: usize = 4096;
-        let start = lo.div_ceil(PAGE) * PAGE;
-        let end = hi / PAGE * PAGE;
+        let page = page_size();
+        let start = lo.div_ceil(page) * page;
+        let end = hi / page * page;
         (end > start).then_some((start, end))
     }
 
