@@ -26,6 +26,21 @@ pub enum Compression {
 }
 
 impl Compression {
+    /// A decoder of a stream compressed this way (large zstd windows accepted, as
+    /// systemd-coredump may use them; every member of a multi-member xz or gzip).
+    pub fn decoder<'a, R: io::BufRead + 'a>(self, r: R) -> io::Result<Box<dyn io::Read + 'a>> {
+        Ok(match self {
+            Compression::Zstd => {
+                let mut d = zstd::stream::read::Decoder::with_buffer(r)?;
+                d.window_log_max(31)?;
+                Box::new(d)
+            }
+            Compression::Xz => Box::new(xz2::bufread::XzDecoder::new_multi_decoder(r)),
+            Compression::Lz4 => Box::new(lz4_flex::frame::FrameDecoder::new(r)),
+            Compression::Gzip => Box::new(flate2::bufread::MultiGzDecoder::new(r)),
+        })
+    }
+
     /// The lower-case name (`zstd`, `xz`, `lz4`, `gzip`).
     pub fn name(self) -> &'static str {
         match self {
@@ -544,84 +559,44 @@ pub(crate) fn free_space(dir: &Path) -> Option<u64> {
     Some((st.f_bavail as u64).saturating_mul(st.f_frsize as u64))
 }
 
-/// A writer that fails once more than `limit` bytes were written.
-/// Writes a stream into a file, leaving blocks of zeros as holes: an expanded
-/// core's unwritten pages (most of a big core) then cost neither disk nor the time
-/// to write them, and the scan, which reads only data extents, skips them.
-struct SparseWriter<'f> {
-    file: &'f File,
-    /// `SPARSE_BUF` bytes, of which the first `filled` hold data.
-    buf: Vec<u8>,
-    filled: usize,
-    /// File offset of `buf[0]`.
-    pos: u64,
-}
-
 /// Holes are made block by block: 64 KiB blocks of zeros (a thread stack's unused
 /// pages, untouched heap) become holes, while scattered zero pages inside data stay
-/// written, so that a dense core is not cut into many small extents.
+/// written, so that a dense core is not cut into many small extents. An expanded
+/// core's unwritten pages (most of a big core) then cost neither disk nor the time
+/// to write them, and the scan, which reads only data extents, skips them.
 const HOLE_BLOCK: usize = 64 << 10;
 const SPARSE_BUF: usize = 1 << 20;
 
-impl<'f> SparseWriter<'f> {
-    fn new(file: &'f File) -> Self {
-        SparseWriter {
-            file,
-            buf: vec![0; SPARSE_BUF],
-            filled: 0,
-            pos: 0,
+fn is_zero(block: &[u8]) -> bool {
+    // 64 bytes at a time, OR-folded (vectorised), leaving at the first non-zero.
+    let mut chunks = block.chunks_exact(64);
+    chunks
+        .by_ref()
+        .all(|c| c.iter().fold(0u8, |a, &b| a | b) == 0)
+        && chunks.remainder().iter().all(|&b| b == 0)
+}
+
+/// The `charge` of [`expand_sparse`] that refuses more than `limit` bytes.
+fn at_most(limit: u64) -> impl FnMut(u64) -> io::Result<()> {
+    move |total| {
+        if total > limit {
+            Err(io::Error::other(LimitExceeded))
+        } else {
+            Ok(())
         }
-    }
-
-    fn is_zero(block: &[u8]) -> bool {
-        // 64 bytes at a time, OR-folded (vectorised), leaving at the first non-zero.
-        let mut chunks = block.chunks_exact(64);
-        chunks
-            .by_ref()
-            .all(|c| c.iter().fold(0u8, |a, &b| a | b) == 0)
-            && chunks.remainder().iter().all(|&b| b == 0)
-    }
-
-    /// Writes the buffer's non-zero blocks at their offsets; zero blocks are skipped.
-    fn drain(&mut self) -> io::Result<()> {
-        write_sparse(self.file, &self.buf[..self.filled], self.pos)?;
-        self.pos += self.filled as u64;
-        self.filled = 0;
-        Ok(())
-    }
-
-    /// Reads `r` to its end, at most `limit` bytes, and writes what it reads, zero
-    /// blocks as holes, through [`expand_sparse`].
-    fn fill_from<R: io::Read + ?Sized>(&mut self, r: &mut R, limit: u64) -> io::Result<u64> {
-        // What an earlier `write` left buffered goes first, in order.
-        self.drain().map_err(|e| io::Error::other(SpoolWrite(e)))?;
-        let first = std::mem::take(&mut self.buf);
-        let res = expand_sparse(self.file, self.pos, r, first, &mut |total| {
-            if total > limit {
-                Err(io::Error::other(LimitExceeded))
-            } else {
-                Ok(())
-            }
-        });
-        self.buf = vec![0; SPARSE_BUF];
-        let n = res?;
-        self.pos += n;
-        Ok(n)
     }
 }
 
 /// Reads `r` to its end into `file` from offset `start` through a [`SparseSink`]
 /// (zero blocks as holes, writes on a second thread), the reader filling the sink's
-/// buffers directly (no intermediate copy). `first` is the sink's first buffer.
-/// Returns the bytes read.
+/// buffers directly (no intermediate copy). Returns the bytes read.
 pub(crate) fn expand_sparse<R: io::Read + ?Sized>(
     file: &File,
     start: u64,
     r: &mut R,
-    first: Vec<u8>,
     charge: &mut dyn FnMut(u64) -> io::Result<()>,
 ) -> io::Result<u64> {
-    sparse_sink(file, start, first, charge, |sink| sink.fill_from(r)).map(|(n, _)| n)
+    sparse_sink(file, start, charge, |sink| sink.fill_from(r)).map(|(n, _)| n)
 }
 
 /// Runs `body` with a [`SparseSink`] writing into `file` from offset `start`, then
@@ -634,16 +609,10 @@ pub(crate) fn expand_sparse<R: io::Read + ?Sized>(
 pub(crate) fn sparse_sink<T>(
     file: &File,
     start: u64,
-    first: Vec<u8>,
     charge: &mut dyn FnMut(u64) -> io::Result<()>,
     body: impl FnOnce(&mut SparseSink<'_>) -> io::Result<T>,
 ) -> io::Result<(T, u64)> {
     use std::sync::mpsc;
-    let first = if first.len() == SPARSE_BUF {
-        first
-    } else {
-        vec![0; SPARSE_BUF]
-    };
     let (res, written) = std::thread::scope(|s| {
         let (to_writer, full) = mpsc::sync_channel::<(Vec<u8>, usize, u64)>(IN_FLIGHT);
         let (to_reader, spare) = mpsc::channel::<Vec<u8>>();
@@ -658,7 +627,7 @@ pub(crate) fn sparse_sink<T>(
         let mut sink = SparseSink {
             to_writer,
             spare,
-            buf: first,
+            buf: vec![0; SPARSE_BUF],
             filled: 0,
             pos: start,
             total: 0,
@@ -795,7 +764,7 @@ fn write_sparse(file: &File, data: &[u8], pos: u64) -> io::Result<()> {
         let start = at;
         while at < data.len() {
             let end = (at + HOLE_BLOCK).min(data.len());
-            if SparseWriter::is_zero(&data[at..end]) {
+            if is_zero(&data[at..end]) {
                 break;
             }
             at = end;
@@ -806,74 +775,13 @@ fn write_sparse(file: &File, data: &[u8], pos: u64) -> io::Result<()> {
         // Then a run of zero blocks, left as a hole.
         while at < data.len() {
             let end = (at + HOLE_BLOCK).min(data.len());
-            if !SparseWriter::is_zero(&data[at..end]) {
+            if !is_zero(&data[at..end]) {
                 break;
             }
             at = end;
         }
     }
     Ok(())
-}
-
-impl Write for SparseWriter<'_> {
-    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
-        let n = data.len().min(SPARSE_BUF - self.filled);
-        self.buf[self.filled..self.filled + n].copy_from_slice(&data[..n]);
-        self.filled += n;
-        if self.filled == SPARSE_BUF {
-            self.drain()?;
-        }
-        Ok(n)
-    }
-
-    /// Writes what is buffered and gives the file its full length (a trailing
-    /// hole is not written, so the length is set).
-    fn flush(&mut self) -> io::Result<()> {
-        self.drain()?;
-        if self.file.metadata()?.len() < self.pos {
-            self.file.set_len(self.pos)?;
-        }
-        Ok(())
-    }
-}
-
-struct Limited<W> {
-    inner: W,
-    written: u64,
-    limit: u64,
-}
-
-impl<W: Write> Write for Limited<W> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let after = self.written.saturating_add(buf.len() as u64);
-        if after > self.limit {
-            return Err(io::Error::other(LimitExceeded));
-        }
-        let n = self
-            .inner
-            .write(buf)
-            .map_err(|e| io::Error::other(SpoolWrite(e)))?;
-        self.written += n as u64;
-        Ok(n)
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        self.inner
-            .flush()
-            .map_err(|e| io::Error::other(SpoolWrite(e)))
-    }
-}
-
-impl Limited<SparseWriter<'_>> {
-    /// `io::copy` without its 8 KiB steps: the reader fills the sparse writer's
-    /// buffer directly.
-    fn fill_from<R: io::Read>(&mut self, r: &mut R) -> io::Result<u64> {
-        let room = self.limit.saturating_sub(self.written);
-        let n = self.inner.fill_from(r, room);
-        if let Ok(n) = n {
-            self.written += n;
-        }
-        n
-    }
 }
 
 #[derive(Debug)]
@@ -932,74 +840,21 @@ fn expand<R: io::BufRead>(
         dir: dir.clone(),
         source,
     })?;
-    let mut out = Limited {
-        inner: SparseWriter::new(&tmp),
-        written: 0,
-        limit,
-    };
     let mut reader = reader;
+    let mut charge = at_most(limit);
     let res = match c {
-        None => out.fill_from(&mut reader),
-        Some(Compression::Zstd) => {
-            zstd::stream::read::Decoder::with_buffer(reader).and_then(|mut d| {
-                // Accept the large windows systemd-coredump may use.
-                d.window_log_max(31)?;
-                out.fill_from(&mut d)
-            })
-        }
-        Some(Compression::Xz) => {
-            let mut d = xz2::bufread::XzDecoder::new_multi_decoder(reader);
-            out.fill_from(&mut d)
-        }
-        Some(Compression::Lz4) => {
-            let mut d = lz4_flex::frame::FrameDecoder::new(reader);
-            out.fill_from(&mut d)
-        }
-        Some(Compression::Gzip) => {
-            let mut d = flate2::bufread::MultiGzDecoder::new(reader);
-            out.fill_from(&mut d)
-        }
+        None => expand_sparse(&tmp, 0, &mut reader, &mut charge),
+        Some(c) => c
+            .decoder(reader)
+            .and_then(|mut d| expand_sparse(&tmp, 0, &mut *d, &mut charge)),
     };
-    let res = res.and_then(|_| out.flush());
-    if let Err(e) = res {
-        if is_limit(&e) {
-            return Err(match c {
-                Some(c) => Error::TooLarge {
-                    path: path.to_owned(),
-                    format: c.name(),
-                    limit,
-                },
-                None => Error::SpoolTooLarge {
-                    path: path.to_owned(),
-                    dir,
-                    limit,
-                },
-            });
-        }
-        let e = match spool_write_error(e) {
-            Ok(source) => {
-                return Err(Error::TempWrite {
-                    path: path.to_owned(),
-                    dir,
-                    source,
-                });
-            }
-            Err(e) => e,
-        };
-        return Err(match c {
-            Some(c) => Error::Decompress {
-                path: path.to_owned(),
-                format: c.name(),
-                source: e,
-            },
-            None => Error::Read {
-                path: path.to_owned(),
-                source: e,
-            },
-        });
-    }
-    let written = out.written;
-    drop(out);
+    // A trailing hole is not written: the file gets its length here.
+    let res = res.and_then(|n| {
+        tmp.set_len(n)
+            .map(|()| n)
+            .map_err(|e| io::Error::other(SpoolWrite(e)))
+    });
+    let written = res.map_err(|e| expansion_error(path, c, dir, limit, e))?;
     if written == 0 {
         return Err(Error::Empty {
             path: path.to_owned(),
@@ -1016,6 +871,52 @@ fn expand<R: io::BufRead>(
         file: kept,
         extents: std::sync::OnceLock::new(),
     })
+}
+
+/// What went wrong expanding (or spooling, `c` being `None`) `path` into a file in
+/// `dir`: the limit, a write to that file, or the input's reading or decoding.
+fn expansion_error(
+    path: &Path,
+    c: Option<Compression>,
+    dir: PathBuf,
+    limit: u64,
+    e: io::Error,
+) -> Error {
+    if is_limit(&e) {
+        return match c {
+            Some(c) => Error::TooLarge {
+                path: path.to_owned(),
+                format: c.name(),
+                limit,
+            },
+            None => Error::SpoolTooLarge {
+                path: path.to_owned(),
+                dir,
+                limit,
+            },
+        };
+    }
+    let e = match spool_write_error(e) {
+        Ok(source) => {
+            return Error::TempWrite {
+                path: path.to_owned(),
+                dir,
+                source,
+            };
+        }
+        Err(e) => e,
+    };
+    match c {
+        Some(c) => Error::Decompress {
+            path: path.to_owned(),
+            format: c.name(),
+            source: e,
+        },
+        None => Error::Read {
+            path: path.to_owned(),
+            source: e,
+        },
+    }
 }
 
 #[cfg(test)]
@@ -1103,16 +1004,15 @@ mod tests {
         let len = data.len();
         data[len - 70000..].fill(0); // a trailing hole
         let file = tempfile::tempfile().expect("tempfile");
-        let mut w = SparseWriter::new(&file);
         let mut r = Stepping {
             data: &data,
             at: 0,
             step: 65_537,
             fail_after: None,
         };
-        let n = w.fill_from(&mut r, u64::MAX).expect("expand");
+        let n = expand_sparse(&file, 0, &mut r, &mut at_most(u64::MAX)).expect("expand");
         assert_eq!(n, data.len() as u64);
-        w.flush().expect("flush");
+        file.set_len(n).expect("length");
         let mut back = Vec::new();
         io::Read::read_to_end(&mut &file, &mut back).expect("read back");
         assert_eq!(
@@ -1136,9 +1036,8 @@ mod tests {
             step: 1 << 20,
             fail_after: Some(3 << 20),
         };
-        let e = SparseWriter::new(&file)
-            .fill_from(&mut r, u64::MAX)
-            .expect_err("the reader fails");
+        let e =
+            expand_sparse(&file, 0, &mut r, &mut at_most(u64::MAX)).expect_err("the reader fails");
         assert_eq!(e.kind(), io::ErrorKind::InvalidData);
         assert!(!is_limit(&e) && spool_write_error(e).is_err());
 
@@ -1148,8 +1047,7 @@ mod tests {
             step: 4096,
             fail_after: None,
         };
-        let e = SparseWriter::new(&file)
-            .fill_from(&mut r, (2 << 20) + 1)
+        let e = expand_sparse(&file, 0, &mut r, &mut at_most((2 << 20) + 1))
             .expect_err("over the limit");
         assert!(is_limit(&e));
 
@@ -1161,9 +1059,7 @@ mod tests {
             step: 1 << 16,
             fail_after: None,
         };
-        let e = SparseWriter::new(&ro)
-            .fill_from(&mut r, u64::MAX)
-            .expect_err("writes fail");
+        let e = expand_sparse(&ro, 0, &mut r, &mut at_most(u64::MAX)).expect_err("writes fail");
         assert!(spool_write_error(e).is_ok(), "a write error");
     }
 
@@ -1183,7 +1079,7 @@ mod tests {
             })
             .collect();
         let file = tempfile::tempfile().expect("tempfile");
-        let (_, n) = sparse_sink(&file, 0, Vec::new(), &mut |_| Ok(()), |sink| {
+        let (_, n) = sparse_sink(&file, 0, &mut |_| Ok(()), |sink| {
             for c in data.chunks(1000) {
                 sink.write_all(c)?;
             }
@@ -1196,24 +1092,14 @@ mod tests {
         io::Read::read_to_end(&mut &file, &mut back).expect("read back");
         assert!(back == data, "same bytes");
 
-        let e = sparse_sink(
-            &file,
-            0,
-            Vec::new(),
-            &mut |total| {
-                if total > 2 << 20 {
-                    Err(io::Error::other(LimitExceeded))
-                } else {
-                    Ok(())
-                }
-            },
-            |sink| sink.write_all(&data),
-        )
+        let e = sparse_sink(&file, 0, &mut at_most(2 << 20), |sink| {
+            sink.write_all(&data)
+        })
         .expect_err("over the limit");
         assert!(is_limit(&e));
 
         let (_dir, ro) = read_only_file();
-        let e = sparse_sink(&ro, 0, Vec::new(), &mut |_| Ok(()), |sink| {
+        let e = sparse_sink(&ro, 0, &mut |_| Ok(()), |sink| {
             for c in data.chunks(4096) {
                 // Keeps writing after the first failure: errors, never a panic.
                 let _ = sink.write_all(c);

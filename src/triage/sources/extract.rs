@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use super::tarball::{self, Visitor};
 use super::temp::{TempGuard, TempSpace, TempWriter, limit_message};
-use super::{Encoding, Inventory, Locator, Place, ScanOptions, What, apport, sniff};
+use super::{Encoding, Inventory, Locator, Place, ScanOptions, What, apport};
 
 /// A chosen core, ready to open.
 #[derive(Debug)]
@@ -104,7 +104,7 @@ fn expand(
             }
         }
         Encoding::Compressed(c) => {
-            let mut d = sniff::decoder(c, r)?;
+            let mut d = c.decoder(r)?;
             w.fill_sparse_from(&mut *d)?;
         }
         Encoding::Apport { core_at } => {

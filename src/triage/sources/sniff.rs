@@ -164,20 +164,6 @@ impl<R: Read> Read for Counted<R> {
     }
 }
 
-/// A decoder for a compressed stream.
-pub fn decoder<'a, R: io::BufRead + 'a>(c: Compression, r: R) -> io::Result<Box<dyn Read + 'a>> {
-    Ok(match c {
-        Compression::Zstd => {
-            let mut d = zstd::stream::read::Decoder::with_buffer(r)?;
-            d.window_log_max(31)?;
-            Box::new(d)
-        }
-        Compression::Xz => Box::new(xz2::bufread::XzDecoder::new_multi_decoder(r)),
-        Compression::Lz4 => Box::new(lz4_flex::frame::FrameDecoder::new(r)),
-        Compression::Gzip => Box::new(flate2::bufread::MultiGzDecoder::new(r)),
-    })
-}
-
 /// Fill `buf` as far as the reader goes; returns how many bytes were read.
 pub fn read_full(r: &mut dyn Read, buf: &mut [u8]) -> io::Result<usize> {
     let mut n = 0;
@@ -205,7 +191,7 @@ pub fn peek_compressed(c: Compression, r: &mut dyn Read) -> io::Result<(Vec<u8>,
     let mut head = vec![0u8; INNER_HEAD];
     let n = {
         let br = io::BufReader::with_capacity(16 << 10, &mut counted);
-        let mut d = decoder(c, br)?;
+        let mut d = c.decoder(br)?;
         read_full(&mut *d, &mut head)?
     };
     head.truncate(n);

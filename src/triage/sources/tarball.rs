@@ -46,7 +46,7 @@ pub(crate) fn visit<V: Visitor>(
         }
         Some(c) => {
             let br = BufReader::with_capacity(256 << 10, &mut counted);
-            let d = sniff::decoder(c, br)?;
+            let d = c.decoder(br)?;
             let mut ar = ::tar::Archive::new(d);
             drive(ar.entries(), v);
         }

@@ -208,6 +208,26 @@ pub struct TempGuard {
 }
 
 impl TempGuard {
+    /// Make room for a file of `after` bytes: refused past `limit` (`OverLimit`),
+    /// else reserved from the budget ahead, `RESERVE_STEP` at least (waiting for
+    /// space other files hold; `OverBudget` when even all of it would not do,
+    /// `pinned` bytes of it being the caller's elsewhere).
+    fn charge(&mut self, limit: Option<u64>, pinned: u64, after: u64) -> io::Result<()> {
+        if let Some(l) = limit
+            && after > l
+        {
+            return Err(io::Error::other(OverLimit(l)));
+        }
+        if after > self.reserved {
+            let need = after - self.reserved;
+            let got = self
+                .budget
+                .reserve(self.reserved, pinned, need, need.max(RESERVE_STEP))?;
+            self.reserved += got;
+        }
+        Ok(())
+    }
+
     pub(crate) fn path(&self) -> &Path {
         self.path.as_deref().unwrap_or(Path::new(""))
     }
@@ -285,24 +305,8 @@ impl TempWriter {
             ..
         } = self;
         let file: &File = out.get_ref().as_file();
-        let mut charge = |total: u64| {
-            let after = start.saturating_add(total);
-            if let Some(l) = *limit
-                && after > l
-            {
-                return Err(io::Error::other(OverLimit(l)));
-            }
-            if after > guard.reserved {
-                let need = after - guard.reserved;
-                let got =
-                    guard
-                        .budget
-                        .reserve(guard.reserved, *pinned, need, need.max(RESERVE_STEP))?;
-                guard.reserved += got;
-            }
-            Ok(())
-        };
-        let (v, n) = crate::input::sparse_sink(file, start, Vec::new(), &mut charge, body)?;
+        let mut charge = |total: u64| guard.charge(*limit, *pinned, start.saturating_add(total));
+        let (v, n) = crate::input::sparse_sink(file, start, &mut charge, body)?;
         self.written += n;
         // A trailing hole is not written: the file gets its length here, and its
         // position (`pwrite` left it where it was) for any later `write`.
@@ -337,21 +341,7 @@ impl TempWriter {
 impl Write for TempWriter {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let after = self.written.saturating_add(buf.len() as u64);
-        if let Some(l) = self.limit
-            && after > l
-        {
-            return Err(io::Error::other(OverLimit(l)));
-        }
-        if after > self.guard.reserved {
-            let need = after - self.guard.reserved;
-            let got = self.guard.budget.reserve(
-                self.guard.reserved,
-                self.pinned,
-                need,
-                need.max(RESERVE_STEP),
-            )?;
-            self.guard.reserved += got;
-        }
+        self.guard.charge(self.limit, self.pinned, after)?;
         let n = self.out.write(buf)?;
         self.written += n as u64;
         Ok(n)
