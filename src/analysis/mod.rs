@@ -364,12 +364,14 @@ fn discover_candidates(
             guest_magic.push((x.layout.as_ref(), space.endian()));
         }
     }
-    let pass = if opts.scan_threads == 1 {
-        let never = usize::MAX;
-        discover::one_pass_split(space, maps, opts.scan, &scan_layouts, &guest_magic, never)
-    } else {
-        discover::one_pass(space, maps, opts.scan, &scan_layouts, &guest_magic)
-    };
+    let pass = discover::one_pass(
+        space,
+        maps,
+        opts.scan,
+        &scan_layouts,
+        &guest_magic,
+        opts.scan_threads,
+    );
     let mut pass_scans = pass.scans.into_iter();
     let mut pass_magic = pass.magic.into_iter();
 

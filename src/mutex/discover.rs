@@ -903,15 +903,19 @@ fn scan_chunk(
 /// locked-mutex scan of each of `scan_layouts` and the magic-number search of each
 /// of `magic_layouts` (with its byte order), chunk by chunk, so memory is read
 /// once. Holes of a sparse core are skipped. The hits are those of [`scan`] and of
-/// a magic search over the same mappings, in the same order.
+/// a magic search over the same mappings, in the same order. `threads`: 1 keeps
+/// the pass on the caller's thread; otherwise a window of `PARALLEL_MIN` bytes or
+/// more is scanned by two when the machine has a second CPU (see
+/// `analysis::Options::scan_threads`).
 pub fn one_pass(
     space: &AddressSpace<'_>,
     maps: &[Mapping],
     scope: ScanScope,
     scan_layouts: &[&dyn Layout],
     magic_layouts: &[(&dyn Layout, Endian)],
+    threads: usize,
 ) -> PassResult {
-    let parallel_min = if second_cpu() {
+    let parallel_min = if threads != 1 && second_cpu() {
         PARALLEL_MIN
     } else {
         usize::MAX
@@ -986,24 +990,20 @@ pub fn one_pass_split(
             // appended after the first half's, as one pass in address order gives them.
             let mid = lo + (hi - lo) / 2 / CHUNK * CHUNK;
             if hi - lo < parallel_min || mid <= lo {
-                let released = span(&mut scans, &mut searches, &mut found, lo, hi);
-                space.release(&data[released.min(hi)..hi]);
+                span(&mut scans, &mut searches, &mut found, lo, hi);
                 return;
             }
-            let (released, (b_scans, b_searches, b_read)) = std::thread::scope(|s| {
+            let (b_scans, b_searches, b_read) = std::thread::scope(|s| {
                 let b = s.spawn(|| {
                     let mut scans: Vec<Vec<u64>> = vec![Vec::new(); scan_layouts.len()];
                     let mut searches = new_searches(space, magic_layouts);
                     let mut found = Vec::new();
-                    let released = span(&mut scans, &mut searches, &mut found, mid, hi);
-                    space.release(&data[released.min(hi)..hi]);
+                    span(&mut scans, &mut searches, &mut found, mid, hi);
                     (scans, searches, crate::memory::bytes_read())
                 });
-                let released = span(&mut scans, &mut searches, &mut found, lo, mid);
-                let b = b.join().unwrap_or_else(|e| std::panic::resume_unwind(e));
-                (released, b)
+                span(&mut scans, &mut searches, &mut found, lo, mid);
+                b.join().unwrap_or_else(|e| std::panic::resume_unwind(e))
             });
-            space.release(&data[released.min(mid)..mid]);
             crate::memory::count_read_elsewhere(b_read);
             for (a, b) in scans.iter_mut().zip(b_scans) {
                 a.extend(b);
@@ -1049,8 +1049,7 @@ fn second_cpu() -> bool {
 
 /// The chunks of `data[lo..hi]` (a window at `base`) through [`scan_chunk`], in
 /// order, with read-ahead of the pages a few chunks on and the pages scanned given
-/// back in whole 2 MiB units of address; returns where the pages not yet given back
-/// start.
+/// back in whole 2 MiB units of address, the rest of them at the end.
 #[allow(clippy::too_many_arguments)]
 fn scan_span(
     space: &AddressSpace<'_>,
@@ -1064,7 +1063,7 @@ fn scan_span(
     data: &[u8],
     (lo, hi): (usize, usize),
     endian: Endian,
-) -> usize {
+) {
     let mut from = lo;
     let mut released = lo;
     while from < hi {
@@ -1099,7 +1098,7 @@ fn scan_span(
         }
         from = to;
     }
-    released
+    space.release(&data[released.min(hi)..hi]);
 }
 
 #[warn(missing_docs)] // public API (re-exported at the crate root)
