@@ -133,12 +133,14 @@ fn backtraces(case: &Case) -> (Vec<Backtrace>, Vec<String>) {
     };
     let modules = Modules::load(&core, &maps, &opts);
     let mut problems = Vec::new();
+    let mut libc_dwarf = false;
     for m in modules.iter() {
         if m.status != BuildIdStatus::Match && m.status != BuildIdStatus::NoBuildId {
             problems.push(format!("{}: {:?}", m.name, m.status));
         }
         // gdb's oracles were made with glibc's debug info (libc6-dbg), bundled.
-        if m.name.ends_with("x86_64-linux-gnu/libc.so.6") && !m.has_dwarf() {
+        libc_dwarf |= m.name.ends_with("x86_64-linux-gnu/libc.so.6") && m.has_dwarf();
+        if m.name.ends_with("x86_64-linux-gnu/libc.so.6") && !libc_dwarf {
             problems.push(format!(
                 "{}: no debug info found in fixtures/sysroot (rerun fixtures/make-sysroot.sh)",
                 m.name
@@ -167,6 +169,45 @@ fn backtraces(case: &Case) -> (Vec<Backtrace>, Vec<String>) {
                 t.tid
             );
             assert_eq!(stopped, one.stopped, "{}: thread {}", case.name, t.tid);
+        }
+    }
+    // Walked ahead (as the analysis does on a cold cache, to stop reading the C
+    // library's DWARF ahead where the frames stop needing it): the same frames,
+    // whether the read ahead is stopped there or at once (a reader then inflates
+    // what it needs itself).
+    for limit in [true, false] {
+        let modules = Modules::load(&core, &maps, &opts);
+        modules.prefetch_dwarf();
+        // libc6-dbg's debug files are compressed: the C library's is read ahead.
+        assert_eq!(modules.reads_ahead(), libc_dwarf, "{}", case.name);
+        let mut tracer = unwind::Backtracer::new(&modules, Detail::FULL);
+        let addrs = tracer.walk_ahead(&space, core.arch, &core.threads);
+        assert!(
+            addrs.len() >= core.threads.len(),
+            "{}: {} addresses for {} threads",
+            case.name,
+            addrs.len(),
+            core.threads.len()
+        );
+        if limit {
+            modules.limit_read_ahead(addrs);
+        } else {
+            modules.limit_read_ahead([]);
+        }
+        for (t, one) in core.threads.iter().zip(&bts) {
+            let (frames, stopped) = tracer.frames(&space, core.arch, t);
+            assert_eq!(
+                frames,
+                one.frames.as_slice(),
+                "{}: thread {} (walked ahead)",
+                case.name,
+                t.tid
+            );
+            assert_eq!(
+                stopped, one.stopped,
+                "{}: thread {} (walked ahead)",
+                case.name, t.tid
+            );
         }
     }
     (bts, problems)

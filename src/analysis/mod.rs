@@ -194,6 +194,18 @@ pub(crate) fn analyze_core(
     mut warnings: Vec<Warning>,
 ) -> Report {
     let cx = CoreContext::new(inputs);
+    let mut tracer = cx
+        .modules
+        .map(|mods| crate::symbols::unwind::Backtracer::new(mods, crate::symbols::Detail::FULL));
+    // A C library's DWARF read ahead on another CPU (a cold cache) stops where the
+    // threads' frames stop needing it: the stacks are walked now (the walks are
+    // kept for the backtraces), while it has only started.
+    if let (Some(t), Some(mods)) = (&mut tracer, cx.modules)
+        && mods.reads_ahead()
+        && cx.core.threads.len() <= WALK_AHEAD_THREADS
+    {
+        mods.limit_read_ahead(t.walk_ahead(&cx.space, cx.core.arch, &cx.core.threads));
+    }
     let plan = plan_layouts(&cx, opts, &mut warnings);
     let cands = discover_candidates(&cx, &plan, opts, &mut warnings);
     let mutexes = classify_mutexes(&cx, &plan, cands);
@@ -210,8 +222,21 @@ pub(crate) fn analyze_core(
         binary: opts.binary.as_deref(),
         abort: abort.as_ref(),
     });
-    build_report(&cx, &plan, &mutexes, &findings, abort.as_ref(), warnings)
+    build_report(
+        &cx,
+        &plan,
+        &mutexes,
+        &findings,
+        abort.as_ref(),
+        tracer,
+        warnings,
+    )
 }
+
+/// Up to how many threads [`analyze_core`] walks every stack ahead to bound the
+/// read ahead of the C library's DWARF: beyond, the walks of threads the report
+/// shows no backtrace of would cost more than the inflating they save.
+const WALK_AHEAD_THREADS: usize = 64;
 
 /// Stage 1: the parsed core with its mappings, modules and peers, and the address
 /// space the analysis reads.
@@ -474,6 +499,7 @@ fn build_report(
     mutexes: &[Mutex],
     findings: &[rules::Finding],
     abort: Option<&crate::symbols::abort_msg::AbortMessage>,
+    tracer: Option<crate::symbols::unwind::Backtracer<'_>>,
     mut warnings: Vec<Warning>,
 ) -> Report {
     let (core, maps, space) = (cx.core, cx.maps, &cx.space);
@@ -482,7 +508,7 @@ fn build_report(
     }
     let process = model::process_model(core, maps, space);
     let mut threads = model::thread_models(core);
-    if let Some(mods) = cx.modules {
+    if let Some(mut tracer) = tracer {
         let mut involved: Vec<u32> = findings
             .iter()
             .flat_map(|f| f.threads.iter().copied())
@@ -499,8 +525,6 @@ fn build_report(
         involved.dedup();
         // Threads stopped at the same places (many waiters of one lock) share
         // their symbolization.
-        let mut tracer =
-            crate::symbols::unwind::Backtracer::new(mods, crate::symbols::Detail::FULL);
         for (tm, t) in threads.iter_mut().zip(&core.threads) {
             if involved.binary_search(&t.tid).is_ok() {
                 let (frames, stopped) = tracer.frames(space, core.arch, t);

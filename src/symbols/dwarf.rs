@@ -33,6 +33,9 @@ pub(crate) struct Inflating {
     cap: usize,
     /// Bytes of `buf` initialised (a prefix), only ever growing.
     done: AtomicUsize,
+    /// How far [`Inflating::read_ahead`] goes (the whole section unless
+    /// [`Inflating::limit_read_ahead`] said less).
+    ahead: AtomicUsize,
     /// The decompressor; `None` once the stream ended or turned out corrupt.
     state: Mutex<Option<flate2::Decompress>>,
 }
@@ -42,6 +45,16 @@ pub(crate) struct Inflating {
 // `state` lock is held, and `done` is raised (Release) after they are written.
 unsafe impl Send for Inflating {}
 unsafe impl Sync for Inflating {}
+
+impl std::fmt::Debug for Inflating {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Inflating")
+            .field("len", &self.cap)
+            .field("done", &self.done.load(Ordering::Relaxed))
+            .field("ahead", &self.ahead.load(Ordering::Relaxed))
+            .finish()
+    }
+}
 
 impl Drop for Inflating {
     fn drop(&mut self) {
@@ -55,7 +68,7 @@ impl Drop for Inflating {
     }
 }
 
-/// How much `Inflating::inflate_all` inflates per lock (so that a reader asking
+/// How much `Inflating::read_ahead` inflates per lock (so that a reader asking
 /// for a prefix waits at most that long for the background thread).
 const STEP: usize = 256 << 10;
 
@@ -72,6 +85,7 @@ impl Inflating {
             buf,
             cap,
             done: AtomicUsize::new(0),
+            ahead: AtomicUsize::new(cap),
             state: Mutex::new(Some(flate2::Decompress::new(true))),
         }
     }
@@ -97,13 +111,22 @@ impl Inflating {
         Some(unsafe { std::slice::from_raw_parts(self.buf.as_ptr() as *const u8, end) })
     }
 
-    /// Inflate the whole section, `STEP` bytes per lock.
-    pub(crate) fn inflate_all(&self) {
-        while self.done.load(Ordering::Acquire) < self.cap {
-            if !self.inflate_to(self.cap, STEP) {
+    /// Inflate ahead of the readers, `STEP` bytes per lock: the whole section,
+    /// or up to the limit [`Inflating::limit_read_ahead`] set (read at every step,
+    /// so a limit set meanwhile stops it there).
+    pub(crate) fn read_ahead(&self) {
+        loop {
+            let end = self.ahead.load(Ordering::Relaxed).min(self.cap);
+            if self.done.load(Ordering::Acquire) >= end || !self.inflate_to(end, STEP) {
                 return;
             }
         }
+    }
+
+    /// Let [`Inflating::read_ahead`] stop at `end`: all the readers are known to
+    /// need. A reader asking for more still gets it ([`Inflating::prefix`]).
+    pub(crate) fn limit_read_ahead(&self, end: usize) {
+        self.ahead.store(end, Ordering::Relaxed);
     }
 
     /// Inflate until `end` bytes are there or `step` more were inflated; `false`
@@ -249,14 +272,7 @@ impl<'a> DwarfDep<'a> {
         owner: &'a DwarfOwner,
         probe: u64,
     ) -> Option<&addr2line::Context<Reader<'a>>> {
-        let i = self.aranges.partition_point(|(s, _, _)| *s <= probe);
-        let hit = self.aranges[..i]
-            .iter()
-            .rev()
-            .take(8)
-            .find(|(s, e, _)| probe >= *s && probe < *e)
-            .map(|(_, _, u)| *u);
-        if let Some(u) = hit
+        if let Some(u) = self.unit_of(probe)
             && let Ok(k) = self.units.binary_search(&u)
             && let Some(Some(c)) = self
                 .unit_ctx
@@ -266,6 +282,32 @@ impl<'a> DwarfDep<'a> {
             return Some(c);
         }
         self.full_ctx(owner)
+    }
+
+    /// The offset of the unit `.debug_aranges` names for `probe` (link-time).
+    fn unit_of(&self, probe: u64) -> Option<usize> {
+        let i = self.aranges.partition_point(|(s, _, _)| *s <= probe);
+        self.aranges[..i]
+            .iter()
+            .rev()
+            .take(8)
+            .find(|(s, e, _)| probe >= *s && probe < *e)
+            .map(|(_, _, u)| *u)
+    }
+
+    /// How much of `.debug_info` the context of `probe` reads ([`DwarfDep::ctx_for`]):
+    /// up to the next unit `.debug_aranges` names (the whole section after the
+    /// last one). `None` when `.debug_aranges` does not name its unit: the context
+    /// is then the one over every unit.
+    pub(crate) fn info_needed_for(&self, owner: &DwarfOwner, probe: u64) -> Option<usize> {
+        let u = self.unit_of(probe)?;
+        let k = self.units.binary_search(&u).ok()?;
+        Some(
+            self.units
+                .get(k + 1)
+                .copied()
+                .unwrap_or_else(|| owner.len(SectionId::DebugInfo)),
+        )
     }
 
     pub(crate) fn full_ctx(
@@ -603,9 +645,37 @@ mod tests {
         assert_eq!(b, &data[..700_000]);
         // The first slice is still valid and unchanged.
         assert_eq!(a, &data[..100]);
-        i.inflate_all();
+        i.read_ahead();
         assert_eq!(i.prefix(data.len()).unwrap(), &data[..]);
         assert!(i.prefix(data.len() + 1).is_none());
+    }
+
+    #[test]
+    fn the_read_ahead_stops_at_its_limit_and_readers_still_get_more() {
+        let data: Vec<u8> = (0..1_000_000u32).map(|v| (v * 7 % 253) as u8).collect();
+        let i = inflating(&data, None);
+        i.limit_read_ahead(300_000);
+        i.read_ahead();
+        let done = i.done.load(Ordering::Acquire);
+        assert!(
+            (300_000..data.len()).contains(&done),
+            "read ahead to {done} with a limit of 300 000"
+        );
+        // Past the limit, a reader inflates what it needs itself.
+        assert_eq!(i.prefix(800_000).unwrap(), &data[..800_000]);
+        let before = i.done.load(Ordering::Acquire);
+        i.limit_read_ahead(0);
+        i.read_ahead();
+        assert_eq!(
+            i.done.load(Ordering::Acquire),
+            before,
+            "a limit of 0 reads nothing more"
+        );
+        assert!(before < data.len());
+        // Without a limit, all of it.
+        i.limit_read_ahead(usize::MAX);
+        i.read_ahead();
+        assert_eq!(i.prefix(data.len()).unwrap(), &data[..]);
     }
 
     #[test]
@@ -644,7 +714,7 @@ mod tests {
         let i = inflating(&data, Some(50));
         assert!(i.prefix(data.len()).is_none());
         assert!(i.prefix(data.len()).is_none()); // again: no hang, no panic
-        i.inflate_all();
+        i.read_ahead();
         let i = inflating(b"", Some(0));
         assert!(i.prefix(1).is_none());
     }

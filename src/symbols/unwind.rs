@@ -1026,6 +1026,9 @@ struct FrameKey {
     is_return_address: bool,
 }
 
+/// One thread's walk: its raw frames, and why it stopped early when it did.
+type Walk = (Vec<RawFrame>, Option<String>);
+
 /// Backtraces of many threads of one core, sharing the symbolization: each thread's
 /// stack is walked (their stacks differ), but threads stopped at the same places —
 /// a pool of 1 000 idle workers has a handful of distinct walks — have their tail
@@ -1037,6 +1040,9 @@ pub struct Backtracer<'m> {
     memo: std::collections::HashMap<Vec<FrameKey>, Vec<Frame>>,
     /// CFI rows by address ([`cfi_row`]).
     rows: std::collections::HashMap<u64, CfiRow>,
+    /// Walks done ahead ([`Backtracer::walk_ahead`]), by thread id (`None` when
+    /// two threads have that id).
+    walked: std::collections::HashMap<u32, Option<Walk>>,
 }
 
 impl<'m> Backtracer<'m> {
@@ -1046,7 +1052,34 @@ impl<'m> Backtracer<'m> {
             detail,
             memo: std::collections::HashMap::new(),
             rows: std::collections::HashMap::new(),
+            walked: std::collections::HashMap::new(),
         }
+    }
+
+    /// Walk the stacks of `threads` now, before their frames are asked
+    /// ([`Backtracer::frames`] takes these walks instead of walking again), and
+    /// give the code addresses their frames will be symbolized at (a return
+    /// address less one): what [`Modules::limit_read_ahead`] needs.
+    pub fn walk_ahead(
+        &mut self,
+        space: &AddressSpace<'_>,
+        arch: Arch,
+        threads: &[Thread],
+    ) -> Vec<u64> {
+        let mut addrs = Vec::new();
+        for t in threads {
+            let walk = unwind_raw_with(space, self.modules, arch, t, Some(&mut self.rows));
+            addrs.extend(
+                walk.0
+                    .iter()
+                    .map(|f| f.pc.wrapping_sub(u64::from(f.is_return_address))),
+            );
+            self.walked
+                .entry(t.tid)
+                .and_modify(|w| *w = None)
+                .or_insert(Some(walk));
+        }
+        addrs
     }
 
     /// `t`'s symbolized frames, and why the walk stopped early when it did (the
@@ -1057,7 +1090,10 @@ impl<'m> Backtracer<'m> {
         arch: Arch,
         t: &Thread,
     ) -> (&[Frame], Option<String>) {
-        let (raw, stopped) = unwind_raw_with(space, self.modules, arch, t, Some(&mut self.rows));
+        let (raw, stopped) = match self.walked.get_mut(&t.tid).and_then(Option::take) {
+            Some(w) => w,
+            None => unwind_raw_with(space, self.modules, arch, t, Some(&mut self.rows)),
+        };
         let key: Vec<FrameKey> = raw
             .iter()
             .map(|f| FrameKey {
