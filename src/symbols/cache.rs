@@ -110,6 +110,8 @@ pub(crate) struct ModuleFiles {
     pub(crate) syms: OnceLock<Vec<SymEntry>>,
     /// Defined symbols by name hash (see `Module::find_symbol`).
     pub(crate) names: OnceLock<Vec<NameEntry>>,
+    /// Lookups by name so far (see `Module::find_symbol`).
+    pub(crate) name_lookups: std::sync::atomic::AtomicU32,
     pub(crate) cfi: OnceLock<Option<Cfi>>,
     /// Mutex variables found in the DWARF, per set of type names.
     pub(crate) vars: Mutex<Vec<(Vec<String>, Arc<VarsResult>)>>,
@@ -151,6 +153,7 @@ impl ModuleFiles {
             lazy: OnceLock::new(),
             syms: OnceLock::new(),
             names: OnceLock::new(),
+            name_lookups: std::sync::atomic::AtomicU32::new(0),
             cfi: OnceLock::new(),
             vars: Mutex::new(Vec::new()),
             memo: Mutex::new(Memo::default()),

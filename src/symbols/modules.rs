@@ -244,7 +244,13 @@ impl Module {
             if let Some(d) = &self.files.debug {
                 collect_symbols(d.file().symbol_table(), 2, &mut out);
             }
-            out.sort_unstable_by_key(|s| (s.addr, s.rank, s.src, s.index));
+            // (addr, rank, src, index) as one integer: one comparison per step.
+            out.sort_unstable_by_key(|s| {
+                u128::from(s.addr) << 64
+                    | u128::from(s.rank) << 40
+                    | u128::from(s.src) << 32
+                    | u128::from(s.index)
+            });
             out
         })
     }
@@ -356,7 +362,9 @@ impl Module {
                     });
                 }
             }
-            out.sort_unstable_by_key(|e| (e.hash, e.table, e.index));
+            out.sort_unstable_by_key(|e| {
+                u128::from(e.hash) << 64 | u128::from(e.table) << 32 | u128::from(e.index)
+            });
             out
         })
     }
@@ -366,6 +374,19 @@ impl Module {
     /// in that order, as a linear search of the tables would find it; looked up
     /// by binary search in [`Module::names`]).
     pub fn find_symbol(&self, name: &str) -> Option<SymbolAddress> {
+        // The first few lookups of a module search its tables: most runs ask one
+        // or two names (`__abort_msg`, `main`), and indexing every name of the C
+        // library (hashing and sorting 13 000 of them) costs more than that. From
+        // then on (tail-call targets of many threads), the index.
+        if self.files.names.get().is_none()
+            && self
+                .files
+                .name_lookups
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+                < LINEAR_LOOKUPS
+        {
+            return self.find_symbol_linear(name);
+        }
         let names = self.names();
         let h = name_hash(name.as_bytes());
         let first = names.partition_point(|e| e.hash < h);
@@ -433,6 +454,10 @@ pub(crate) struct NameEntry {
     table: u8,
     index: u32,
 }
+
+/// How many [`Module::find_symbol`] lookups of a module file search its tables
+/// before its names are indexed.
+const LINEAR_LOOKUPS: u32 = 4;
 
 /// FNV-1a of a symbol name (collisions are resolved by comparing the names).
 fn name_hash(name: &[u8]) -> u64 {
