@@ -144,8 +144,8 @@ pub fn mutex_assertion(
         let names: Vec<Option<String>> = raw
             .iter()
             .map(|f| {
-                let m = modules.module_at(lookup(f))?;
-                m.source_frames(m.to_link(lookup(f)), super::Detail::SYMTAB)
+                let m = modules.module_at(f.lookup_pc())?;
+                m.source_frames(m.to_link(f.lookup_pc()), super::Detail::SYMTAB)
                     .pop()?
                     .function
             })
@@ -196,23 +196,15 @@ pub fn mutex_assertion(
     Some(out)
 }
 
-fn lookup(f: &RawFrame) -> u64 {
-    if f.is_return_address {
-        f.pc.wrapping_sub(1)
-    } else {
-        f.pc
-    }
-}
-
 fn frame_has_function(modules: &Modules, f: &RawFrame, func: Option<&str>) -> bool {
     let Some(func) = func else { return false };
-    let Some(m) = modules.module_at(lookup(f)) else {
+    let Some(m) = modules.module_at(f.lookup_pc()) else {
         return false;
     };
-    m.source_frames(m.to_link(lookup(f)), super::Detail::FULL)
+    m.source_frames(m.to_link(f.lookup_pc()), super::Detail::FULL)
         .iter()
         .any(|s| s.function.as_deref() == Some(func))
-        || m.symtab_function(m.to_link(lookup(f))).as_deref() == Some(func)
+        || m.symtab_function(m.to_link(f.lookup_pc())).as_deref() == Some(func)
 }
 
 /// The value of parameter `param` of function `func` (which may be inlined there;
@@ -246,7 +238,7 @@ pub(crate) fn parameter_value(
     cfa: Option<u64>,
     mem: &Mem<'_, '_>,
 ) -> Result<u64, String> {
-    let probe_rt = lookup(frame);
+    let probe_rt = frame.lookup_pc();
     let m: &Module = modules
         .module_at(probe_rt)
         .ok_or("the frame is in no known module")?;

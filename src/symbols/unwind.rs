@@ -84,6 +84,18 @@ pub struct RawFrame {
     pub(crate) regs: Regs,
 }
 
+impl RawFrame {
+    /// The address its code is looked up at: `pc - 1` for a return address (the
+    /// call, not what follows it), else the pc.
+    pub fn lookup_pc(&self) -> u64 {
+        if self.is_return_address {
+            self.pc.wrapping_sub(1)
+        } else {
+            self.pc
+        }
+    }
+}
+
 /// A symbolized frame: one per inlined function too (innermost first).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Frame {
@@ -743,7 +755,7 @@ fn unwind_raw_with(
             is_return_address: is_ra,
             regs,
         });
-        let lookup = if is_ra { pc.wrapping_sub(1) } else { pc };
+        let lookup = frames[idx].lookup_pc();
         let module = modules.module_at(lookup);
         // 1. CFI.
         let mut next: Option<(Regs, u64, FrameSource, bool)> = None;
@@ -924,11 +936,7 @@ fn unwind_raw_with(
 pub fn symbolize_frames(modules: &Modules, raw: &[RawFrame], detail: Detail) -> Vec<Frame> {
     let mut out = Vec::with_capacity(raw.len());
     for f in raw {
-        let lookup = if f.is_return_address {
-            f.pc.wrapping_sub(1)
-        } else {
-            f.pc
-        };
+        let lookup = f.lookup_pc();
         let m = modules.module_at(lookup);
         let base = Frame {
             pc: f.pc,
@@ -977,11 +985,7 @@ pub fn with_tail_calls(modules: &Modules, raw: Vec<RawFrame>) -> Vec<RawFrame> {
         if !caller.is_return_address || f.signal_trampoline {
             continue;
         }
-        let lookup = if f.is_return_address {
-            f.pc.wrapping_sub(1)
-        } else {
-            f.pc
-        };
+        let lookup = f.lookup_pc();
         for pc in super::tailcall::missing_tail_calls(modules, lookup, caller.pc) {
             out.push(RawFrame {
                 pc,
@@ -1069,11 +1073,7 @@ impl<'m> Backtracer<'m> {
         let mut addrs = Vec::new();
         for t in threads {
             let walk = unwind_raw_with(space, self.modules, arch, t, Some(&mut self.rows));
-            addrs.extend(
-                walk.0
-                    .iter()
-                    .map(|f| f.pc.wrapping_sub(u64::from(f.is_return_address))),
-            );
+            addrs.extend(walk.0.iter().map(RawFrame::lookup_pc));
             self.walked
                 .entry(t.tid)
                 .and_modify(|w| *w = None)
