@@ -46,16 +46,6 @@ pub(crate) struct Inflating {
 unsafe impl Send for Inflating {}
 unsafe impl Sync for Inflating {}
 
-impl std::fmt::Debug for Inflating {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Inflating")
-            .field("len", &self.cap)
-            .field("done", &self.done.load(Ordering::Relaxed))
-            .field("ahead", &self.ahead.load(Ordering::Relaxed))
-            .finish()
-    }
-}
-
 impl Drop for Inflating {
     fn drop(&mut self) {
         // SAFETY: `buf` came from `Box::into_raw` of a slice of `cap` elements.

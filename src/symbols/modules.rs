@@ -589,9 +589,9 @@ pub struct Modules {
     pub(crate) endian: Endian,
     pub(crate) pointer_size: usize,
     pub(crate) arch: coredump::Arch,
-    /// The `.debug_info` read ahead by [`Modules::prefetch_dwarf`] and the index
-    /// of its module (see [`Modules::limit_read_ahead`]).
-    read_ahead: std::sync::OnceLock<(usize, Arc<super::dwarf::Inflating>)>,
+    /// The module whose `.debug_info` [`Modules::prefetch_dwarf`] reads ahead (see
+    /// [`Modules::limit_read_ahead`]).
+    read_ahead: std::sync::OnceLock<usize>,
 }
 
 /// Find a path read from the core under the sysroot: only absolute paths, and no
@@ -1071,7 +1071,7 @@ impl Modules {
                 .iter()
                 .position(|m| Arc::ptr_eq(&m.files, files))
             {
-                let _ = self.read_ahead.set((k, big.clone()));
+                let _ = self.read_ahead.set(k);
             }
             let _ = std::thread::Builder::new()
                 .name("mutexdiag-dwarf".into())
@@ -1108,24 +1108,37 @@ impl Modules {
     /// address falls in no unit `.debug_aranges` names (its context reads every
     /// unit). Asking for more later still works: only the read ahead stops.
     pub fn limit_read_ahead(&self, addrs: impl IntoIterator<Item = u64>) {
-        let Some((k, info)) = self.read_ahead.get() else {
+        let Some(m) = self.read_ahead.get().and_then(|k| self.modules.get(*k)) else {
             return;
         };
-        let Some(m) = self.modules.get(*k) else {
+        let Some((_, info)) = m
+            .files
+            .lazy_sections()
+            .iter()
+            .find(|(id, _)| *id == gimli::SectionId::DebugInfo)
+        else {
             return;
         };
-        let mut end = 0;
-        for a in addrs.into_iter().filter(|a| m.contains(*a)) {
-            let probe = m.to_link(a);
-            let need = m.with_dwarf_cell(|c| {
-                c.with_dependent(|owner, dep| dep.info_needed_for(owner, probe))
-            });
-            match need.flatten() {
-                Some(n) => end = end.max(n),
-                None => return,
-            }
+        let probes: Vec<u64> = addrs
+            .into_iter()
+            .filter(|a| m.contains(*a))
+            .map(|a| m.to_link(a))
+            .collect();
+        let end = if probes.is_empty() {
+            Some(0)
+        } else {
+            m.with_dwarf_cell(|c| {
+                c.with_dependent(|owner, dep| {
+                    probes.iter().try_fold(0, |end, &p| {
+                        dep.info_needed_for(owner, p).map(|n| end.max(n))
+                    })
+                })
+            })
+            .flatten()
+        };
+        if let Some(end) = end {
+            info.limit_read_ahead(end);
         }
-        info.limit_read_ahead(end);
     }
 
     /// Write the new DWARF answers of every module to the on-disk cache (also
